@@ -1,0 +1,128 @@
+"""The `gpuviz` command: launch the window, or run a subcommand.
+
+Subcommand modules are imported only when used, so `gpuviz --version` and the window's
+start-up stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from gpuviz_app import __version__
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def add_training_options(parser: argparse.ArgumentParser) -> None:
+    """Options left unset (None) take the last session's value in the window, else the default."""
+    parser.add_argument("--model", choices=("auto", "mlp", "cnn"),
+                        help="model to train (default auto: CNN for images, MLP for vectors)")
+    parser.add_argument("--device", default="auto", choices=DEVICES,
+                        help="training device (auto: CUDA when available, else CPU)")
+    parser.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), help="default adam")
+    parser.add_argument("--lr", type=float, help="learning rate (default 0.001)")
+    parser.add_argument("--batch-size", type=int, help="default 64")
+    parser.add_argument("--seed", type=int, help="default 0")
+
+
+def config_from_args(args: argparse.Namespace, base=None):
+    """A TrainConfig from `base` with the options given on the command line applied."""
+    from gpuviz_app.core.config import TrainConfig
+
+    given = {key: getattr(args, key) for key in ("model", "optimizer", "lr", "batch_size", "seed")
+             if getattr(args, key, None) is not None}
+    return (base or TrainConfig()).with_changes(**given)
+
+
+def launch_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gpuviz",
+        description="Watch a neural network learn, live. Subcommands: record, inspect, bench, install-desktop "
+                    "(see `gpuviz SUBCOMMAND --help`).",
+    )
+    p.add_argument("path", nargs="?", help="dataset file or folder to open (default: the built-in digits)")
+    add_training_options(p)
+    p.add_argument("--steps", type=int, default=None, help="stop training after N steps")
+    p.add_argument("--quit-when-done", action="store_true", help="exit once --steps are trained")
+    p.add_argument("--screenshot", metavar="PNG", help="with --quit-when-done: save the window as PNG first")
+    p.add_argument("--version", action="version", version=f"gpuviz {__version__}")
+    return p
+
+
+def record_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gpuviz record",
+                                description="Train with no display and save a screenshot or video of a view.")
+    p.add_argument("path", nargs="?", help="dataset file or folder (default: the built-in digits)")
+    p.add_argument("--view", default="metrics",
+                   choices=("dashboard", "metrics", "weights", "embedding", "landscape"))
+    p.add_argument("--steps", type=int, required=True)
+    p.add_argument("--out", metavar="FILE", help="video file: .mp4, .webm or .gif")
+    p.add_argument("--screenshot", metavar="PNG", help="PNG of the final frame")
+    p.add_argument("--size", default=None, metavar="WxH", help="frame size in pixels (default: the view's)")
+    p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--every", type=int, default=None, metavar="K", help="one video frame every K steps")
+    p.add_argument("--scale", type=float, default=1.0, help="render the screenshot at S times the size")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    add_training_options(p)
+    return p
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SystemExit(f"gpuviz: --size expects WxH, like 1280x720, not {text!r}") from None
+    if not (16 <= w <= 16384 and 16 <= h <= 16384):
+        raise SystemExit(f"gpuviz: --size {text} is outside 16..16384 pixels")
+    return w, h
+
+
+def cmd_launch(argv: Sequence[str]) -> int:
+    args = launch_parser().parse_args(argv)
+    if args.screenshot and not args.quit_when_done:
+        launch_parser().error("--screenshot needs --quit-when-done (and usually --steps)")
+    from gpuviz_app.ui.app import run_app
+
+    return run_app(args)
+
+
+def cmd_record(argv: Sequence[str]) -> int:
+    args = record_parser().parse_args(argv)
+    if not args.out and not args.screenshot:
+        record_parser().error("give --out FILE, --screenshot PNG, or both")
+    if args.steps < 0:
+        record_parser().error("--steps must be >= 0")
+    from gpuviz_app.export.headless import record
+
+    return record(args)
+
+
+def cmd_inspect(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="gpuviz inspect", description="Describe what gpuviz finds in a dataset.")
+    p.add_argument("path", nargs="+", help="file or folder (or an images/labels pair)")
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+    args = p.parse_args(argv)
+    from gpuviz_app.data.inspect import inspect_command
+
+    return inspect_command(args.path, as_json=args.json)
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "record": cmd_record,
+    "inspect": cmd_inspect,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]](argv[1:])
+    return cmd_launch(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""The training session: owns the loop that a worker thread runs, and takes commands.
+
+The display talks to it only through thread-safe commands and reads it only through the
+mailbox, so the loop never waits for rendering. Everything torch happens inside `run`,
+on the worker thread, which keeps torch off the window's start-up path.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any, Callable
+
+from gpuviz_app.core.mailbox import Mailbox
+from gpuviz_app.core.probes import ProbeFactory, ProbeScheduler
+from gpuviz_app.core.snapshot import Snapshot
+from gpuviz_app.data.dataset import Dataset
+
+log = logging.getLogger(__name__)
+
+DatasetSource = Callable[[], Dataset]
+
+
+class TrainingSession:
+    """Train until stopped or `max_steps`, publishing snapshots at most `publish_hz` times a second."""
+
+    def __init__(
+        self,
+        dataset: DatasetSource,
+        config: Any = None,
+        device: str = "auto",
+        max_steps: int | None = None,
+        publish_hz: float = 60.0,
+        probes: dict[str, ProbeFactory] | None = None,
+        slice_s: float = 1 / 120,
+    ) -> None:
+        self.mailbox: Mailbox[Snapshot] = Mailbox()
+        self._dataset_source = dataset
+        self._config = config
+        self._device_choice = device
+        self.max_steps = max_steps
+        self.publish_interval = 1.0 / publish_hz
+        self.slice_s = slice_s
+        self._probe_factories: dict[str, ProbeFactory] = dict(probes or {})
+        self._active: set[str] = set(self._probe_factories)
+        self._commands: queue.SimpleQueue = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.paused = False
+        self.finished = False
+        self.error = ""
+        self._single_steps = 0
+        self.run_id = 0
+        self.trainer: Any = None
+        self.dataset: Dataset | None = None
+        self.steps_per_s = 0.0
+
+    # -- commands (any thread) ------------------------------------------------------
+    def _send(self, name: str, *args: Any) -> None:
+        self._commands.put((name, args))
+        self._wake.set()
+
+    def set_paused(self, paused: bool) -> None:
+        self._send("paused", bool(paused))
+
+    def step_once(self, steps: int = 1) -> None:
+        self._send("step_once", int(steps))
+
+    def reset(self) -> None:
+        self._send("reset")
+
+    def configure(self, **changes: Any) -> None:
+        """Change lr, batch_size or optimizer in place; model or seed restart the run."""
+        self._send("configure", changes)
+
+    def set_dataset(self, dataset: Dataset) -> None:
+        self._send("dataset", dataset)
+
+    def set_active_probes(self, names: set[str]) -> None:
+        self._send("active", set(names))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    # -- the loop (worker thread) -----------------------------------------------------
+    def run(self, until_finished: bool = False) -> None:
+        """The loop; returns when stopped (or, with `until_finished`, once max_steps is reached)."""
+        try:
+            self._start()
+        except Exception as exc:  # noqa: BLE001 - a failed start is shown, never raised into Qt
+            log.exception("training could not start")
+            self.error = f"training could not start: {exc}"
+            self.mailbox.put(self._empty_snapshot())
+            return
+        last_publish = 0.0
+        while not self._stop.is_set():
+            try:
+                dirty = self._drain_commands()
+                if self.finished and until_finished:
+                    return
+                idle = self.finished or (self.paused and not self._single_steps)
+                if idle:
+                    if dirty:
+                        self._publish(force_probes=True)
+                    self._wake.wait(0.05)
+                    self._wake.clear()
+                    continue
+                self._train_slice()
+            except Exception as exc:  # noqa: BLE001 - keep the app alive, show why training stopped
+                log.exception("training failed")
+                self.error = f"training paused: {exc}"
+                self.paused = True
+                self._publish()
+                continue
+            now = time.perf_counter()
+            if now - last_publish >= self.publish_interval or self.finished or self.paused:
+                self._publish()
+                last_publish = now
+
+    def advance(self, steps: int) -> Snapshot:
+        """Synchronous use (headless recording): train exactly `steps` steps, then publish
+        a snapshot with every active probe recomputed."""
+        if self.trainer is None:
+            self._start()
+        t = self.trainer
+        for _ in range(steps):
+            if self.max_steps is not None and t.step_count >= self.max_steps:
+                self.finished = True
+                break
+            t.step()
+        if self.max_steps is not None and t.step_count >= self.max_steps:
+            self.finished = True
+        self._publish(force_probes=True)
+        return self.mailbox.peek()
+
+    def _start(self) -> None:
+        from gpuviz_app.core.device import resolve_device
+
+        self.device = resolve_device(self._device_choice)
+        self._new_run(self._dataset_source())
+
+    def _new_run(self, dataset: Dataset | None = None) -> None:
+        """Start a fresh run; on failure the current run stays as it was."""
+        from gpuviz_app.core.device import device_name
+        from gpuviz_app.core.config import TrainConfig
+        from gpuviz_app.core.trainer import Trainer
+        from gpuviz_app.data.device import DeviceDataset
+
+        config = self._config or TrainConfig()
+        dataset = dataset or self.dataset
+        data = DeviceDataset(dataset, self.device, seed=config.seed)
+        trainer = Trainer(data, config)
+        trainer.evaluate()
+        self.trainer, self.dataset, self._config = trainer, dataset, config
+        self.device_name = device_name(self.device)
+        self.run_id += 1
+        self.finished = False
+        self.error = ""
+        self._scheduler = ProbeScheduler()
+        self._probes = {name: f(self.trainer) for name, f in self._probe_factories.items()}
+        self._parts: dict[str, Any] = {}
+        self._versions: dict[str, int] = {}
+        self._rate_steps, self._rate_time = 0, 0.0
+        self._publish(force_probes=True)
+
+    def _drain_commands(self) -> bool:
+        dirty = False
+        while True:
+            try:
+                name, args = self._commands.get_nowait()
+            except queue.Empty:
+                return dirty
+            dirty = True
+            self._apply(name, *args)
+
+    def _apply(self, name: str, *args: Any) -> None:
+        t = self.trainer
+        if name == "paused":
+            self.paused = args[0]
+        elif name == "step_once":
+            self.paused = True
+            self._single_steps += args[0]
+        elif name == "reset":
+            self._new_run()
+        elif name == "dataset":
+            self._new_run(args[0])
+        elif name == "active":
+            self._active = args[0]
+        elif name == "configure":
+            changes = dict(args[0])
+            if {"model", "seed"} & changes.keys():
+                previous = self._config
+                self._config = previous.with_changes(**changes)
+                try:
+                    self._new_run()
+                except Exception:
+                    self._config = previous
+                    raise
+                return
+            self._config = self._config.with_changes(**changes)
+            if "lr" in changes:
+                t.set_lr(changes["lr"])
+            if "batch_size" in changes:
+                t.set_batch_size(changes["batch_size"])
+            if "optimizer" in changes:
+                t.set_optimizer(changes["optimizer"])
+
+    def _train_slice(self) -> None:
+        t = self.trainer
+        start = time.perf_counter()
+        steps = 0
+        while True:
+            if self.max_steps is not None and t.step_count >= self.max_steps:
+                self.finished = True
+                break
+            t.step()
+            steps += 1
+            if self._single_steps:
+                self._single_steps -= 1
+                if not self._single_steps:
+                    break
+            if time.perf_counter() - start >= self.slice_s:
+                break
+        elapsed = time.perf_counter() - start
+        self._scheduler.add_training_time(elapsed)
+        self._rate_steps += steps
+        self._rate_time += elapsed
+
+    def _publish(self, force_probes: bool = False) -> None:
+        t = self.trainer
+        t.flush()
+        now = time.perf_counter()
+        for name in sorted(self._active & self._probes.keys()):
+            probe = self._probes[name]
+            if self._scheduler.due(probe, now, force=force_probes):
+                self._parts[name] = self._scheduler.run(probe, t)
+                self._versions[name] = self._versions.get(name, 0) + 1
+        if self._rate_time >= 0.25:
+            rate = self._rate_steps / self._rate_time
+            self.steps_per_s = rate if not self.steps_per_s else 0.7 * self.steps_per_s + 0.3 * rate
+            self._rate_steps, self._rate_time = 0, 0.0
+        self.mailbox.put(self._snapshot())
+
+    def _snapshot(self) -> Snapshot:
+        t = self.trainer
+        event = None
+        if t.device.type == "cuda":
+            import torch
+
+            event = torch.cuda.Event()
+            event.record()
+        return Snapshot(
+            run_id=self.run_id,
+            step=t.step_count,
+            wall_time=time.time(),
+            metrics=t.history,
+            latest=t.latest(),
+            parts=dict(self._parts),
+            versions=dict(self._versions),
+            event=event,
+            device=str(t.device),
+            device_name=self.device_name,
+            dataset=t.data.name,
+            steps_per_s=self.steps_per_s,
+            paused=self.paused,
+            finished=self.finished,
+            model=t.model_kind,
+            error=self.error,
+            config=t.config,
+        )
+
+    def _empty_snapshot(self) -> Snapshot:
+        from gpuviz_app.core.history import MetricsHistory
+
+        return Snapshot(run_id=0, step=0, wall_time=time.time(), metrics=MetricsHistory(capacity=2),
+                        latest={}, error=self.error, finished=True)

@@ -1,0 +1,116 @@
+"""The training loop's body: one optimisation step at a time on data already on the device."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from gpuviz_app.core.config import OPTIMIZERS, TrainConfig
+from gpuviz_app.core.history import MetricsHistory
+from gpuviz_app.core.models import build_model, resolve_model_kind
+from gpuviz_app.data.device import DeviceDataset, EpochSampler
+
+_LOSS_BUFFER = 4096
+
+
+def make_optimizer(name: str, params, config: TrainConfig) -> torch.optim.Optimizer:
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay or 1e-2)
+    raise ValueError(f"unknown optimizer {name!r} (choose from {', '.join(OPTIMIZERS)})")
+
+
+class Trainer:
+    """Seedable and deterministic on CPU: the same config and data give the same losses.
+
+    Per-step losses stay on the device in a small buffer and cross to the host in one
+    transfer per `flush`, so a step never waits for a device-to-host copy.
+    """
+
+    def __init__(self, data: DeviceDataset, config: TrainConfig) -> None:
+        self.data = data
+        self.config = config
+        self.device = data.device
+        self.model_kind = resolve_model_kind(config.model, data.kind, data.input_shape)
+        self.model = build_model(self.model_kind, data.input_shape, data.num_classes, config.seed).to(self.device)
+        self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config)
+        self.sampler = EpochSampler(data.train_idx, config.seed)
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.history = MetricsHistory()
+        self.step_count = 0
+        self._losses = torch.zeros(_LOSS_BUFFER, device=self.device)
+        self._pending = 0
+        self._pending_first = 1
+
+    def step(self) -> None:
+        if self.step_count == 0 and self.history.total("eval_loss") == 0:
+            self.evaluate()
+        idx = self.sampler.next(self.config.batch_size)
+        self.model.train()
+        loss = self.loss_fn(self.model(self.data.x[idx]), self.data.y[idx])
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self._losses[self._pending] = loss.detach()
+        self._pending += 1
+        self.step_count += 1
+        if self._pending == _LOSS_BUFFER:
+            self.flush()
+        if self.step_count % self.config.eval_every == 0:
+            self.evaluate()
+
+    def train(self, steps: int) -> None:
+        for _ in range(steps):
+            self.step()
+
+    def flush(self) -> None:
+        """Move the losses logged since the last flush into the history (one transfer)."""
+        if not self._pending:
+            return
+        values = self._losses[: self._pending].cpu().numpy()
+        steps = np.arange(self._pending_first, self._pending_first + self._pending)
+        self.history.append("train_loss", steps, values)
+        self._pending_first += self._pending
+        self._pending = 0
+
+    @torch.no_grad()
+    def evaluate(self, chunk: int = 4096) -> dict[str, float]:
+        """Loss and accuracy on the held-out split, recorded at the current step."""
+        idx = self.data.eval_idx
+        if len(idx) == 0:
+            return {}
+        self.model.eval()
+        total = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.int64)
+        for start in range(0, len(idx), chunk):
+            part = idx[start : start + chunk]
+            out = self.model(self.data.x[part])
+            y = self.data.y[part]
+            total += nn.functional.cross_entropy(out, y, reduction="sum")
+            correct += (out.argmax(dim=1) == y).sum()
+        result = torch.stack([total / len(idx), correct.to(total.dtype) / len(idx)]).cpu().tolist()
+        step = np.array([self.step_count])
+        self.history.append("eval_loss", step, np.array([result[0]]))
+        self.history.append("eval_acc", step, np.array([result[1]]))
+        return {"eval_loss": result[0], "eval_acc": result[1]}
+
+    def set_lr(self, lr: float) -> None:
+        self.config = self.config.with_changes(lr=lr)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def set_batch_size(self, batch_size: int) -> None:
+        self.config = self.config.with_changes(batch_size=max(1, int(batch_size)))
+
+    def set_optimizer(self, name: str) -> None:
+        """Switch optimiser in place; its state (momentum, moments) starts afresh."""
+        self.config = self.config.with_changes(optimizer=name)
+        self.optimizer = make_optimizer(name, self.model.parameters(), self.config)
+
+    def latest(self) -> dict[str, float]:
+        h = self.history
+        return {name: h.latest(name) for name in h.names}

@@ -1,0 +1,1 @@
+"""Screenshots and videos of Views, in the window and headless; files are written atomically."""

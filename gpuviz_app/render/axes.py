@@ -1,0 +1,65 @@
+"""Tick positions and labels for linear and log10 axes (pure functions, no GL)."""
+
+from __future__ import annotations
+
+import math
+
+
+def nice_step(span: float, max_ticks: int) -> float:
+    """A 1-2-5 step giving at most `max_ticks` ticks over `span`."""
+    if span <= 0 or not math.isfinite(span):
+        return 1.0
+    raw = span / max(max_ticks, 1)
+    exp = math.floor(math.log10(raw))
+    for m in (1, 2, 5, 10):
+        if m * 10**exp >= raw:
+            return m * 10.0**exp
+    return 10.0 ** (exp + 1)
+
+
+def linear_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return []
+    step = nice_step(hi - lo, max_ticks)
+    first = math.ceil(lo / step - 1e-9)
+    last = math.floor(hi / step + 1e-9)
+    return [round(i * step, 12) for i in range(first, last + 1)]
+
+
+def decade_ticks(lo: float, hi: float, max_ticks: int = 8) -> list[float]:
+    """Tick positions (in log10 units) for a log axis spanning [lo, hi]."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return []
+    if hi - lo >= 1.0:
+        step = max(1, math.ceil((hi - lo) / max_ticks))
+        return [float(d) for d in range(math.ceil(lo), math.floor(hi) + 1) if d % step == 0]
+    ticks = []
+    for d in range(math.floor(lo), math.ceil(hi) + 1):
+        for m in (1, 2, 5):
+            v = d + math.log10(m)
+            if lo <= v <= hi:
+                ticks.append(v)
+    return ticks if len(ticks) >= 2 else [math.log10(v) for v in _positive(linear_ticks(10**lo, 10**hi, 4))]
+
+
+def _positive(values: list[float]) -> list[float]:
+    return [v for v in values if v > 0]
+
+
+def format_tick(value: float) -> str:
+    """Short labels: 0.001, 0.25, 150, 20k, 1.5M."""
+    a = abs(value)
+    if a >= 1e4 and float(value).is_integer():
+        for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if a >= div:
+                return f"{value / div:.3g}{suffix}"
+    if a != 0 and (a < 1e-3 or a >= 1e6):
+        return f"{value:.2g}"
+    return f"{value:.4g}"
+
+
+def ticks(lo: float, hi: float, max_ticks: int, log: bool = False) -> list[tuple[float, str]]:
+    """(position, label) pairs; positions are in the axis's own units (log10 units when `log`)."""
+    if log:
+        return [(v, format_tick(10**v)) for v in decade_ticks(lo, hi, max_ticks)]
+    return [(v, format_tick(v)) for v in linear_ticks(lo, hi, max_ticks)]

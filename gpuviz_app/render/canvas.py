@@ -1,0 +1,68 @@
+"""A VisPy canvas holding one or more Views; the same class backs a window panel and `record`."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+from vispy import scene
+
+from gpuviz_app.core.snapshot import Snapshot
+from gpuviz_app.render.plot import BACKGROUND
+from gpuviz_app.render.upload import HostUpload, UploadPath
+from gpuviz_app.render.views.base import View
+
+
+class ViewCanvas:
+    """Lays Views out in a grid (two columns when there are several) on one SceneCanvas."""
+
+    def __init__(
+        self,
+        views: Sequence[View],
+        size: tuple[int, int] = (900, 560),
+        app: str | None = None,
+        upload: UploadPath | None = None,
+        show: bool = False,
+        parent: object = None,
+    ) -> None:
+        self.views = list(views)
+        self.upload = upload or HostUpload()
+        self.canvas = scene.SceneCanvas(size=size, show=show, app=app, bgcolor=BACKGROUND,
+                                        keys=None, parent=parent)
+        grid = self.canvas.central_widget.add_grid(spacing=6, margin=4)
+        cols = 1 if len(self.views) == 1 else 2
+        for i, view in enumerate(self.views):
+            view.attach(grid.add_widget(row=i // cols, col=i % cols))
+        self.frames = 0
+        self.canvas.events.draw.connect(self._count_frame)
+
+    def _count_frame(self, event=None) -> None:
+        self.frames += 1
+
+    @property
+    def native(self) -> object:
+        """The backend widget (a QOpenGLWidget under Qt)."""
+        return self.canvas.native
+
+    def push(self, snapshot: Snapshot) -> bool:
+        """Update every View from `snapshot`; request a redraw if any changed."""
+        changed = False
+        for view in self.views:
+            changed |= bool(view.update(snapshot, self.upload))
+        if changed:
+            self.canvas.update()
+        return changed
+
+    def settle(self) -> None:
+        """Draw once so that layout and axes know their sizes before the first real frame."""
+        self.canvas.render()
+
+    def render(self, scale: float = 1.0, alpha: bool = True) -> np.ndarray:
+        """RGBA pixels of the canvas, re-rendered at `scale` times its size (not upscaled)."""
+        w, h = self.canvas.size
+        size = (int(round(w * scale)), int(round(h * scale))) if not math.isclose(scale, 1.0) else None
+        return self.canvas.render(size=size, alpha=alpha)
+
+    def close(self) -> None:
+        self.canvas.close()

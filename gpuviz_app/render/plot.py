@@ -1,0 +1,218 @@
+"""A 2-D plot: a data area with series, and decorations drawn in few calls.
+
+Axes, ticks, grid and frame are one line visual and the labels three text visuals, laid
+out in pixels around a ViewBox; they are rebuilt only when the visible range or the size
+changes. Following the data moves the range in coarse, rounded jumps (with hysteresis),
+so that rebuild happens a few times per run, not every frame.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from vispy import scene
+
+from gpuviz_app.render.axes import ticks
+from gpuviz_app.render.visuals.series import Series
+
+TEXT = "#d8dee9"
+FRAME = "#4c566a"
+GRID = "#262b33"
+BACKGROUND = "#14171c"
+MARGINS = (58, 10, 22, 30)  # left, right, top, bottom (pixels)
+_NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def nice_ceil(value: float) -> float:
+    """The smallest round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten) >= value."""
+    if value <= 0 or not math.isfinite(value):
+        return 1.0
+    exp = math.floor(math.log10(value))
+    base = 10.0**exp
+    for m in _NICE:
+        if m * base >= value * (1 - 1e-12):
+            return m * base
+    return 10.0 * base
+
+
+def follow_range(current: tuple[float, float] | None, lo: float, hi: float,
+                 pad: float = 0.08, min_fill: float = 0.45) -> tuple[float, float]:
+    """A range holding [lo, hi]; kept as it is while the data fits and fills enough of it."""
+    span = hi - lo
+    if current is not None:
+        c0, c1 = current
+        if c0 <= lo and hi <= c1 and span >= min_fill * (c1 - c0):
+            return current
+    if span <= 0:
+        span = max(abs(hi) * 0.1, 1e-3)
+    return lo - pad * span, hi + pad * span
+
+
+class Plot:
+    """Builds into a VisPy widget; the camera follows the data until the user pans or zooms.
+
+    Double-click returns to following.
+    """
+
+    def __init__(self, parent: scene.Widget, title: str, xlabel: str = "step") -> None:
+        self.widget = parent
+        self.title, self.xlabel = title, xlabel
+        self.legend: list[tuple[str, str]] = []
+        self.view = parent.add_view(bgcolor=None, border_color=None)
+        self.view.camera = scene.PanZoomCamera(aspect=None)
+        self.view.camera.interactive = True
+        self.lines = scene.visuals.Line(connect="segments", method="gl", parent=parent, antialias=False)
+        self.tick_x = scene.visuals.Text("", color=TEXT, font_size=7, anchor_x="center", anchor_y="top",
+                                         parent=parent)
+        self.tick_y = scene.visuals.Text("", color=TEXT, font_size=7, anchor_x="right", anchor_y="center",
+                                         parent=parent)
+        self.labels = scene.visuals.Text("", color=TEXT, font_size=8, anchor_x="left", anchor_y="center",
+                                         parent=parent)
+        self.series: dict[str, Series] = {}
+        self.follow = True
+        self.log = False
+        self._last_press = 0.0
+        self._yrange: tuple[float, float] | None = None
+        self._range: tuple[float, float, float, float] | None = None
+        self._decorated: tuple | None = None
+        parent.events.resize.connect(self._layout)
+        self.view.scene.transform.changed.connect(self._decorate)
+        self.view.events.mouse_wheel.connect(self._user_moved)
+        self.view.events.mouse_move.connect(self._on_drag)
+        self.view.events.mouse_press.connect(self._on_press)
+        self._layout()
+
+    def add_series(self, key: str, label: str, color: str) -> Series:
+        line = Series(color=color, parent=self.view.scene)
+        self.series[key] = line
+        self.legend.append((label, color))
+        self._decorated = None
+        self._decorate()
+        return line
+
+    # -- layout and decorations ---------------------------------------------------------------
+    def _layout(self, event=None) -> None:
+        w, h = self.widget.size
+        left, right, top, bottom = MARGINS
+        self.view.pos = (left, top)
+        self.view.size = (max(w - left - right, 1), max(h - top - bottom, 1))
+        self._decorate()
+
+    def _decorate(self, event=None) -> None:
+        rect = self.view.camera.rect
+        w, h = self.view.size
+        key = (rect.left, rect.right, rect.bottom, rect.top, w, h, self.log, len(self.legend))
+        if key == self._decorated:
+            return
+        self._decorated = key
+        left, _, top, _ = MARGINS
+        x0, x1, y0, y1 = rect.left, rect.right, rect.bottom, rect.top
+        sx = w / (x1 - x0) if x1 != x0 else 0.0
+        sy = h / (y1 - y0) if y1 != y0 else 0.0
+
+        def px(x: float) -> float:
+            return left + (x - x0) * sx
+
+        def py(y: float) -> float:
+            return top + h - (y - y0) * sy
+
+        segs, colors = [], []
+
+        def seg(a, b, color) -> None:
+            segs.extend((a, b))
+            colors.extend((color, color))
+
+        xt = [(v, s) for v, s in ticks(x0, x1, max(2, int(w / 90))) if x0 <= v <= x1]
+        yt = [(v, s) for v, s in ticks(y0, y1, max(2, int(h / 40)), log=self.log) if y0 <= v <= y1]
+        for v, _ in xt:
+            seg((px(v), top), (px(v), top + h), GRID)
+            seg((px(v), top + h), (px(v), top + h + 4), FRAME)
+        for v, _ in yt:
+            seg((left, py(v)), (left + w, py(v)), GRID)
+            seg((left - 4, py(v)), (left, py(v)), FRAME)
+        corners = [(left, top), (left + w, top), (left + w, top + h), (left, top + h)]
+        for i in range(4):
+            seg(corners[i], corners[(i + 1) % 4], FRAME)
+        self.lines.set_data(pos=np.array(segs, np.float32), color=np.array(
+            [_rgba(c) for c in colors], np.float32))
+        _set_text(self.tick_x, [s for _, s in xt], [(px(v), top + h + 6) for v, _ in xt])
+        _set_text(self.tick_y, [s for _, s in yt], [(left - 6, py(v)) for v, _ in yt])
+        texts = [self.title + ("  (log)" if self.log else "")]
+        pos = [(left, top / 2)]
+        colors_t = [TEXT]
+        x = left + 8.0 * len(texts[0]) + 24
+        for label, color in self.legend:
+            texts.append(f"\u2014 {label}")
+            pos.append((x, top / 2))
+            colors_t.append(color)
+            x += 7.5 * (len(label) + 2) + 16
+        texts.append(self.xlabel)
+        pos.append((left + w - 7 * len(self.xlabel), top + h + 20))
+        colors_t.append(TEXT)
+        self.labels.text = texts
+        self.labels.pos = pos
+        self.labels.color = colors_t
+
+    # -- data ---------------------------------------------------------------------------------
+    def columns(self) -> int:
+        """Pixel columns of the data area: the resolution decimation aims at."""
+        w = int(self.view.size[0])
+        if w <= 16:  # not laid out yet
+            return 1024
+        return min(w, 4096)
+
+    def set_log(self, log: bool) -> None:
+        self.log = bool(log)
+        self._resume_follow()
+
+    def transform_y(self, y: np.ndarray) -> np.ndarray:
+        if not self.log:
+            return y
+        return np.log10(np.maximum(y, 1e-12))
+
+    def follow_data(self, x_last: float, y0: float, y1: float) -> None:
+        """Show steps [0, x_last] and values [y0, y1], moving the range only in coarse jumps."""
+        if not self.follow or not all(math.isfinite(v) for v in (x_last, y0, y1)):
+            return
+        x1 = nice_ceil(max(x_last, 10.0))
+        self._yrange = follow_range(self._yrange, y0, y1)
+        rng = (0.0, x1, *self._yrange)
+        if rng != self._range:
+            self._range = rng
+            self.view.camera.set_range(x=rng[:2], y=rng[2:], margin=0)
+
+    # -- interaction ----------------------------------------------------------------------------
+    def _user_moved(self, event=None) -> None:
+        self.follow = False
+
+    def _on_drag(self, event) -> None:
+        if event.is_dragging:
+            self.follow = False
+
+    def _on_press(self, event) -> None:
+        now = time.monotonic()
+        if now - self._last_press < 0.35:
+            self._resume_follow()
+        self._last_press = now
+
+    def _resume_follow(self, event=None) -> None:
+        self.follow = True
+        self._range = None
+        self._yrange = None
+        self._decorated = None
+
+
+def _rgba(color: str) -> tuple[float, float, float, float]:
+    c = color.lstrip("#")
+    return (int(c[0:2], 16) / 255, int(c[2:4], 16) / 255, int(c[4:6], 16) / 255, 1.0)
+
+
+def _set_text(visual, texts: list[str], pos: list[tuple[float, float]]) -> None:
+    if texts:
+        visual.text = texts
+        visual.pos = pos
+        visual.visible = True
+    else:
+        visual.visible = False

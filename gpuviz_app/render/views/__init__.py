@@ -1,0 +1,14 @@
+"""The Views gpuviz can show, by name (the names `gpuviz record --view` accepts)."""
+
+from __future__ import annotations
+
+from gpuviz_app.render.views.base import View
+from gpuviz_app.render.views.metrics import MetricsView
+
+VIEW_CLASSES: dict[str, type[View]] = {
+    "metrics": MetricsView,
+}
+
+
+def make_view(name: str) -> View:
+    return VIEW_CLASSES[name]()

@@ -1,0 +1,1 @@
+"""Custom VisPy visuals with fixed-capacity GL objects that upload paths write into."""

@@ -1,0 +1,1 @@
+"""The Qt window: the only place that imports Qt widgets."""

@@ -1,0 +1,277 @@
+"""The main window: the training toolbar, one panel per View, the status bar, and the frame loop."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from gpuviz_app.core.config import TrainConfig
+from gpuviz_app.core.probes import probe_factories
+from gpuviz_app.core.session import TrainingSession
+from gpuviz_app.core.snapshot import Snapshot
+from gpuviz_app.data.dataset import Dataset, DatasetError
+from gpuviz_app.render.upload import HostUpload
+from gpuviz_app.render.views import VIEW_CLASSES, make_view
+from gpuviz_app.ui import settings as store
+from gpuviz_app.ui.controls import TrainingControls
+from gpuviz_app.ui.lifetime import make_timer
+from gpuviz_app.ui.pacing import FramePacer
+from gpuviz_app.ui.panels import ViewPanel
+from gpuviz_app.ui.status import StatusLine
+from gpuviz_app.ui.worker import TrainingThread
+
+log = logging.getLogger(__name__)
+
+FRAME_MS = 16  # the display polls the mailbox at up to ~60 Hz
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    def __init__(self, args: argparse.Namespace) -> None:
+        super().__init__()
+        self.args = args
+        self.setWindowTitle("gpuviz")
+        self.setObjectName("gpuviz-main")
+        self.resize(1280, 800)
+        self.upload = HostUpload("host staging")
+        self.config = self._initial_config()
+        self.session: TrainingSession | None = None
+        self.thread: TrainingThread | None = None
+        self.snapshot: Snapshot | None = None
+        self.load_error = ""
+        self.exit_code = 0
+        self._finishing = False
+
+        self.panels: dict[str, ViewPanel] = {}
+        self.docks: dict[str, QtWidgets.QDockWidget] = {}
+        self._build_panels()
+        self.controls = TrainingControls(self, self._set_paused, self._step_once, self._reset, self._configure)
+        self.controls.set_config(self.config)
+        self.addToolBar(self.controls)
+        self.status = StatusLine(self.statusBar())
+        self.status.set("upload", self.upload.name, self.upload.reason)
+        self._build_menus()
+        self._restore_state()
+
+        self._frame_timer = make_timer(self, FRAME_MS, self._on_frame)
+        self._frame_timer.setObjectName("gpuviz-frame")
+        self._start_timer = make_timer(self, 0, self.start_training, single_shot=True)
+        self._start_timer.setObjectName("gpuviz-start")
+        self._fps_frames, self._fps_time, self.fps = 0, time.perf_counter(), 0.0
+        self.pacer = FramePacer()
+
+    # -- construction -------------------------------------------------------------------
+    def _initial_config(self) -> TrainConfig:
+        """Command-line values win; otherwise, in an interactive session, the last one's settings."""
+        from gpuviz_app.cli import config_from_args
+
+        scripted = bool(self.args.quit_when_done)
+        base = TrainConfig() if scripted else TrainConfig.from_dict(store.load_json("training/config", {}))
+        return config_from_args(self.args, base)
+
+    def _build_panels(self) -> None:
+        metrics = make_view("metrics")
+        central = ViewPanel([metrics], self.upload, self, on_options=self._options_changed)
+        self.setCentralWidget(central)
+        self.panels["metrics"] = central
+        self.setDockNestingEnabled(True)
+        previous = None
+        for name, cls in VIEW_CLASSES.items():
+            if name == "metrics":
+                continue
+            panel = ViewPanel([make_view(name)], self.upload, self, on_options=self._options_changed)
+            dock = QtWidgets.QDockWidget(cls.title, self)
+            dock.setObjectName(f"dock-{name}")
+            dock.setWidget(panel)
+            self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            if previous is not None:
+                self.tabifyDockWidget(previous, dock)
+            previous = dock
+            self.panels[name] = panel
+            self.docks[name] = dock
+            dock.visibilityChanged.connect(lambda _v: self._active_probes_changed())
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file = menu.addMenu("&File")
+        quit_action = file.addAction("&Quit")
+        quit_action.setShortcut(QtGui.QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        self.file_menu = file
+        train = menu.addMenu("&Training")
+        for action in (self.controls.play, self.controls.step, self.controls.reset):
+            train.addAction(action)
+        view = menu.addMenu("&View")
+        for name, dock in self.docks.items():
+            view.addAction(dock.toggleViewAction())
+        self.view_menu = view
+        self.help_menu = menu.addMenu("&Help")
+
+    # -- training ---------------------------------------------------------------------------
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
+        super().showEvent(event)
+        if self.session is None and not self._start_timer.isActive():
+            self._start_timer.start()  # after the first paint: torch loads while the window is up
+
+    def start_training(self) -> None:
+        if self.session is not None:
+            return
+        self.session = TrainingSession(
+            self._load_initial_dataset,
+            config=self.config,
+            device=self.args.device,
+            max_steps=self.args.steps,
+            probes=probe_factories({p.views[0].probe for p in self.panels.values() if p.views[0].probe}),
+        )
+        self._active_probes_changed()
+        self.thread = TrainingThread(self.session, self)
+        self.thread.start()
+        self.pacer.restart()
+        self._frame_timer.start()
+
+    def _load_initial_dataset(self) -> Dataset:
+        """Runs on the worker thread. A bad PATH falls back to the default, with the reason shown."""
+        from gpuviz_app.data.open import load_dataset
+
+        try:
+            return load_dataset(self.args.path)
+        except DatasetError as exc:
+            self.load_error = f"{exc.path}: {exc.reason}"
+            return load_dataset(None)
+
+    def visible_panels(self) -> list[ViewPanel]:
+        return [p for p in self.panels.values() if p.isVisible() and p.visibleRegion().isEmpty() is False]
+
+    def _active_probes_changed(self) -> None:
+        if self.session is None:
+            return
+        active = {name for name, dock in self.docks.items() if dock.isVisible()} | {"metrics"}
+        probes = {self.panels[n].views[0].probe for n in active if self.panels[n].views[0].probe}
+        self.session.set_active_probes(probes)
+
+    def _on_frame(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        if self.load_error:
+            self._report_load_error()
+        if not self.pacer.ready():
+            return
+        snap = session.mailbox.take()
+        if snap is None:
+            return
+        self.snapshot = snap
+        for panel in self.visible_panels():
+            panel.canvas.push(snap)
+        self._count_fps()
+        self.status.show_snapshot(snap, self.fps)
+        self.controls.set_paused(snap.paused)
+        if snap.finished and self.args.quit_when_done and not self._finishing:
+            self._finishing = True
+            self._finish(snap)
+
+    def _count_fps(self) -> None:
+        now = time.perf_counter()
+        if now - self._fps_time >= 1.0:
+            frames = max((p.canvas.frames for p in self.panels.values()), default=0)
+            self.fps = (frames - self._fps_frames) / (now - self._fps_time)
+            self._fps_frames, self._fps_time = frames, now
+
+    def _report_load_error(self) -> None:
+        message, self.load_error = self.load_error, ""
+        if self.args.quit_when_done:
+            print(f"error: {message}", file=sys.stderr)
+            self.exit_code = 2
+            self.close()
+            return
+        self.statusBar().showMessage(f"Could not open {message}; training the default dataset instead.", 15000)
+        QtWidgets.QMessageBox.warning(self, "gpuviz", f"Could not open {message}.\n\nTraining the default "
+                                      "dataset instead.")
+
+    def _finish(self, snap: Snapshot) -> None:
+        if self.args.screenshot:
+            try:
+                self.save_window_png(self.args.screenshot)
+            except OSError as exc:
+                print(f"error: {self.args.screenshot}: {exc}", file=sys.stderr)
+                self.exit_code = 2
+        self.close()
+
+    def save_window_png(self, path: str) -> None:
+        """The whole window, GL panels included, as a PNG with the run's context in it."""
+        import numpy as np
+
+        from gpuviz_app.export.image import save_png, snapshot_metadata
+
+        for panel in self.visible_panels():
+            panel.canvas.canvas.update()
+        image = self.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGBA8888)
+        w, h = image.width(), image.height()
+        pixels = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
+        pixels = pixels.reshape(h, image.bytesPerLine())[:, : w * 4].reshape(h, w, 4)
+        save_png(pixels, path, snapshot_metadata(self.snapshot), overwrite=True)
+
+    # -- controls ----------------------------------------------------------------------------
+    def _set_paused(self, paused: bool) -> None:
+        if self.session:
+            self.session.set_paused(paused)
+
+    def _step_once(self) -> None:
+        if self.session:
+            self.controls.set_paused(True)
+            self.session.step_once(1)
+
+    def _reset(self) -> None:
+        if self.session:
+            self.session.reset()
+
+    def _configure(self, **changes) -> None:
+        self.config = self.config.with_changes(**changes)
+        store.save_json("training/config", self.config.to_dict())
+        if self.session:
+            self.session.configure(**changes)
+
+    def _options_changed(self, view) -> None:
+        store.save_json(f"views/{view.name}", view.options())
+        if self.snapshot is not None:
+            self.panels[view.name].canvas.push(self.snapshot)
+
+    # -- state -------------------------------------------------------------------------------
+    def _restore_state(self) -> None:
+        geometry = store.load_bytes("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = store.load_bytes("window/state")
+        if state is not None:
+            self.restoreState(state)
+        for name, panel in self.panels.items():
+            for view in panel.views:
+                view.set_options(store.load_json(f"views/{view.name}", {}))
+            panel.sync_option_widgets()
+
+    def _save_state(self) -> None:
+        store.save_bytes("window/geometry", self.saveGeometry())
+        store.save_bytes("window/state", self.saveState())
+        for panel in self.panels.values():
+            for view in panel.views:
+                store.save_json(f"views/{view.name}", view.options())
+        store.settings().sync()
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        self._frame_timer.stop()
+        self._start_timer.stop()
+        if not self.args.quit_when_done:
+            self._save_state()
+        if self.thread is not None and not self.thread.shutdown():
+            log.warning("the training thread did not stop in time")
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop everything this window started (used when closing and by tests)."""
+        self._frame_timer.stop()
+        self._start_timer.stop()
+        if self.thread is not None:
+            self.thread.shutdown()

@@ -1,0 +1,89 @@
+"""Frame pacing: the display draws as often as its CPU budget allows, up to the timer's rate.
+
+On a GPU a frame costs about a millisecond and the budget is never reached. On a software
+renderer (Mesa's llvmpipe) a frame of a 1280x800 window costs ~30 ms of CPU, most of it in
+the driver's raster threads, and drawing at 60 Hz would take the cores the training
+needs. The pacer keeps a token bucket of display CPU time (the GUI thread plus the GL
+driver's worker threads) that fills at `budget` seconds per second; a frame is drawn only
+while the bucket is positive.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_DRIVER_THREAD_PREFIXES = ("llvmpipe", "lp:")  # Mesa's software rasteriser threads
+
+
+class DisplayClock:
+    """CPU seconds spent on drawing: this thread, plus software GL raster threads (Linux).
+
+    Must be called from the GUI thread. Driver threads are found by name in /proc and
+    re-scanned every few seconds; elsewhere only this thread counts.
+    """
+
+    def __init__(self, rescan_s: float = 3.0) -> None:
+        self._rescan_s = rescan_s
+        self._scanned = -1e9
+        self._driver_tids: list[str] = []
+        self._proc = os.path.isdir("/proc/self/task")
+
+    def _scan(self) -> None:
+        tids = []
+        try:
+            for tid in os.listdir("/proc/self/task"):
+                with open(f"/proc/self/task/{tid}/comm") as f:
+                    if f.read().startswith(_DRIVER_THREAD_PREFIXES):
+                        tids.append(tid)
+        except OSError:
+            pass
+        self._driver_tids = tids
+
+    def _driver_cpu(self) -> float:
+        total = 0
+        for tid in self._driver_tids:
+            try:
+                with open(f"/proc/self/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except (OSError, IndexError, ValueError):
+                continue
+        return total / _CLK_TCK
+
+    def __call__(self) -> float:
+        now = time.monotonic()
+        if self._proc and now - self._scanned > self._rescan_s:
+            self._scanned = now
+            self._scan()
+        return time.thread_time() + (self._driver_cpu() if self._driver_tids else 0.0)
+
+
+def default_budget() -> float:
+    """Display CPU seconds per second: 4% of the machine, at most one core."""
+    return min(1.0, 0.04 * (os.cpu_count() or 1))
+
+
+class FramePacer:
+    def __init__(self, budget: float | None = None, burst_s: float = 0.05, max_debt_s: float = 0.1,
+                 clock=time.perf_counter, cpu_clock=None) -> None:
+        self.budget = default_budget() if budget is None else budget
+        self.burst_s = burst_s
+        self.max_debt_s = max_debt_s  # one slow frame (shader compiles) delays the next by at most this/budget
+        self._clock = clock
+        self._cpu = cpu_clock or DisplayClock()
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget past spending (start-up work is not drawing)."""
+        self._wall, self._spent = self._clock(), self._cpu()
+        self.tokens = self.burst_s
+
+    def ready(self) -> bool:
+        """Account for the CPU used since the last call; True when a frame may be drawn now."""
+        wall, cpu = self._clock(), self._cpu()
+        tokens = self.tokens + self.budget * (wall - self._wall) - (cpu - self._spent)
+        self.tokens = max(-self.max_debt_s, min(self.burst_s, tokens))
+        self._wall, self._spent = wall, cpu
+        return self.tokens > 0

@@ -1,0 +1,82 @@
+"""A View's canvas with a row of controls generated from the View's options."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from PySide6 import QtWidgets
+
+from gpuviz_app.render.canvas import ViewCanvas
+from gpuviz_app.render.upload import UploadPath
+from gpuviz_app.render.views.base import View
+
+
+class ViewPanel(QtWidgets.QWidget):
+    """Hosts one ViewCanvas; booleans become check boxes, choices combo boxes."""
+
+    def __init__(self, views: list[View], upload: UploadPath, parent: QtWidgets.QWidget | None = None,
+                 on_options: Callable[[View], None] | None = None) -> None:
+        super().__init__(parent)
+        self.views = views
+        self.canvas = ViewCanvas(views, size=views[0].render_size, app="pyside6", upload=upload)
+        self._on_options = on_options
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        bar = QtWidgets.QHBoxLayout()
+        bar.setContentsMargins(6, 2, 6, 2)
+        self.option_widgets: dict[str, QtWidgets.QWidget] = {}
+        for view in views:
+            for key, value in view.options().items():
+                widget = self._option_widget(view, key, value)
+                if widget is not None:
+                    self.option_widgets[f"{view.name}.{key}"] = widget
+                    bar.addWidget(widget)
+        bar.addStretch(1)
+        if self.option_widgets:
+            layout.addLayout(bar)
+        self.canvas.native.setParent(self)
+        layout.addWidget(self.canvas.native, 1)
+
+    def _option_widget(self, view: View, key: str, value: Any) -> QtWidgets.QWidget | None:
+        labels = getattr(view, "option_labels", {})
+        label = labels.get(key, key.replace("_", " ").capitalize())
+        choices = getattr(view, "option_choices", {}).get(key)
+        if isinstance(value, bool):
+            box = QtWidgets.QCheckBox(label, self)
+            box.setChecked(value)
+            box.toggled.connect(lambda v, view=view, key=key: self._set(view, key, bool(v)))
+            return box
+        if choices:
+            combo = QtWidgets.QComboBox(self)
+            combo.setToolTip(label)
+            for choice in choices:
+                combo.addItem(str(choice), choice)
+            combo.setCurrentIndex(max(0, combo.findData(value)))
+            combo.currentIndexChanged.connect(
+                lambda _i, view=view, key=key, combo=combo: self._set(view, key, combo.currentData()))
+            return combo
+        return None
+
+    def _set(self, view: View, key: str, value: Any) -> None:
+        view.set_option(key, value)
+        view_changed = getattr(view, "invalidate", None)
+        if view_changed:
+            view_changed()
+        self.canvas.canvas.update()
+        if self._on_options:
+            self._on_options(view)
+
+    def sync_option_widgets(self) -> None:
+        """Show the views' current options (after settings were restored)."""
+        for view in self.views:
+            for key, value in view.options().items():
+                widget = self.option_widgets.get(f"{view.name}.{key}")
+                if isinstance(widget, QtWidgets.QCheckBox):
+                    widget.blockSignals(True)
+                    widget.setChecked(bool(value))
+                    widget.blockSignals(False)
+                elif isinstance(widget, QtWidgets.QComboBox):
+                    widget.blockSignals(True)
+                    widget.setCurrentIndex(max(0, widget.findData(value)))
+                    widget.blockSignals(False)

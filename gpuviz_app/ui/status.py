@@ -1,0 +1,44 @@
+"""The status bar: what runs where and how fast."""
+
+from __future__ import annotations
+
+from PySide6 import QtWidgets
+
+from gpuviz_app.core.snapshot import Snapshot
+
+
+class StatusLine:
+    def __init__(self, bar: QtWidgets.QStatusBar) -> None:
+        self.bar = bar
+        self.labels: dict[str, QtWidgets.QLabel] = {}
+        for key, tip in (
+            ("state", "Training state"),
+            ("step", "Training step"),
+            ("rate", "Training steps per second"),
+            ("fps", "Frames rendered per second"),
+            ("device", "Training device"),
+            ("upload", "How the views receive data from the trainer"),
+            ("dataset", "Dataset and model"),
+        ):
+            label = QtWidgets.QLabel(self.bar)
+            label.setToolTip(tip)
+            label.setObjectName(f"status-{key}")
+            self.bar.addPermanentWidget(label)
+            self.labels[key] = label
+        self.labels["state"].setText("starting…")
+
+    def set(self, key: str, text: str, tip: str | None = None) -> None:
+        label = self.labels[key]
+        if label.text() != text:
+            label.setText(text)
+        if tip is not None:
+            label.setToolTip(tip)
+
+    def show_snapshot(self, snap: Snapshot, fps: float) -> None:
+        state = "error" if snap.error else "done" if snap.finished else "paused" if snap.paused else "training"
+        self.set("state", state, snap.error or "Training state")
+        self.set("step", f"step {snap.step:,}")
+        self.set("rate", f"{snap.steps_per_s:,.0f} steps/s")
+        self.set("fps", f"{fps:.0f} fps")
+        self.set("device", snap.device_name)
+        self.set("dataset", f"{snap.dataset} · {snap.model.upper()}")

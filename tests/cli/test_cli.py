@@ -1,0 +1,91 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gpuviz_app import __version__
+
+TRAIN_RGB = np.array([0x88, 0xC0, 0xD0])
+
+
+def curve_rows(pixels: np.ndarray, color=TRAIN_RGB, tol: int = 30):
+    """Row index of the train-loss colour per column (NaN where absent)."""
+    hits = np.all(np.abs(pixels[..., :3].astype(int) - color) < tol, axis=-1)
+    rows = np.arange(hits.shape[0])[:, None]
+    with np.errstate(invalid="ignore"):
+        mean = (hits * rows).sum(0) / hits.sum(0)
+    return mean
+
+
+def assert_falling_curve(pixels: np.ndarray) -> None:
+    rows = curve_rows(pixels[: pixels.shape[0] // 2])  # the loss plot is the upper half
+    cols = np.flatnonzero(~np.isnan(rows))
+    assert len(cols) > 100, "no loss curve found"
+    first, last = rows[cols[: len(cols) // 10]].mean(), rows[cols[-len(cols) // 10 :]].mean()
+    assert last > first + 20, "the loss curve does not fall (image rows grow downwards)"
+
+
+def test_version(run_gpuviz):
+    proc = run_gpuviz("--version", display=False)
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"gpuviz {__version__}"
+
+
+def test_scripted_run_writes_a_screenshot_of_the_window(run_gpuviz, tmp_path):
+    out = tmp_path / "x.png"
+    proc = run_gpuviz("--steps", "200", "--quit-when-done", "--screenshot", str(out), "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    image = Image.open(out)
+    assert image.width >= 800 and image.height >= 500
+    assert image.text["gpuviz:step"] == "200"
+    assert_falling_curve(np.asarray(image.convert("RGB")))
+
+
+def test_record_works_without_a_display(run_gpuviz, tmp_path):
+    out = tmp_path / "m.png"
+    proc = run_gpuviz("record", "--view", "metrics", "--steps", "200", "--screenshot", str(out), display=False)
+    assert proc.returncode == 0, proc.stderr
+    image = Image.open(out)
+    assert image.size == (900, 560)
+    assert image.text["gpuviz:step"] == "200"
+    assert float(image.text["gpuviz:train_loss"]) < 1.0
+    assert_falling_curve(np.asarray(image.convert("RGB")))
+    assert "step 200/200" in proc.stderr
+
+
+def test_record_refuses_a_bad_dataset_with_one_line(run_gpuviz, tmp_path):
+    bad = tmp_path / "nothing.npz"
+    bad.write_bytes(b"\x00" * 10)
+    proc = run_gpuviz("record", str(bad), "--steps", "5", "--screenshot", str(tmp_path / "o.png"), display=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith(f"error: {bad}:")
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_record_needs_an_output(run_gpuviz):
+    proc = run_gpuviz("record", "--steps", "5", display=False)
+    assert proc.returncode == 2 and "--out" in proc.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_training_exits_cleanly(tmp_path, sig):
+    env = dict(os.environ, PYTHONUNBUFFERED="1", XDG_CONFIG_HOME=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "gpuviz_app", "--device", "cpu"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(6)  # window up, torch loaded, training under way
+        assert proc.poll() is None, proc.stderr.read()
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err

@@ -1,0 +1,47 @@
+"""Shared test set-up.
+
+Render-tier tests draw on an offscreen EGL context and UI tests on Qt's GLX context under
+Xvfb. One process cannot switch from GLX back to EGL, so render tests are ordered before
+UI tests (and CLI tests start their own processes).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+
+_TIER_ORDER = {"cli": 0, "core": 1, "data": 2, "export": 3, "render": 4, "ui": 5}
+
+
+def pytest_collection_modifyitems(config, items):
+    def tier(item) -> int:
+        parts = item.nodeid.split("/")
+        return _TIER_ORDER.get(parts[1], 3) if len(parts) > 2 and parts[0] == "tests" else 3
+
+    items.sort(key=tier)  # stable: keeps file order within a tier
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("gpu") and not _has_cuda():
+        pytest.skip("needs an NVIDIA GPU with CUDA")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path_factory, monkeypatch):
+    """Each test gets its own config and data dirs: no test sees a user's settings or another test's."""
+    root = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(root / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(root / "data"))
+    yield

@@ -1,0 +1,131 @@
+import threading
+import time
+
+import pytest
+
+from gpuviz_app.core.config import TrainConfig
+from gpuviz_app.core.session import TrainingSession
+from gpuviz_app.data.builtin import digits
+
+
+def wait_for(predicate, timeout=20.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.fixture
+def running():
+    sessions = []
+
+    def start(**kwargs):
+        s = TrainingSession(digits, device="cpu", **kwargs)
+        t = threading.Thread(target=s.run, daemon=True)
+        t.start()
+        sessions.append((s, t))
+        assert wait_for(lambda: s.mailbox.peek() is not None and s.mailbox.peek().step > 0)
+        return s
+
+    yield start
+    for s, t in sessions:
+        s.stop()
+        t.join(5)
+        assert not t.is_alive()
+
+
+def test_runs_to_max_steps_and_reports(running):
+    s = running(max_steps=120)
+    assert wait_for(lambda: s.mailbox.peek().finished)
+    snap = s.mailbox.peek()
+    assert snap.step == 120
+    assert snap.metrics.total("train_loss") == 120
+    assert snap.steps_per_s >= 0
+    assert snap.device == "cpu" and snap.model == "cnn"
+
+
+def test_pause_freezes_the_step_and_step_once_advances_by_one(running):
+    s = running()
+    s.set_paused(True)
+    assert wait_for(lambda: s.mailbox.peek().paused)
+    frozen = s.mailbox.peek().step
+    time.sleep(0.3)
+    assert s.mailbox.peek().step == frozen == s.trainer.step_count
+    s.step_once()
+    assert wait_for(lambda: s.mailbox.peek().step == frozen + 1)
+    time.sleep(0.2)
+    assert s.mailbox.peek().step == frozen + 1
+    s.set_paused(False)
+    assert wait_for(lambda: s.mailbox.peek().step > frozen + 5)
+
+
+def test_reset_starts_a_new_run(running):
+    s = running()
+    first = s.mailbox.peek().run_id
+    assert wait_for(lambda: s.mailbox.peek().step > 20)
+    s.reset()
+    assert wait_for(lambda: s.mailbox.peek().run_id == first + 1)
+    assert s.mailbox.peek().step < 20
+
+
+def test_configure_changes_live_and_restarts_for_model(running):
+    s = running()
+    s.configure(lr=0.005, optimizer="sgd", batch_size=16)
+    assert wait_for(lambda: s.mailbox.peek().config.optimizer == "sgd")
+    cfg = s.mailbox.peek().config
+    assert cfg.lr == 0.005 and cfg.batch_size == 16
+    run = s.mailbox.peek().run_id
+    s.configure(model="mlp")
+    assert wait_for(lambda: s.mailbox.peek().run_id == run + 1)
+    assert s.mailbox.peek().model == "mlp"
+    assert s.mailbox.peek().config.lr == 0.005
+
+
+def test_a_failing_step_pauses_with_a_message_instead_of_dying(running):
+    s = running()
+
+    def broken():
+        raise RuntimeError("boom")
+
+    s.trainer.step = broken
+    assert wait_for(lambda: s.mailbox.peek().error)
+    snap = s.mailbox.peek()
+    assert "boom" in snap.error and snap.paused
+
+
+def test_a_failing_restart_keeps_the_current_run(running):
+    s = running()
+    run = s.mailbox.peek().run_id
+    s.configure(model="no-such-model")
+    assert wait_for(lambda: "no-such-model" in s.mailbox.peek().error)
+    assert s.mailbox.peek().run_id == run
+    assert s.mailbox.peek().config.model == "auto"
+
+
+def test_probes_run_within_their_budget():
+    calls = []
+
+    class Probe:
+        name, budget = "p", 0.5
+
+        def __init__(self, trainer):
+            pass
+
+        def __call__(self, trainer):
+            calls.append(trainer.step_count)
+            return trainer.step_count
+
+    s = TrainingSession(digits, device="cpu", max_steps=40, probes={"p": Probe})
+    for _ in range(4):
+        snap = s.advance(10)
+        assert snap.parts["p"] == snap.step
+    assert snap.version("p") == 5 and calls == [0, 10, 20, 30, 40]
+
+
+def test_advance_is_deterministic():
+    a = TrainingSession(digits, device="cpu", config=TrainConfig(seed=1), max_steps=30)
+    b = TrainingSession(digits, device="cpu", config=TrainConfig(seed=1), max_steps=30)
+    assert a.advance(30).latest == b.advance(30).latest
+    assert a.finished and b.finished

@@ -1,0 +1,51 @@
+"""An offscreen EGL VisPy application for render-tier tests (no Qt, no display needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def egl_app():
+    from vispy import app
+
+    application = app.Application("egl")
+    yield application
+    _release_egl()
+
+
+def _release_egl() -> None:
+    """Leave no EGL context current, so that Qt's GL can take over in this process later."""
+    from vispy.app.backends import _egl
+    from vispy.ext import egl
+
+    egl.eglMakeCurrent(_egl._EGL_DISPLAY, None, None, None)
+
+
+@pytest.fixture
+def view_canvas(egl_app):
+    """Build a ViewCanvas on EGL; closed after the test."""
+    from gpuviz_app.render.canvas import ViewCanvas
+
+    made = []
+
+    def make(views, size=(640, 400), **kwargs):
+        canvas = ViewCanvas(views, size=size, app=egl_app, **kwargs)
+        canvas.settle()
+        made.append(canvas)
+        return canvas
+
+    yield make
+    for canvas in made:
+        canvas.close()
+
+
+@pytest.fixture(scope="session")
+def trained_snapshot():
+    """A snapshot after 150 steps on digits (CPU), shared by read-only render tests."""
+    from gpuviz_app.core.session import TrainingSession
+    from gpuviz_app.data.builtin import digits
+
+    session = TrainingSession(digits, device="cpu", max_steps=150)
+    session.run(until_finished=True)
+    return session.mailbox.peek()

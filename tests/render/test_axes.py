@@ -1,0 +1,39 @@
+import math
+
+import pytest
+
+from gpuviz_app.render.axes import decade_ticks, format_tick, linear_ticks, ticks
+from gpuviz_app.render.plot import follow_range, nice_ceil
+
+
+def test_linear_ticks_are_round_and_inside():
+    t = linear_ticks(0.13, 2.71, 6)
+    assert t == [0.5, 1.0, 1.5, 2.0, 2.5]
+    assert linear_ticks(0, 1_000_000, 5) == [0, 200_000, 400_000, 600_000, 800_000, 1_000_000]
+
+
+def test_decade_ticks_cover_log_ranges():
+    assert decade_ticks(-2.5, 0.4) == [-2.0, -1.0, 0.0]
+    within = decade_ticks(-1.0, -0.5)
+    assert within[0] == -1.0 and all(-1.0 <= v <= -0.5 for v in within) and len(within) >= 2
+    assert [label for _, label in ticks(-2, 0, 8, log=True)] == ["0.01", "0.1", "1"]
+
+
+@pytest.mark.parametrize("value,label", [(0, "0"), (0.25, "0.25"), (150, "150"), (20000, "20k"),
+                                         (1_500_000, "1.5M"), (0.0001, "0.0001")])
+def test_tick_labels_are_short(value, label):
+    assert format_tick(value) == label
+
+
+def test_nice_ceil_rounds_up_to_round_numbers():
+    assert nice_ceil(7) == 8 and nice_ceil(201) == 250 and nice_ceil(1000) == 1000
+    for v in (3.3, 47, 999, 12345):
+        assert v <= nice_ceil(v) <= 1.26 * v or math.isclose(nice_ceil(v), v)
+
+
+def test_follow_range_holds_still_while_the_data_fits():
+    r = follow_range(None, 0.0, 1.0)
+    assert r[0] < 0 < 1 < r[1]
+    assert follow_range(r, 0.2, 0.9) == r  # fits and fills enough: no change
+    assert follow_range(r, 0.0, 2.0) != r  # outgrew it
+    assert follow_range(r, 0.45, 0.5) != r  # shrank to a sliver: zoom in

@@ -1,0 +1,96 @@
+import numpy as np
+
+from tests.ui.conftest import wait_step
+
+
+def canvas_pixels(window, name="metrics"):
+    return window.panels[name].canvas.render()
+
+
+def test_window_trains_and_the_canvas_changes(main_window, qtbot):
+    window = main_window("--device", "cpu")
+    wait_step(qtbot, window, 1)
+    first = canvas_pixels(window)
+    assert len(np.unique(first.reshape(-1, 4), axis=0)) > 10  # not blank
+    step = window.snapshot.step
+    wait_step(qtbot, window, step + 100)
+    second = canvas_pixels(window)
+    assert not np.array_equal(first, second)
+    assert window.status.labels["device"].text().startswith("CPU")
+    assert window.status.labels["upload"].text() == "host"
+
+
+def test_pause_freezes_the_step_counter_and_step_advances_one(main_window, qtbot):
+    window = main_window("--device", "cpu")
+    wait_step(qtbot, window, 5)
+    window.controls.play.trigger()  # pause
+    qtbot.waitUntil(lambda: window.snapshot.paused, timeout=10_000)
+    frozen = window.session.trainer.step_count
+    qtbot.wait(500)
+    assert window.session.trainer.step_count == frozen
+    qtbot.waitUntil(lambda: window.snapshot.step == frozen, timeout=10_000)
+    assert window.status.labels["step"].text() == f"step {frozen:,}"
+    assert window.status.labels["state"].text() == "paused"
+    window.controls.step.trigger()
+    qtbot.waitUntil(lambda: window.snapshot.step == frozen + 1, timeout=10_000)
+    qtbot.wait(300)
+    assert window.session.trainer.step_count == frozen + 1
+    window.controls.play.trigger()  # resume
+    wait_step(qtbot, window, frozen + 20)
+
+
+def test_controls_reach_the_trainer(main_window, qtbot):
+    window = main_window("--device", "cpu")
+    wait_step(qtbot, window, 1)
+    window.controls.lr.setValue(0.02)
+    window.controls.optimizer.setCurrentIndex(window.controls.optimizer.findData("sgd"))
+    qtbot.waitUntil(lambda: window.snapshot.config.optimizer == "sgd", timeout=10_000)
+    assert window.snapshot.config.lr == 0.02
+    run = window.snapshot.run_id
+    window.controls.model.setCurrentIndex(window.controls.model.findData("mlp"))
+    qtbot.waitUntil(lambda: window.snapshot.run_id == run + 1 and window.snapshot.model == "mlp", timeout=10_000)
+
+
+def test_reset_restarts_from_step_zero(main_window, qtbot):
+    window = main_window("--device", "cpu")
+    wait_step(qtbot, window, 50)
+    run = window.snapshot.run_id
+    window.controls.play.trigger()  # pause, so the new run stays at its start
+    window.controls.reset.trigger()
+    qtbot.waitUntil(lambda: window.snapshot.run_id == run + 1, timeout=10_000)
+    assert window.snapshot.step == 0
+    assert window.snapshot.metrics.total("train_loss") == 0
+
+
+def test_closing_mid_training_joins_the_worker(main_window, qtbot):
+    window = main_window("--device", "cpu")
+    wait_step(qtbot, window, 10)
+    thread = window.thread
+    assert thread.isRunning()
+    window.close()
+    assert thread.isFinished()
+    assert window.session.stopped
+
+
+def test_options_are_remembered_by_the_next_window(main_window, qtbot):
+    window = main_window("--device", "cpu")
+    box = window.panels["metrics"].option_widgets["metrics.log_loss"]
+    box.setChecked(True)
+    window.close()
+    again = main_window("--device", "cpu")
+    assert again.panels["metrics"].views[0].options()["log_loss"] is True
+    assert again.panels["metrics"].option_widgets["metrics.log_loss"].isChecked()
+
+
+def test_a_bad_dataset_path_falls_back_to_the_default(main_window, qtbot, tmp_path, monkeypatch):
+    from PySide6 import QtWidgets
+
+    shown = []
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"not a zip")
+    window = main_window(str(bad), "--device", "cpu")
+    wait_step(qtbot, window, 1)
+    qtbot.waitUntil(lambda: bool(shown), timeout=10_000)
+    assert "broken.npz" in shown[0]
+    assert window.snapshot.dataset.startswith("digits")

@@ -111,9 +111,22 @@ def cmd_inspect(argv: Sequence[str]) -> int:
     return inspect_command(args.path, as_json=args.json)
 
 
+def cmd_bench(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="gpuviz bench",
+                                description="Measure gpuviz against the tools it replaces, side by side.")
+    p.add_argument("--json", action="store_true", help="print a JSON report")
+    p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (for CI)")
+    p.add_argument("--only", nargs="*", metavar="TOPIC", help="run only these topics")
+    args = p.parse_args(argv)
+    from gpuviz_app.bench.runner import bench_command
+
+    return bench_command(as_json=args.json, quick=args.quick, only=args.only)
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "record": cmd_record,
     "inspect": cmd_inspect,
+    "bench": cmd_bench,
 }
 
 

@@ -1,0 +1,101 @@
+"""Figures, timing helpers and the machine description shared by benchmark topics."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+
+@dataclass
+class Figure:
+    """One measured goal: our figure, the peer's figure, their ratio, and the goal's verdict.
+
+    `ratio` is always "how many times better we are" (>1 is better), whatever the unit:
+    for times it is peer/ours, for rates ours/peer. `goal` is the minimum ratio the issue
+    asks for (None when the figure is informational).
+    """
+
+    key: str
+    title: str
+    ours: float
+    unit: str
+    peer: float | None = None
+    peer_name: str = ""
+    higher_is_better: bool = False
+    goal: float | None = None
+    goal_text: str = ""
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.peer is None or not self.ours or not self.peer:
+            return None
+        return self.ours / self.peer if self.higher_is_better else self.peer / self.ours
+
+    @property
+    def passed(self) -> bool | None:
+        if self.goal is None or self.ratio is None:
+            return None
+        return self.ratio >= self.goal
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["ratio"] = self.ratio
+        d["passed"] = self.passed
+        return d
+
+    def finite(self) -> bool:
+        values = [self.ours] + ([self.peer] if self.peer is not None else [])
+        return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+
+
+def best_time(fn: Callable[[], object], repeat: int = 5, number: int = 1, warmup: int = 1) -> float:
+    """The best (least disturbed) of `repeat` timings of `number` calls, per call, in seconds.
+
+    The machines are shared and noisy; the minimum is the most repeatable estimate of cost.
+    """
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - start) / number)
+    return min(times)
+
+
+def median_time(fn: Callable[[], object], repeat: int = 5, number: int = 1, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - start) / number)
+    return statistics.median(times)
+
+
+def machine() -> dict:
+    info = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+    }
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except Exception:  # noqa: BLE001
+        info["torch"] = None
+    return info

@@ -1,0 +1,69 @@
+"""Runs the benchmark topics, prints a table, and optionally JSON."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+import traceback
+
+from gpuviz_app.bench.common import Figure, machine
+
+# Topic modules, in the order of the goals they measure.
+TOPICS = [
+    "gpuviz_app.bench.startup",
+    "gpuviz_app.bench.training",
+]
+
+
+def run_topics(quick: bool, only: list[str] | None = None) -> tuple[list[Figure], list[str]]:
+    figures: list[Figure] = []
+    errors: list[str] = []
+    for name in TOPICS:
+        short = name.rsplit(".", 1)[1]
+        if only and short not in only:
+            continue
+        start = time.perf_counter()
+        print(f"[bench] {short} ...", file=sys.stderr, flush=True)
+        try:
+            module = importlib.import_module(name)
+            figures.extend(module.run(quick=quick))
+        except Exception as exc:  # noqa: BLE001 - one broken topic must not hide the others
+            errors.append(f"{short}: {exc}")
+            traceback.print_exc()
+        print(f"[bench] {short} done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    return figures, errors
+
+
+def format_table(figures: list[Figure]) -> str:
+    head = f"{'figure':<46} {'ours':>12} {'peer':>12} {'ratio':>8}  {'goal':<10} verdict"
+    lines = [head, "-" * len(head)]
+    for f in figures:
+        peer = f"{f.peer:.4g}" if f.peer is not None else "-"
+        ratio = f"{f.ratio:.2f}x" if f.ratio is not None else "-"
+        verdict = {True: "pass", False: "MISS", None: ""}[f.passed]
+        lines.append(f"{f.title:<46} {f.ours:>10.4g} {f.unit:<1} {peer:>12} {ratio:>8}  "
+                     f"{f.goal_text:<10} {verdict}")
+        if f.peer_name:
+            lines.append(f"{'':<4}peer: {f.peer_name}" + (f"; {f.note}" if f.note else ""))
+        elif f.note:
+            lines.append(f"{'':<4}{f.note}")
+    return "\n".join(lines)
+
+
+def bench_command(as_json: bool = False, quick: bool = False, only: list[str] | None = None) -> int:
+    figures, errors = run_topics(quick, only)
+    report = {
+        "machine": machine(),
+        "quick": quick,
+        "figures": [f.to_dict() for f in figures],
+        "errors": errors,
+    }
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_table(figures))
+        for e in errors:
+            print(f"error: {e}")
+    return 1 if errors else 0

@@ -17,6 +17,7 @@ from gpuviz_app.data.dataset import Dataset, DatasetError
 from gpuviz_app.render.upload import HostUpload
 from gpuviz_app.render.views import VIEW_CLASSES, make_view
 from gpuviz_app.ui import settings as store
+from gpuviz_app.ui import timing
 from gpuviz_app.ui.controls import TrainingControls
 from gpuviz_app.ui.lifetime import make_timer
 from gpuviz_app.ui.pacing import FramePacer
@@ -62,6 +63,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._start_timer.setObjectName("gpuviz-start")
         self._fps_frames, self._fps_time, self.fps = 0, time.perf_counter(), 0.0
         self.pacer = FramePacer()
+        self.panels["metrics"].canvas.canvas.events.draw.connect(self._first_paints)
 
     # -- construction -------------------------------------------------------------------
     def _initial_config(self) -> TrainConfig:
@@ -109,6 +111,12 @@ class MainWindow(QtWidgets.QMainWindow):
             view.addAction(dock.toggleViewAction())
         self.view_menu = view
         self.help_menu = menu.addMenu("&Help")
+
+    def _first_paints(self, event=None) -> None:
+        timing.mark("window_shown")
+        if self.snapshot is not None and self.snapshot.step > 0:
+            timing.mark("first_training_frame")
+            self.panels["metrics"].canvas.canvas.events.draw.disconnect(self._first_paints)
 
     # -- training ---------------------------------------------------------------------------
     def showEvent(self, event: QtGui.QShowEvent) -> None:
@@ -164,6 +172,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if snap is None:
             return
         self.snapshot = snap
+        timing.sample(snap.step, snap.wall_time)
         for panel in self.visible_panels():
             panel.canvas.push(snap)
         self._count_fps()
@@ -267,6 +276,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._save_state()
         if self.thread is not None and not self.thread.shutdown():
             log.warning("the training thread did not stop in time")
+        timing.write()
         super().closeEvent(event)
 
     def shutdown(self) -> None:

@@ -61,8 +61,15 @@ class DisplayClock:
 
 
 def default_budget() -> float:
-    """Display CPU seconds per second: 4% of the machine, at most one core."""
-    return min(1.0, 0.04 * (os.cpu_count() or 1))
+    """Display CPU seconds per second: 2% of the machine (at most one core), unless
+    GPUVIZ_DISPLAY_BUDGET sets it (in cores, e.g. 0.5 for a smoother display)."""
+    override = os.environ.get("GPUVIZ_DISPLAY_BUDGET")
+    if override:
+        try:
+            return max(0.005, float(override))
+        except ValueError:
+            pass
+    return min(1.0, 0.02 * (os.cpu_count() or 1))
 
 
 class FramePacer:

@@ -7,11 +7,7 @@ UI tests (and CLI tests start their own processes).
 
 from __future__ import annotations
 
-import os
-
 import pytest
-
-os.environ.setdefault("EGL_PLATFORM", "surfaceless")
 
 _TIER_ORDER = {"cli": 0, "core": 1, "data": 2, "export": 3, "render": 4, "ui": 5}
 
@@ -24,7 +20,7 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=tier)  # stable: keeps file order within a tier
 
 
-def _has_cuda() -> bool:
+def has_cuda() -> bool:
     try:
         import torch
 
@@ -34,7 +30,7 @@ def _has_cuda() -> bool:
 
 
 def pytest_runtest_setup(item):
-    if item.get_closest_marker("gpu") and not _has_cuda():
+    if item.get_closest_marker("gpu") and not has_cuda():
         pytest.skip("needs an NVIDIA GPU with CUDA")
 
 

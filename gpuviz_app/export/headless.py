@@ -42,9 +42,16 @@ class Progress:
 
 
 def record(args: argparse.Namespace) -> int:
+    from gpuviz_app.core.device import resolve_device
     from gpuviz_app.render.offscreen import use_offscreen_backend
 
-    use_offscreen_backend()
+    try:
+        device = resolve_device(args.device)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    cuda_index = (device.index or 0) if device.type == "cuda" else None
+    use_offscreen_backend(cuda_index)
 
     from gpuviz_app.cli import config_from_args, parse_size
     from gpuviz_app.core.probes import probe_factories
@@ -64,13 +71,15 @@ def record(args: argparse.Namespace) -> int:
     views = [make_view(n) for n in names]
     size = parse_size(args.size) or ((1280, 720) if len(views) > 1 else views[0].render_size)
     config = config_from_args(args)
-    session = TrainingSession(lambda: dataset, config=config, device=args.device, max_steps=args.steps,
+    session = TrainingSession(lambda: dataset, config=config, device=str(device), max_steps=args.steps,
                               probes=probe_factories({v.probe for v in views if v.probe}))
     canvas = ViewCanvas(views, size=size)
     canvas.settle()
     progress = Progress(args.steps)
     every = args.every or max(1, args.steps // 50)
     snapshot = session.advance(0)
+    upload = canvas.configure_upload(snapshot.device)
+    print(f"upload path: {upload.name} ({upload.reason})", file=sys.stderr)
     canvas.push(snapshot)
     while not session.finished and args.steps > 0:
         snapshot = session.advance(every)

@@ -45,11 +45,30 @@ class ViewCanvas:
         """The backend widget (a QOpenGLWidget under Qt)."""
         return self.canvas.native
 
+    def configure_upload(self, device: str) -> UploadPath:
+        """Choose the upload path for tensors on `device` (needs the canvas drawn once)."""
+        from gpuviz_app.render.upload import choose_upload
+
+        self.upload = choose_upload(self.canvas, device)
+        return self.upload
+
     def push(self, snapshot: Snapshot) -> bool:
-        """Update every View from `snapshot`; request a redraw if any changed."""
+        """Update every View from `snapshot`; request a redraw if any changed.
+
+        The upload path sees the whole frame (begin/end), so an interop path can wait on the
+        snapshot's CUDA event once and map all its resources in one call.
+        """
+        begin = getattr(self.upload, "begin_frame", None)
+        if begin is not None:
+            begin(snapshot)
         changed = False
-        for view in self.views:
-            changed |= bool(view.update(snapshot, self.upload))
+        try:
+            for view in self.views:
+                changed |= bool(view.update(snapshot, self.upload))
+        finally:
+            end = getattr(self.upload, "end_frame", None)
+            if end is not None:
+                end()
         if changed:
             self.canvas.update()
         return changed
@@ -65,4 +84,7 @@ class ViewCanvas:
         return self.canvas.render(size=size, alpha=alpha)
 
     def close(self) -> None:
+        closer = getattr(self.upload, "close", None)
+        if closer is not None:
+            closer()
         self.canvas.close()

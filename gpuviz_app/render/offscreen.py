@@ -7,15 +7,34 @@ import os
 import vispy
 
 
-def use_offscreen_backend() -> str:
-    """Select VisPy's EGL app backend for this process and return its name.
-
-    Mesa needs `EGL_PLATFORM=surfaceless` to create a context with no X server; a value
-    the user set is left alone.
-    """
-    os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+def use_offscreen_backend(cuda_index: int | None = None) -> str:
+    """Select VisPy's EGL app backend for this process and return where it renders."""
+    where = prepare_egl(cuda_index)
     vispy.use(app="egl")
-    return "egl"
+    return where
+
+
+def prepare_egl(cuda_index: int | None = None) -> str:
+    """Point VisPy's EGL backend at the right display, before it is first imported.
+
+    Training on CUDA device `cuda_index`: render on that GPU's EGL device when the driver
+    offers one (so interop can work). Otherwise Mesa, which needs
+    `EGL_PLATFORM=surfaceless` to create a context with no X server; a value the user set
+    is left alone.
+    """
+    where = "EGL"
+    if cuda_index is not None:
+        from gpuviz_app.render.egl_device import cuda_egl_display, route_vispy_egl_to
+
+        display = cuda_egl_display(cuda_index)
+        if display is not None:
+            route_vispy_egl_to(display)
+            where = f"EGL device of cuda:{cuda_index}"
+        else:
+            os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+    else:
+        os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+    return where
 
 
 def gl_info() -> dict[str, str]:

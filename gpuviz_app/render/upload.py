@@ -7,9 +7,13 @@ numpy; the CUDA-GL path copies device to device into the same GL object.
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any, Protocol
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 def as_numpy(data: Any) -> np.ndarray:
@@ -23,6 +27,9 @@ def as_numpy(data: Any) -> np.ndarray:
 
 
 class UploadPath(Protocol):
+    """`write_buffer` offsets count elements (vertices), as VisPy's `set_subdata` does;
+    `write_texture` offsets are (row, column) texels. Data has the GL object's dtype."""
+
     name: str
     reason: str
 
@@ -57,5 +64,32 @@ class HostUpload:
         self.bytes_uploaded += array.nbytes
 
 
-def host_upload(reason: str = "host staging (default)") -> HostUpload:
-    return HostUpload(reason)
+def choose_upload(canvas: Any, device: str, forced: str | None = None) -> UploadPath:
+    """CUDA–GL when the tensors are on CUDA and the canvas's GL context is on that GPU and a
+    trial registration works; otherwise host staging, with the reason why.
+
+    `GPUVIZ_UPLOAD=host|cuda-gl` (or `forced`) forces a choice; a forced cuda-gl that cannot
+    work says why on stderr and falls back, never crashes. Call with the canvas drawn once
+    (its GL context exists).
+    """
+    forced = (forced or os.environ.get("GPUVIZ_UPLOAD", "")).strip().lower() or None
+    if forced == "host":
+        return HostUpload("host staging (forced by GPUVIZ_UPLOAD=host)")
+    if not str(device).startswith("cuda"):
+        reason = "training runs on the CPU"
+    else:
+        try:
+            from gpuviz_app.render.cuda_gl import InteropUnavailable, try_cuda_gl
+
+            try:
+                return try_cuda_gl(canvas, device)
+            except InteropUnavailable as exc:
+                reason = str(exc)
+        except Exception as exc:  # noqa: BLE001 - any failure means: use the host path
+            reason = f"CUDA–GL set-up failed: {exc}"
+    if forced == "cuda-gl":
+        import sys
+
+        print(f"gpuviz: GPUVIZ_UPLOAD=cuda-gl cannot be used: {reason}; using host staging", file=sys.stderr)
+    log.info("upload path: host staging (%s)", reason)
+    return HostUpload(f"host staging: {reason}")

@@ -171,6 +171,8 @@ class MainWindow(QtWidgets.QMainWindow):
         snap = session.mailbox.take()
         if snap is None:
             return
+        if self.snapshot is None or self.snapshot.device != snap.device:
+            self._choose_upload(snap.device)
         self.snapshot = snap
         timing.sample(snap.step, snap.wall_time)
         for panel in self.visible_panels():
@@ -181,6 +183,14 @@ class MainWindow(QtWidgets.QMainWindow):
         if snap.finished and self.args.quit_when_done and not self._finishing:
             self._finishing = True
             self._finish(snap)
+
+    def _choose_upload(self, device: str) -> None:
+        """Once the device is known: CUDA–GL where it works, else host staging (with why)."""
+        for panel in self.panels.values():
+            upload = panel.canvas.configure_upload(device)
+        self.upload = upload
+        self.status.set("upload", upload.name, upload.reason)
+        log.info("views upload via %s: %s", upload.name, upload.reason)
 
     def _count_fps(self) -> None:
         now = time.perf_counter()

@@ -7,8 +7,13 @@ import pytest
 
 @pytest.fixture(scope="session")
 def egl_app():
+    """On a CUDA machine, the EGL device of cuda:0 (so interop tests can run); else Mesa."""
     from vispy import app
 
+    from gpuviz_app.render.offscreen import prepare_egl
+    from tests.conftest import has_cuda
+
+    prepare_egl(0 if has_cuda() else None)
     application = app.Application("egl")
     yield application
     _release_egl()

@@ -37,7 +37,7 @@ def display_env() -> Iterator[dict]:
         proc.wait(10)
 
 
-def run_app(args: list[str], env: dict, timeout: float = 180) -> dict:
+def run_app(args: list[str], env: dict, timeout: float = 600) -> dict:
     """Start `gpuviz ARGS` fresh; return its timing report and the launch time."""
     with tempfile.TemporaryDirectory() as tmp:
         report = os.path.join(tmp, "timing.json")
@@ -53,7 +53,7 @@ def run_app(args: list[str], env: dict, timeout: float = 180) -> dict:
     return data
 
 
-def run_script(code: str, env: dict, timeout: float = 180) -> tuple[float, str]:
+def run_script(code: str, env: dict, timeout: float = 600) -> tuple[float, str]:
     """Run `code` in a fresh interpreter; return the launch time and its stdout."""
     launched = time.time()
     proc = subprocess.run([sys.executable, "-c", code], env=env, timeout=timeout, capture_output=True, text=True)

@@ -28,6 +28,35 @@ print(json.dumps(samples))
 """
 
 
+TENSORBOARD = """
+import json, sys, tempfile, time
+from gpuviz_app.core.config import TrainConfig
+from gpuviz_app.core.trainer import Trainer
+from gpuviz_app.data.builtin import digits
+from gpuviz_app.data.device import DeviceDataset
+try:
+    from torch.utils.tensorboard import SummaryWriter
+except ImportError:
+    print(json.dumps(None)); sys.exit(0)
+trainer = Trainer(DeviceDataset(digits(), "cpu"), TrainConfig())
+with tempfile.TemporaryDirectory() as logdir:
+    writer = SummaryWriter(logdir)
+    samples = []
+    for step in range(1, {steps} + 1):
+        trainer.step()
+        if step % 10 == 0:
+            trainer.flush()
+            writer.add_scalar("loss/train", trainer.history.latest("train_loss"), step)
+            for name, p in trainer.model.named_parameters():
+                writer.add_histogram("weights/" + name, p.detach(), step)
+                if p.grad is not None:
+                    writer.add_histogram("grads/" + name, p.grad, step)
+            samples.append((step, time.time()))
+    writer.close()
+print(json.dumps(samples))
+"""
+
+
 def run(quick: bool) -> list[Figure]:
     steps = 1500 if quick else 4000
     skip = 300
@@ -39,9 +68,33 @@ def run(quick: bool) -> list[Figure]:
             bare.append(steady_rate(json.loads(out), skip))
             report = run_app(["--steps", str(steps), "--quit-when-done", "--device", "cpu"], env, timeout=600)
             live.append(steady_rate([tuple(s) for s in report["samples"]], skip))
+    tensorboard = []
+    for _ in range(repeats):
+        _, out = run_script(TENSORBOARD.format(steps=steps), {**env_plain()})
+        samples = json.loads(out)
+        if samples is None:
+            break
+        tensorboard.append(steady_rate(samples, skip))
     bare_rate, live_rate = statistics.median(bare), statistics.median(live)
-    return [
+    figures = [
         Figure("training.metrics_live", "Training with metrics view live (steps/s)", live_rate, "steps/s",
                peer=bare_rate, peer_name="bare trainer, same loop, no display", higher_is_better=True,
                goal=0.95, goal_text=">=0.95x", note=f"default CNN on digits, CPU; median of {repeats}"),
     ]
+    if tensorboard:
+        tb_rate = statistics.median(tensorboard)
+        figures.append(Figure(
+            "training.vs_tensorboard", "Training, metrics live vs TensorBoard logging (steps/s)", live_rate,
+            "steps/s", peer=tb_rate, higher_is_better=True,
+            peer_name="same trainer + SummaryWriter scalars and histograms of every layer every 10 steps",
+            note=f"TensorBoard run alone: {tb_rate / bare_rate:.2f}x the bare trainer"))
+    else:
+        figures.append(Figure("training.vs_tensorboard", "Training vs TensorBoard logging (steps/s)", live_rate,
+                              "steps/s", note="peer not installed (pip install 'gpuviz-app[bench]')"))
+    return figures
+
+
+def env_plain() -> dict:
+    import os
+
+    return dict(os.environ)

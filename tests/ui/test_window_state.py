@@ -83,3 +83,18 @@ def test_a_scripted_run_leaves_the_saved_layout_alone(two_docks, main_window, qt
     scripted.close()
     third = main_window("--device", "cpu")
     assert (third.width(), third.height()) == size
+
+
+def test_corrupt_saved_state_falls_back_to_defaults(two_docks, main_window):
+    from gpuviz_app.ui import settings as store
+
+    store.settings().setValue("window/geometry", "not bytes")
+    store.save_bytes("window/state", QtCore.QByteArray(b"\x00garbage"))
+    store.settings().setValue("views/plain", "{not json")
+    store.save_json("views/metrics", {"log_loss": "yes"})  # wrong type
+    store.settings().sync()
+    window = main_window("--device", "cpu")
+    assert window.dockWidgetArea(window.docks["plain"]) == Area.RightDockWidgetArea
+    assert window.docks["plain"].isVisible()
+    assert window.panels["plain"].views[0].options()["palette"] == "dark"
+    assert window.panels["metrics"].views[0].options()["log_loss"] is False

@@ -68,6 +68,7 @@ def test_the_entry_opens_files_and_names_the_types_gpuviz_reads():
     entry = desktop_entry(DESKTOP.read_text())
     assert entry["Exec"] == "gpuviz %F"
     assert entry["Icon"] == APP_ID
+    assert entry["StartupWMClass"] == "gpuviz"  # Qt's WM_CLASS on X11: the application name ui.app sets
     types = set(filter(None, entry["MimeType"].split(";")))
     for wanted in ("text/csv", "text/tab-separated-values", "application/x-npz", "application/x-npy",
                    "application/x-safetensors", "application/x-pytorch", "application/x-idx+gzip",

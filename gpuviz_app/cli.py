@@ -36,13 +36,27 @@ def config_from_args(args: argparse.Namespace, base=None):
     return (base or TrainConfig()).with_changes(**given)
 
 
+class DatasetPaths(argparse.Action):
+    """Positional dataset paths: None for none, the path for one, the list for several.
+
+    A file manager passes every selected file (`Exec=gpuviz %F`); several files form one
+    dataset (an images/labels pair, say), which `data.open.load_dataset` accepts as a list.
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        values = list(values or [])
+        setattr(namespace, self.dest, None if not values else values[0] if len(values) == 1 else values)
+
+
 def launch_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="gpuviz",
         description="Watch a neural network learn, live. Subcommands: record, inspect, bench, install-desktop "
                     "(see `gpuviz SUBCOMMAND --help`).",
     )
-    p.add_argument("path", nargs="?", help="dataset file or folder to open (default: the built-in digits)")
+    p.add_argument("path", nargs="*", action=DatasetPaths, metavar="PATH",
+                   help="dataset file or folder to open, or several files forming one dataset "
+                        "(default: the built-in digits)")
     add_training_options(p)
     p.add_argument("--steps", type=int, default=None, help="stop training after N steps")
     p.add_argument("--quit-when-done", action="store_true", help="exit once --steps are trained")
@@ -123,10 +137,23 @@ def cmd_bench(argv: Sequence[str]) -> int:
     return bench_command(as_json=args.json, quick=args.quick, only=args.only)
 
 
+def cmd_install_desktop(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="gpuviz install-desktop",
+        description="Add gpuviz to this user's application launcher, with its icon and the dataset file "
+                    "types it opens (under $XDG_DATA_HOME, by default ~/.local/share).")
+    p.add_argument("--uninstall", action="store_true", help="remove what install-desktop added")
+    args = p.parse_args(argv)
+    from gpuviz_app.desktop import install_desktop_command
+
+    return install_desktop_command(remove=args.uninstall)
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "record": cmd_record,
     "inspect": cmd_inspect,
     "bench": cmd_bench,
+    "install-desktop": cmd_install_desktop,
 }
 
 

@@ -13,13 +13,16 @@ def run_app(args: argparse.Namespace) -> int:
     from PySide6 import QtCore, QtWidgets
 
     vispy.use(app="pyside6")
+    from gpuviz_app.desktop import APP_ID
+    from gpuviz_app.ui.help_actions import application_icon
     from gpuviz_app.ui.main_window import MainWindow
 
     QtCore.QCoreApplication.setOrganizationName("gpuviz")
     QtCore.QCoreApplication.setApplicationName("gpuviz")
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationDisplayName("gpuviz")
-    app.setDesktopFileName("gpuviz")
+    app.setDesktopFileName(APP_ID)  # the launcher entry's name: desktops match the window to it
+    app.setWindowIcon(application_icon())
     window = MainWindow(args)
 
     def stop(signum, frame) -> None:  # Ctrl+C or SIGTERM: close as if the user did

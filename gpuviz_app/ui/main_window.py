@@ -19,6 +19,7 @@ from gpuviz_app.render.views import VIEW_CLASSES, make_view
 from gpuviz_app.ui import settings as store
 from gpuviz_app.ui import timing
 from gpuviz_app.ui.controls import TrainingControls
+from gpuviz_app.ui.help_actions import install_help_actions
 from gpuviz_app.ui.lifetime import make_timer
 from gpuviz_app.ui.pacing import FramePacer
 from gpuviz_app.ui.panels import ViewPanel
@@ -111,6 +112,7 @@ class MainWindow(QtWidgets.QMainWindow):
             view.addAction(dock.toggleViewAction())
         self.view_menu = view
         self.help_menu = menu.addMenu("&Help")
+        self.help_actions = install_help_actions(self)
 
     def _first_paints(self, event=None) -> None:
         timing.mark("window_shown")

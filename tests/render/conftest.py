@@ -14,17 +14,21 @@ def egl_app():
     from tests.conftest import has_cuda
 
     prepare_egl(0 if has_cuda() else None)
-    application = app.Application("egl")
-    yield application
-    _release_egl()
+    return app.Application("egl")
 
 
-def _release_egl() -> None:
-    """Leave no EGL context current, so that Qt's GL can take over in this process later."""
-    from vispy.app.backends import _egl
-    from vispy.ext import egl
+@pytest.fixture(autouse=True)
+def _release_egl_after_each_test():
+    """Leave no EGL context current after a render test: Qt's GLX contexts, used by the UI
+    tests later in this process, cannot be made current while an EGL context is."""
+    yield
+    import sys
 
-    egl.eglMakeCurrent(_egl._EGL_DISPLAY, None, None, None)
+    backend = sys.modules.get("vispy.app.backends._egl")
+    if backend is not None and getattr(backend, "available", False):
+        from vispy.ext import egl
+
+        egl.eglMakeCurrent(backend._EGL_DISPLAY, None, None, None)
 
 
 @pytest.fixture

@@ -246,3 +246,12 @@ def test_gzip_idx_is_read_without_trusting_the_header_alone(tmp_path):
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", y, gz=True)
     with pytest.raises(DatasetError, match="truncated"):
         load_dataset(str(tmp_path))
+
+
+def test_a_single_idx_file_next_to_raw_and_gzipped_partners(tmp_path):
+    x, y = idx_images(12)
+    y[:2] = [0, 1]
+    write_idx(tmp_path / "train-images-idx3-ubyte", x)
+    for gz in (False, True):
+        write_idx(tmp_path / f"train-labels-idx1-ubyte{'.gz' if gz else ''}", y % 2, gz)
+    assert len(load_dataset(str(tmp_path / "train-images-idx3-ubyte"))) == 12

@@ -183,14 +183,16 @@ def load_idx(path: Path, ctx: LoadContext) -> Dataset:
     header = read_header(path)
     partners = []
     for sibling in sorted(path.parent.iterdir()):
-        if sibling == path or not sibling.is_file():
+        if sibling == path or _pair_key(sibling.name) != _pair_key(path.name) or not sibling.is_file():
             continue
         try:
             h = read_header(sibling)
         except DatasetError:
             continue
-        if (len(h.shape) == 1) != (len(header.shape) == 1) and _pair_key(sibling.name) == _pair_key(path.name):
+        if (len(h.shape) == 1) != (len(header.shape) == 1):
             partners.append(sibling)
+    if len(partners) == 2 and partners[0].name.removesuffix(".gz") == partners[1].name.removesuffix(".gz"):
+        partners = [p for p in partners if p.name.endswith(".gz") == path.name.endswith(".gz")] or partners[:1]
     if len(partners) != 1:
         what = "labels" if len(header.shape) == 1 else "images"
         other = "images" if what == "labels" else "labels"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from gpuviz_app.core.config import TrainConfig
@@ -67,3 +68,14 @@ def test_stale_augment_settings_fall_back_to_off():
 def test_the_split_shown_is_the_split_made():
     data = DeviceDataset(moons(), "cpu")
     assert (len(data.train_idx), len(data.eval_idx)) == split_sizes(len(moons()))
+
+
+@pytest.mark.gpu
+def test_augmentation_and_training_on_cuda():
+    data = DeviceDataset(digits(), "cuda")
+    trainer = Trainer(data, TrainConfig(seed=1, augment="shift+flip"))
+    trainer.train(20)
+    trainer.flush()
+    assert data.x.is_cuda and trainer.history.latest("train_loss") > 0
+    out = trainer.augment(data.x[data.train_idx[:64]], "shift+flip")
+    assert out.is_cuda and out.shape == (64, 1, 8, 8)

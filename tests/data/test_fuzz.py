@@ -3,6 +3,7 @@ DatasetError naming the file; no other exception, and no hang."""
 
 from __future__ import annotations
 
+import os
 import signal
 import tempfile
 from contextlib import contextmanager
@@ -104,7 +105,9 @@ def attempt(fn, *args):
             return exc
 
 
-FUZZ = settings(max_examples=int(__import__("os").environ.get("FUZZ_N", 60)), deadline=None, derandomize=not __import__("os").environ.get("FUZZ_N"),
+# FUZZ_EXAMPLES=3000 runs a long, randomised campaign; by default a fixed, quick one
+LONG_RUN = int(os.environ.get("FUZZ_EXAMPLES", "0"))
+FUZZ = settings(max_examples=LONG_RUN or 60, deadline=None, derandomize=not LONG_RUN,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.data_too_large])
 

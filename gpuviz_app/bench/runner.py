@@ -15,6 +15,7 @@ TOPICS = [
     "gpuviz_app.bench.startup",
     "gpuviz_app.bench.training",
     "gpuviz_app.bench.upload",
+    "gpuviz_app.bench.loading",
 ]
 
 

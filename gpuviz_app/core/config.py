@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 MODELS = ("auto", "mlp", "cnn")
 OPTIMIZERS = ("sgd", "adam", "adamw")
+AUGMENTATIONS = ("off", "shift", "shift+flip")  # light, on-device, images only
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class TrainConfig:
     batch_size: int = 64
     seed: int = 0
     eval_every: int = 50
+    augment: str = "off"
 
     def with_changes(self, **changes: object) -> "TrainConfig":
         return replace(self, **changes)
@@ -41,4 +43,6 @@ class TrainConfig:
         config = replace(defaults, **ok)
         if config.model not in MODELS or config.optimizer not in OPTIMIZERS:
             return defaults
+        if config.augment not in AUGMENTATIONS:
+            config = replace(config, augment=defaults.augment)
         return config

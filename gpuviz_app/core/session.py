@@ -211,6 +211,8 @@ class TrainingSession:
                 t.set_batch_size(changes["batch_size"])
             if "optimizer" in changes:
                 t.set_optimizer(changes["optimizer"])
+            if "augment" in changes:
+                t.config = t.config.with_changes(augment=changes["augment"])
 
     def _train_slice(self) -> None:
         t = self.trainer

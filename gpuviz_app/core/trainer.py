@@ -9,6 +9,7 @@ from torch import nn
 from gpuviz_app.core.config import OPTIMIZERS, TrainConfig
 from gpuviz_app.core.history import MetricsHistory
 from gpuviz_app.core.models import build_model, resolve_model_kind
+from gpuviz_app.data.augment import Augmenter
 from gpuviz_app.data.device import DeviceDataset, EpochSampler
 
 _LOSS_BUFFER = 4096
@@ -39,6 +40,7 @@ class Trainer:
         self.model = build_model(self.model_kind, data.input_shape, data.num_classes, config.seed).to(self.device)
         self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config)
         self.sampler = EpochSampler(data.train_idx, config.seed)
+        self.augment = Augmenter(data.kind, self.device, config.seed)
         self.loss_fn = nn.CrossEntropyLoss()
         self.history = MetricsHistory()
         self.step_count = 0
@@ -51,7 +53,8 @@ class Trainer:
             self.evaluate()
         idx = self.sampler.next(self.config.batch_size)
         self.model.train()
-        loss = self.loss_fn(self.model(self.data.x[idx]), self.data.y[idx])
+        x = self.augment(self.data.x[idx], self.config.augment)
+        loss = self.loss_fn(self.model(x), self.data.y[idx])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

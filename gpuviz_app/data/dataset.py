@@ -9,13 +9,23 @@ import numpy as np
 
 Kind = Literal["vectors", "images"]
 
+EVAL_FRACTION = 0.2
+MAX_EVAL = 10_000
+
+
+def split_sizes(n: int, eval_fraction: float = EVAL_FRACTION, max_eval: int = MAX_EVAL) -> tuple[int, int]:
+    """(train, eval) sample counts of the split training makes (shown before a dataset is switched to)."""
+    n_eval = min(max(1, int(round(n * eval_fraction))), max_eval, n - 1) if n > 1 else 0
+    return n - n_eval, n_eval
+
 
 class DatasetError(Exception):
     """An input gpuviz refuses, with a one-sentence reason naming the file."""
 
     def __init__(self, path: object, reason: str) -> None:
         self.path = str(path)
-        self.reason = reason.rstrip(".")
+        # one line, whatever a library's message held
+        self.reason = " ".join(str(reason).split()).rstrip(".")
         super().__init__(f"{self.path}: {self.reason}")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gpuviz_app.data.dataset import Dataset
+from gpuviz_app.data.dataset import EVAL_FRACTION, MAX_EVAL, Dataset, split_sizes
 
 
 class DeviceDataset:
@@ -14,8 +14,8 @@ class DeviceDataset:
         self,
         dataset: Dataset,
         device: torch.device | str,
-        eval_fraction: float = 0.2,
-        max_eval: int = 10_000,
+        eval_fraction: float = EVAL_FRACTION,
+        max_eval: int = MAX_EVAL,
         seed: int = 0,
     ) -> None:
         self.source = dataset
@@ -24,7 +24,7 @@ class DeviceDataset:
         x = torch.from_numpy(dataset.x).to(self.device)
         self.y = torch.from_numpy(dataset.y).to(self.device)
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-        n_eval = min(max(1, int(round(n * eval_fraction)), 1), max_eval, n - 1) if n > 1 else 0
+        _, n_eval = split_sizes(n, eval_fraction, max_eval)
         self.eval_idx = perm[:n_eval].to(self.device)
         self.train_idx = perm[n_eval:].to(self.device)
         self.mean, self.std = _normalisation(x[self.train_idx], dataset.kind)

@@ -13,9 +13,10 @@ from gpuviz_app.core.config import TrainConfig
 from gpuviz_app.core.probes import probe_factories
 from gpuviz_app.core.session import TrainingSession
 from gpuviz_app.core.snapshot import Snapshot
-from gpuviz_app.data.dataset import Dataset, DatasetError
+from gpuviz_app.data.dataset import Dataset
 from gpuviz_app.render.upload import HostUpload
 from gpuviz_app.render.views import VIEW_CLASSES, make_view
+from gpuviz_app.ui import dataset_actions
 from gpuviz_app.ui import settings as store
 from gpuviz_app.ui import timing
 from gpuviz_app.ui.controls import TrainingControls
@@ -56,6 +57,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status = StatusLine(self.statusBar())
         self.status.set("upload", self.upload.name, self.upload.reason)
         self._build_menus()
+        self.datasets = dataset_actions.install(self)
         self._restore_state()
 
         self._frame_timer = make_timer(self, FRAME_MS, self._on_frame)
@@ -144,13 +146,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _load_initial_dataset(self) -> Dataset:
         """Runs on the worker thread. A bad PATH falls back to the default, with the reason shown."""
-        from gpuviz_app.data.open import load_dataset
-
-        try:
-            return load_dataset(self.args.path)
-        except DatasetError as exc:
-            self.load_error = f"{exc.path}: {exc.reason}"
-            return load_dataset(None)
+        return self.datasets.load_initial()
 
     def visible_panels(self) -> list[ViewPanel]:
         return [p for p in self.panels.values() if p.isVisible() and p.visibleRegion().isEmpty() is False]

@@ -228,7 +228,10 @@ class DatasetActions(QtCore.QObject):
             except DatasetError as exc:
                 self.window.load_error = f"{exc.path}: {exc.reason}"
                 return load_dataset(None)
-            self.remember_spec.emit(str(Path(path).absolute()))
+            if isinstance(path, (list, tuple)):
+                self.remember_spec.emit([str(Path(p).absolute()) for p in path])
+            else:
+                self.remember_spec.emit(str(Path(path).absolute()))
             return data
         if self.last_spec:
             try:

@@ -10,7 +10,7 @@ def spy_on_loader(monkeypatch) -> list:
 
     real, seen = data_open.load_dataset, []
 
-    def load(spec=None):
+    def load(spec=None, **kwargs):
         seen.append(spec)
         return real(None)
 

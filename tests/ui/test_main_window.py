@@ -24,15 +24,15 @@ def test_pause_freezes_the_step_counter_and_step_advances_one(main_window, qtbot
     window = main_window("--device", "cpu")
     wait_step(qtbot, window, 5)
     window.controls.play.trigger()  # pause
-    qtbot.waitUntil(lambda: window.snapshot.paused, timeout=10_000)
+    qtbot.waitUntil(lambda: window.snapshot.paused, timeout=30_000)
     frozen = window.session.trainer.step_count
     qtbot.wait(500)
     assert window.session.trainer.step_count == frozen
-    qtbot.waitUntil(lambda: window.snapshot.step == frozen, timeout=10_000)
+    qtbot.waitUntil(lambda: window.snapshot.step == frozen, timeout=30_000)
     assert window.status.labels["step"].text() == f"step {frozen:,}"
     assert window.status.labels["state"].text() == "paused"
     window.controls.step.trigger()
-    qtbot.waitUntil(lambda: window.snapshot.step == frozen + 1, timeout=10_000)
+    qtbot.waitUntil(lambda: window.snapshot.step == frozen + 1, timeout=30_000)
     qtbot.wait(300)
     assert window.session.trainer.step_count == frozen + 1
     window.controls.play.trigger()  # resume
@@ -44,11 +44,11 @@ def test_controls_reach_the_trainer(main_window, qtbot):
     wait_step(qtbot, window, 1)
     window.controls.lr.setValue(0.02)
     window.controls.optimizer.setCurrentIndex(window.controls.optimizer.findData("sgd"))
-    qtbot.waitUntil(lambda: window.snapshot.config.optimizer == "sgd", timeout=10_000)
+    qtbot.waitUntil(lambda: window.snapshot.config.optimizer == "sgd", timeout=30_000)
     assert window.snapshot.config.lr == 0.02
     run = window.snapshot.run_id
     window.controls.model.setCurrentIndex(window.controls.model.findData("mlp"))
-    qtbot.waitUntil(lambda: window.snapshot.run_id == run + 1 and window.snapshot.model == "mlp", timeout=10_000)
+    qtbot.waitUntil(lambda: window.snapshot.run_id == run + 1 and window.snapshot.model == "mlp", timeout=30_000)
 
 
 def test_reset_restarts_from_step_zero(main_window, qtbot):
@@ -57,7 +57,7 @@ def test_reset_restarts_from_step_zero(main_window, qtbot):
     run = window.snapshot.run_id
     window.controls.play.trigger()  # pause, so the new run stays at its start
     window.controls.reset.trigger()
-    qtbot.waitUntil(lambda: window.snapshot.run_id == run + 1, timeout=10_000)
+    qtbot.waitUntil(lambda: window.snapshot.run_id == run + 1, timeout=30_000)
     assert window.snapshot.step == 0
     assert window.snapshot.metrics.total("train_loss") == 0
 
@@ -91,6 +91,6 @@ def test_a_bad_dataset_path_falls_back_to_the_default(main_window, qtbot, tmp_pa
     bad.write_bytes(b"not a zip")
     window = main_window(str(bad), "--device", "cpu")
     wait_step(qtbot, window, 1)
-    qtbot.waitUntil(lambda: bool(shown), timeout=10_000)
+    qtbot.waitUntil(lambda: bool(shown), timeout=30_000)
     assert "broken.npz" in shown[0]
     assert window.snapshot.dataset.startswith("digits")

@@ -228,3 +228,18 @@ def test_a_new_run_closes_the_old_probe_and_keeps_its_options():
     assert not old.computer.alive
     assert s._probes["landscape"] is not old and snap.parts["landscape"].mode == "slice"
     s.close()
+
+
+def test_settled_frames_do_not_depend_on_timing():
+    grids = []
+    for _ in range(2):
+        s = TrainingSession(digits, device="cpu", probes=probe_factories({"landscape"}))
+        s.configure_probe("landscape", dict(FAST, recentre_every=10))
+        for _ in range(4):
+            snap = s.advance(6, settle=True)
+        s.close()
+        p = snap.parts["landscape"]
+        grids.append((p.centre_step, p.path_steps, p.grid.clone(), p.path.clone()))
+    (c1, s1, g1, p1), (c2, s2, g2, p2) = grids
+    assert c1 == c2 == 18 and s1 == s2
+    assert torch.equal(g1, g2) and torch.equal(p1, p2)

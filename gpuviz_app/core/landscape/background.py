@@ -229,7 +229,8 @@ class LandscapeComputer:
     def _receive(self, w: Weights) -> None:
         if self.stream is not None and w.event is not None:
             self.stream.wait_event(w.event)
-            w.flat.record_stream(self.stream)
+            for t in [w.flat, *(w.buffers or {}).values()]:
+                t.record_stream(self.stream)
 
     def _start(self, centre: Weights) -> None:
         self._receive(centre)
@@ -339,11 +340,14 @@ class LandscapeComputer:
             low, high, median = (float(v) for v in torch.stack([finite.min(), finite.max(), finite.median()]))
         else:
             low = high = median = job.centre_loss
-        clip = min(high, max(10.0 * job.centre_loss, 2.0 * median))
+        path = torch.stack(job.rows)
+        path_losses = path[:, 2][torch.isfinite(path[:, 2])]
+        path_high = float(path_losses.max()) if len(path_losses) else low
+        # divergent regions are clipped; the loss of every point of the path stays in range
+        clip = min(high, max(10.0 * job.centre_loss, 2.0 * median, 1.1 * path_high))
         if not clip > low:
             clip = low + max(abs(low) * 1e-3, 1e-6)
         state = "cancelled" if job.cancelled else ("done" if job.finished else "computing")
-        path = torch.stack(job.rows)
         self._result = LandscapePayload(
             mode=job.mode, state=state, grid=self._picture, resolution=grid.n,
             finished_side=grid.finished_side, progress=grid.done_points / grid.total_points,

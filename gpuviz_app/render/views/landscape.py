@@ -108,7 +108,7 @@ class LandscapeView(View):
         if not isinstance(p, LandscapePayload):
             return False
         changed = self._apply_layout(p)
-        if p.grid is not None and p.grid.dim() == (1 if p.mode == "slice" else 2):
+        if p.grid is not None and len(p.grid.shape) == (1 if p.mode == "slice" else 2):
             key = (snapshot.run_id, p.grid_version)
             if self._shown.get("grid") != key:
                 self._write_grid(p, upload)

@@ -29,6 +29,9 @@ class ViewPanel(QtWidgets.QWidget):
         for view in views:
             for key, value in view.options().items():
                 widget = self._option_widget(view, key, value)
+                label = getattr(view, "option_labels", {}).get(key)
+                if isinstance(widget, QtWidgets.QComboBox) and label:
+                    bar.addWidget(QtWidgets.QLabel(label, self))
                 if widget is not None:
                     self.option_widgets[f"{view.name}.{key}"] = widget
                     bar.addWidget(widget)

@@ -4,7 +4,8 @@ The training thread hands over copies of the weights (a new centre, or a point o
 path) and never waits; this thread measures the path's losses first, then refines the grid
 one chunk of points at a time, publishing a coarse picture as soon as the first level is
 complete. On the CPU it runs with its own small thread budget and sleeps between chunks so
-that it uses at most `share` of the time; on CUDA it works on its own stream. Errors become
+that it uses at most `share` of the time; on CUDA it works on its own stream. While training
+is paused (or somebody waits for the result) it works at full speed. Errors become
 a message in the payload; the thread lives on for the next centre.
 """
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 PATH_CAPACITY = 512
 PUBLISH_S = 0.25  # a partial level is shown at most this often
+IDLE_S = 0.5  # training that has not stepped for this long is paused: work at full speed
 
 
 @dataclass
@@ -67,10 +69,13 @@ class Job:
 
 class LandscapeComputer:
     def __init__(self, evaluator: SurfaceEvaluator, share: float | None = None, threads: int = 1,
-                 snapshot_bytes: int | None = None, on_publish: Callable[[LandscapePayload], None] | None = None
-                 ) -> None:
+                 snapshot_bytes: int | None = None, on_publish: Callable[[LandscapePayload], None] | None = None,
+                 activity: Callable[[], int] | None = None) -> None:
         self.evaluator = evaluator
         self.on_publish = on_publish
+        # the training's step counter: while it stands still nobody needs protecting from this thread
+        self.activity = activity
+        self._seen_activity: tuple[int, float] | None = None
         self.device = evaluator.device
         cuda = self.device.type == "cuda"
         self.share = share if share is not None else (0.5 if cuda else 0.2)
@@ -121,6 +126,11 @@ class LandscapeComputer:
 
     def idle(self) -> bool:
         return self._idle.is_set()
+
+    def grid_done(self) -> bool:
+        """No centre waiting and the current grid complete (or cancelled); path points may still flow."""
+        job = self._job
+        return self._request is None and (job is None or job.finished or job.cancelled)
 
     def wait_idle(self, timeout: float | None = None, unthrottled: bool = True) -> bool:
         """Wait until every submitted centre and point is done (at full speed when `unthrottled`)."""
@@ -186,7 +196,17 @@ class LandscapeComputer:
                     continue
                 self._step(request, points, cancel, rush)
 
+    def _training_idle(self) -> bool:
+        if self.activity is None:
+            return False
+        step, now = self.activity(), time.perf_counter()
+        if self._seen_activity is None or self._seen_activity[0] != step:
+            self._seen_activity = (step, now)
+            return False
+        return now - self._seen_activity[1] > IDLE_S
+
     def _step(self, request: Weights | None, points: list[Weights], cancel: bool, rush: bool) -> None:
+        rush = rush or self._training_idle()
         if self.stream is None:
             want = self.full_threads if rush else self.threads
             if torch.get_num_threads() != want:

@@ -91,7 +91,8 @@ class LandscapeProbe:
             self._centre_step is None
             or self._restart
             or opts.recentre != self._recentre_token
-            or (opts.recentre_every > 0 and step - self._centre_step >= opts.recentre_every and computer.idle())
+            or (opts.recentre_every > 0 and step - self._centre_step >= opts.recentre_every
+                and computer.grid_done())
         )
         if due:
             self._restart = False
@@ -116,7 +117,7 @@ class LandscapeProbe:
             self.computer.close()
         x, y = evaluation_batch(trainer.data, self.options.eval_batch)
         evaluator = SurfaceEvaluator(trainer.model, trainer.loss_fn, x, y)
-        self.computer = LandscapeComputer(evaluator, share=self.share)
+        self.computer = LandscapeComputer(evaluator, share=self.share, activity=lambda: trainer.step_count)
         self._evaluator_key = key
         self._centre_step = None
 

@@ -42,8 +42,8 @@ class LandscapeView(View):
         "span": list(SPANS),
         "recentre_every": list(RECENTRE_EVERY),
     }
-    option_labels = {"log_loss": "Log loss", "include_bias": "Move biases", "eval_batch": "Evaluation batch",
-                     "recentre_every": "Re-centre every (steps, 0: on demand)"}
+    option_labels = {"log_loss": "Log loss", "include_bias": "Move biases", "resolution": "Grid",
+                     "eval_batch": "Samples", "span": "Span", "recentre_every": "Re-centre every"}
     option_actions = {"recentre": "Re-centre"}
 
     def __init__(self) -> None:

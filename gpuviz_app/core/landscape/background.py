@@ -344,13 +344,11 @@ class LandscapeComputer:
 
     def _publish(self, grid_changed: bool) -> None:
         job = self._job
-        if job is None:
-            return
+        if job is None or job.grid.level == 0:
+            return  # keep showing the previous grid until the new one has a first picture
         self._last_publish = time.perf_counter()
         grid = job.grid
         if grid_changed or self._picture is None:
-            if grid.level == 0:
-                return  # keep showing the previous grid until the new one has a first picture
             self._picture = grid.picture()
             self._grid_version += 1
         self._synchronize()

@@ -243,3 +243,32 @@ def test_settled_frames_do_not_depend_on_timing():
     (c1, s1, g1, p1), (c2, s2, g2, p2) = grids
     assert c1 == c2 == 18 and s1 == s2
     assert torch.equal(g1, g2) and torch.equal(p1, p2)
+
+
+def test_the_probe_returns_at_once_while_the_grid_is_computed_on_its_own_thread(data):
+    trainer = trainer_on(data)
+    probe = LandscapeProbe(trainer)
+    probe.configure({"resolution": 101, "eval_batch": 64})
+    probe(trainer)  # hands the centre over and returns long before the 101 x 101 grid is done
+    assert not probe.computer.grid_done()
+    trainer.train(3)  # training goes on meanwhile
+    assert probe.computer._thread is not threading.current_thread() and probe.computer.alive
+    probe.cancel()
+    probe.close()
+
+
+def test_the_background_runs_with_its_own_small_thread_budget_while_training_runs(computers, data):
+    trainer = trainer_on(data)
+    ev = SurfaceEvaluator(trainer.model, trainer.loss_fn, data.x[:32], data.y[:32])
+    threads, done = [], threading.Event()
+    steps = iter(range(10**9))
+
+    def on_publish(p):
+        threads.append(torch.get_num_threads())
+        if p.state == "done":
+            done.set()
+
+    c = computers(ev, share=1.0, threads=1, on_publish=on_publish, activity=lambda: next(steps))
+    c.recentre(Weights(step=0, flat=ev.layout.flatten(trainer.model), options=LandscapeOptions(resolution=11)))
+    assert done.wait(60)
+    assert threads and set(threads) == {1}

@@ -78,7 +78,7 @@ class LandscapeComputer:
         self._seen_activity: tuple[int, float] | None = None
         self.device = evaluator.device
         cuda = self.device.type == "cuda"
-        self.share = share if share is not None else (0.5 if cuda else 0.2)
+        self.share = share if share is not None else (0.5 if cuda else 0.15)
         self.threads = threads
         self.full_threads = torch.get_num_threads()
         self.stream = torch.cuda.Stream(self.device) if cuda else None
@@ -207,6 +207,7 @@ class LandscapeComputer:
 
     def _step(self, request: Weights | None, points: list[Weights], cancel: bool, rush: bool) -> None:
         rush = rush or self._training_idle()
+        self._interrupt.clear()  # a cancel or a new centre from now on cuts the pause below short
         if self.stream is None:
             want = self.full_threads if rush else self.threads
             if torch.get_num_threads() != want:
@@ -239,7 +240,6 @@ class LandscapeComputer:
         if self._job is not None:
             self._job.seconds += elapsed
         if not rush and self.share < 1.0:
-            self._interrupt.clear()
             self._interrupt.wait(elapsed * (1.0 - self.share) / self.share)
 
     def _synchronize(self) -> None:

@@ -67,7 +67,11 @@ class LandscapeProbe:
 
     def settle(self, trainer: Any, timeout: float | None = None) -> bool:
         """Hand over what is due, then wait until the background has finished it all."""
-        self._sync(trainer, live=False)
+        try:
+            self._sync(trainer, live=False)
+        except Exception:  # noqa: BLE001 - the next call returns the reason as the payload
+            log.exception("landscape probe failed")
+            return False
         return self.computer.wait_idle(timeout)
 
     def cancel(self) -> None:

@@ -16,6 +16,7 @@ TOPICS = [
     "gpuviz_app.bench.training",
     "gpuviz_app.bench.upload",
     "gpuviz_app.bench.loading",
+    "gpuviz_app.bench.landscape",
 ]
 
 

@@ -44,6 +44,8 @@ class TrainingSession:
         self.publish_interval = 1.0 / publish_hz
         self.slice_s = slice_s
         self._probe_factories: dict[str, ProbeFactory] = dict(probes or {})
+        self._probe_options: dict[str, dict] = {}
+        self._probes: dict[str, Any] = {}
         self._active: set[str] = set(self._probe_factories)
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._wake = threading.Event()
@@ -81,6 +83,10 @@ class TrainingSession:
     def set_active_probes(self, names: set[str]) -> None:
         self._send("active", set(names))
 
+    def configure_probe(self, name: str, options: dict) -> None:
+        """Options for one probe (kept for the probes of later runs too)."""
+        self._send("probe", name, dict(options))
+
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
@@ -99,6 +105,12 @@ class TrainingSession:
             self.error = f"training could not start: {exc}"
             self.mailbox.put(self._empty_snapshot())
             return
+        try:
+            self._loop(until_finished)
+        finally:
+            self.close()
+
+    def _loop(self, until_finished: bool) -> None:
         last_publish = 0.0
         while not self._stop.is_set():
             try:
@@ -124,11 +136,13 @@ class TrainingSession:
                 self._publish()
                 last_publish = now
 
-    def advance(self, steps: int) -> Snapshot:
+    def advance(self, steps: int, settle: bool = False) -> Snapshot:
         """Synchronous use (headless recording): train exactly `steps` steps, then publish
-        a snapshot with every active probe recomputed."""
+        a snapshot with every active probe recomputed; with `settle`, probes with background
+        work finish it first, so the snapshot does not depend on timing."""
         if self.trainer is None:
             self._start()
+        self._drain_commands()
         t = self.trainer
         for _ in range(steps):
             if self.max_steps is not None and t.step_count >= self.max_steps:
@@ -137,8 +151,24 @@ class TrainingSession:
             t.step()
         if self.max_steps is not None and t.step_count >= self.max_steps:
             self.finished = True
+        if settle:
+            for name in sorted(self._active & self._probes.keys()):
+                settle_probe = getattr(self._probes[name], "settle", None)
+                if settle_probe is not None:
+                    settle_probe(t)
         self._publish(force_probes=True)
         return self.mailbox.peek()
+
+    def close(self) -> None:
+        """Let the probes stop what they started (background threads); the session may run again."""
+        for probe in self._probes.values():
+            close = getattr(probe, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # noqa: BLE001 - closing must not hide the reason training stopped
+                    log.exception("closing a probe failed")
+        self._probes = {}
 
     def _start(self) -> None:
         from gpuviz_app.core.device import resolve_device
@@ -164,7 +194,10 @@ class TrainingSession:
         self.finished = False
         self.error = ""
         self._scheduler = ProbeScheduler()
+        self.close()
         self._probes = {name: f(self.trainer) for name, f in self._probe_factories.items()}
+        for name, options in self._probe_options.items():
+            self._configure_probe(name, options)
         self._parts: dict[str, Any] = {}
         self._versions: dict[str, int] = {}
         self._rate_steps, self._rate_time = 0, 0.0
@@ -193,6 +226,10 @@ class TrainingSession:
             self._new_run(args[0])
         elif name == "active":
             self._active = args[0]
+        elif name == "probe":
+            probe_name, options = args
+            self._probe_options[probe_name] = {**self._probe_options.get(probe_name, {}), **options}
+            self._configure_probe(probe_name, options)
         elif name == "configure":
             changes = dict(args[0])
             if {"model", "seed"} & changes.keys():
@@ -213,6 +250,11 @@ class TrainingSession:
                 t.set_optimizer(changes["optimizer"])
             if "augment" in changes:
                 t.config = t.config.with_changes(augment=changes["augment"])
+
+    def _configure_probe(self, name: str, options: dict) -> None:
+        configure = getattr(self._probes.get(name), "configure", None)
+        if configure is not None:
+            configure(options)
 
     def _train_slice(self) -> None:
         t = self.trainer

@@ -73,18 +73,26 @@ def record(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     session = TrainingSession(lambda: dataset, config=config, device=str(device), max_steps=args.steps,
                               probes=probe_factories({v.probe for v in views if v.probe}))
+    for view in views:
+        if view.probe and hasattr(view, "probe_options"):
+            session.configure_probe(view.probe, view.probe_options())
     canvas = ViewCanvas(views, size=size)
     canvas.settle()
     progress = Progress(args.steps)
     every = args.every or max(1, args.steps // 50)
-    snapshot = session.advance(0)
-    upload = canvas.configure_upload(snapshot.device)
-    print(f"upload path: {upload.name} ({upload.reason})", file=sys.stderr)
-    canvas.push(snapshot)
-    while not session.finished and args.steps > 0:
-        snapshot = session.advance(every)
+    try:
+        # settle: background work (the loss surface) completes before each frame, so frames
+        # do not depend on timing
+        snapshot = session.advance(0, settle=True)
+        upload = canvas.configure_upload(snapshot.device)
+        print(f"upload path: {upload.name} ({upload.reason})", file=sys.stderr)
         canvas.push(snapshot)
-        progress.show(snapshot.step, f"loss {snapshot.latest.get('train_loss', float('nan')):.4f}")
+        while not session.finished and args.steps > 0:
+            snapshot = session.advance(every, settle=True)
+            canvas.push(snapshot)
+            progress.show(snapshot.step, f"loss {snapshot.latest.get('train_loss', float('nan')):.4f}")
+    finally:
+        session.close()
     canvas.push(snapshot)
     if args.screenshot:
         pixels = canvas.render(scale=args.scale)

@@ -139,6 +139,8 @@ class MainWindow(QtWidgets.QMainWindow):
             probes=probe_factories({p.views[0].probe for p in self.panels.values() if p.views[0].probe}),
         )
         self._active_probes_changed()
+        for panel in self.panels.values():
+            self._send_probe_options(panel.views[0])
         self.thread = TrainingThread(self.session, self)
         self.thread.start()
         self.pacer.restart()
@@ -251,7 +253,13 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.session:
             self.session.configure(**changes)
 
+    def _send_probe_options(self, view) -> None:
+        """Views whose probe takes options (e.g. the landscape's grid) hand them to the session."""
+        if self.session is not None and view.probe and hasattr(view, "probe_options"):
+            self.session.configure_probe(view.probe, view.probe_options())
+
     def _options_changed(self, view) -> None:
+        self._send_probe_options(view)
         store.save_json(f"views/{view.name}", view.options())
         if self.snapshot is not None:
             self.panels[view.name].canvas.push(self.snapshot)

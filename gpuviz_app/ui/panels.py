@@ -1,4 +1,4 @@
-"""A View's canvas with a row of controls generated from the View's options."""
+"""A View's canvas with a row of controls generated from the View's options and actions."""
 
 from __future__ import annotations
 
@@ -29,9 +29,18 @@ class ViewPanel(QtWidgets.QWidget):
         for view in views:
             for key, value in view.options().items():
                 widget = self._option_widget(view, key, value)
+                label = getattr(view, "option_labels", {}).get(key)
+                if isinstance(widget, QtWidgets.QComboBox) and label:
+                    bar.addWidget(QtWidgets.QLabel(label, self))
                 if widget is not None:
                     self.option_widgets[f"{view.name}.{key}"] = widget
                     bar.addWidget(widget)
+        for view in views:
+            for key, label in getattr(view, "option_actions", {}).items():
+                button = QtWidgets.QPushButton(label, self)
+                button.clicked.connect(lambda _c=False, view=view, key=key: self._trigger(view, key))
+                self.option_widgets[f"{view.name}.{key}"] = button
+                bar.addWidget(button)
         bar.addStretch(1)
         if self.option_widgets:
             layout.addLayout(bar)
@@ -64,6 +73,12 @@ class ViewPanel(QtWidgets.QWidget):
         if view_changed:
             view_changed()
         self.canvas.canvas.update()
+        if self._on_options:
+            self._on_options(view)
+
+    def _trigger(self, view: View, action: str) -> None:
+        """An action button: the view records it; the window forwards its probe options."""
+        view.trigger(action)
         if self._on_options:
             self._on_options(view)
 

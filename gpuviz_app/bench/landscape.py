@@ -1,0 +1,209 @@
+"""Loss surfaces: gpuviz's background grid against the loss-landscapes package's random_plane.
+
+Same model (the default CNN, briefly trained on digits), same evaluation batch, same 31x31
+grid with filter-normalised directions, in one run: (a) full-grid time, (b) time to the first
+coarse picture against our full grid, (c) training steps/s while the surface refines in the
+background against training alone. `quick` uses a 21x21 grid, 32 samples and shorter windows (a smoke
+run); the figures the goals speak of are the full run's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+
+from gpuviz_app.bench.common import Figure
+
+GRID = 31
+QUICK_GRID = 21
+
+
+def _setup(quick: bool):  # noqa: ANN202
+    import torch
+
+    from gpuviz_app.core.config import TrainConfig
+    from gpuviz_app.core.landscape.evaluate import evaluation_batch
+    from gpuviz_app.core.trainer import Trainer
+    from gpuviz_app.data.builtin import digits
+    from gpuviz_app.data.device import DeviceDataset
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    data = DeviceDataset(digits(), device)
+    trainer = Trainer(data, TrainConfig(lr=3e-3))
+    trainer.train(50 if quick else 100)
+    x, y = evaluation_batch(data, 32 if quick else 256)
+    return device, data, trainer, x, y
+
+
+def _ours(trainer, x, y, device: str, grid: int) -> tuple[float, float]:
+    """Seconds to the first coarse picture and to the full grid, from the centre's hand-over."""
+    import torch
+
+    from gpuviz_app.core.landscape.background import LandscapeComputer, Weights
+    from gpuviz_app.core.landscape.evaluate import SurfaceEvaluator
+    from gpuviz_app.core.landscape.payload import LandscapeOptions
+
+    published: list[tuple[float, int]] = []
+    done = threading.Event()
+
+    def on_publish(p) -> None:
+        published.append((time.perf_counter(), p.finished_side))
+        if p.state == "done":
+            done.set()
+
+    evaluator = SurfaceEvaluator(trainer.model, trainer.loss_fn, x, y)
+    computer = LandscapeComputer(evaluator, share=1.0, threads=torch.get_num_threads(), on_publish=on_publish)
+    options = LandscapeOptions(resolution=grid, span=1.0)
+    try:
+        best = (float("inf"), float("inf"))
+        for _ in range(2):  # the first run warms up (vmap tracing, CUDA kernels)
+            published.clear()
+            done.clear()
+            flat = evaluator.layout.flatten(trainer.model)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            computer.recentre(Weights(step=0, flat=flat, options=options))
+            done.wait(600)
+            first, full = published[0][0] - start, published[-1][0] - start
+            best = min(best, (first, full), key=lambda t: t[1])
+        return best
+    finally:
+        computer.close()
+
+
+def _peer(trainer, x, y, device: str, grid: int) -> tuple[float | None, str]:
+    """loss-landscapes' random_plane on the same model, batch and grid (one point at a time)."""
+    import copy
+
+    import torch
+
+    model = copy.deepcopy(trainer.model).eval()
+    try:
+        import loss_landscapes
+        import loss_landscapes.metrics
+    except ImportError:
+        return _timed(lambda steps: _reference_random_plane(model, trainer.loss_fn, x, y, steps), grid), (
+            "loss-landscapes not installed (pip install 'gpuviz-app[bench]'): its random_plane algorithm, "
+            "re-implemented point by point, stands in")
+    metric = loss_landscapes.metrics.Loss(trainer.loss_fn, x, y)
+    # the package creates its directions with torch.rand(size) (no device): on CUDA the default
+    # device puts them next to the weights, with the package's code unchanged
+    where = torch.device(device) if device == "cuda" else contextlib.nullcontext()
+    try:
+        with where:
+            seconds = _timed(lambda steps: loss_landscapes.random_plane(
+                model, metric, distance=1, steps=steps, normalization="filter", deepcopy_model=True), grid)
+    except Exception as exc:  # noqa: BLE001 - fall back to the same algorithm, said in the note
+        return _timed(lambda steps: _reference_random_plane(model, trainer.loss_fn, x, y, steps), grid), (
+            f"loss-landscapes failed here ({type(exc).__name__}: {exc}); its random_plane algorithm, "
+            "re-implemented point by point, stands in")
+    return seconds, "loss-landscapes random_plane, filter normalisation, under torch.no_grad"
+
+
+def _timed(plane, grid: int) -> float:
+    import torch
+
+    with torch.no_grad():
+        plane(3)  # warm-up
+        start = time.perf_counter()
+        plane(grid)
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+
+def _reference_random_plane(model, loss_fn, x, y, steps: int) -> list[list[float]]:
+    """loss-landscapes' random_plane: filter-normalised directions, then one forward per point,
+    moving the weights in place along a serpentine through the grid."""
+    import torch
+
+    params = [p for p in model.parameters()]
+    norm = lambda ts: sum(float(t.pow(2).sum()) for t in ts) ** 0.5  # noqa: E731
+    d1 = [torch.rand_like(p) for p in params]
+    d2 = [torch.rand_like(p) for p in params]
+    dot = sum(float((a * b).sum()) for a, b in zip(d1, d2))
+    d2 = [b - dot * a / norm(d1) ** 2 for a, b in zip(d1, d2)]
+    for d in (d1, d2):
+        for t, w in zip(d, params):
+            if t.dim() == 1:
+                t *= w.norm() / t.norm()
+            for f in range(len(t)):
+                t[f] *= float(w[f].pow(2).sum().sqrt()) / float(t[f].pow(2).sum().sqrt())
+        scale = norm(params) / steps / norm(d)
+        for t in d:
+            t *= scale
+    for a, b, w in zip(d1, d2, params):
+        w -= (a + b) * steps / 2
+    rows = []
+    for i in range(steps):
+        column = []
+        for _ in range(steps):
+            for w, b in zip(params, d2):
+                w += b if i % 2 == 0 else -b
+            column.append(loss_fn(model(x), y).item())
+        rows.append(column if i % 2 == 0 else column[::-1])
+        for w, a in zip(params, d1):
+            w += a
+    return rows
+
+
+def _steps_per_s(seconds: float, with_landscape: bool, device: str) -> float:
+    from gpuviz_app.core.probes import probe_factories
+    from gpuviz_app.core.session import TrainingSession
+    from gpuviz_app.data.builtin import digits
+
+    probes = probe_factories({"landscape"}) if with_landscape else {}
+    s = TrainingSession(digits, device=device, probes=probes)
+    if with_landscape:  # a large grid, re-centred often: the background is busy all the time
+        s.configure_probe("landscape", {"resolution": 101, "recentre_every": 100})
+    t = threading.Thread(target=s.run, daemon=True)
+    t.start()
+    try:
+        while s.trainer is None or s.trainer.step_count < 20:
+            time.sleep(0.01)
+        if with_landscape:
+            while s.mailbox.peek() is None or s.mailbox.peek().parts.get("landscape") is None \
+                    or s.mailbox.peek().parts["landscape"].grid is None:
+                time.sleep(0.01)
+        step0, t0 = s.trainer.step_count, time.perf_counter()
+        time.sleep(seconds)
+        steps, elapsed = s.trainer.step_count - step0, time.perf_counter() - t0
+        busy = with_landscape and s.mailbox.peek().parts["landscape"].state == "computing"
+        if with_landscape and not busy:
+            raise RuntimeError("the background grid finished before the measurement ended")
+    finally:
+        s.stop()
+        t.join(10)
+    return steps / elapsed
+
+
+def run(quick: bool) -> list[Figure]:
+    device, data, trainer, x, y = _setup(quick)
+    grid = QUICK_GRID if quick else GRID
+    first, full = _ours(trainer, x, y, device, grid)
+    peer, note = _peer(trainer, x, y, device, grid)
+    figures = []
+    cuda = device == "cuda"
+    figures.append(Figure(
+        key=f"landscape.grid_{device}", title=f"loss grid {grid}x{grid}, {len(y)} samples ({device})", ours=full,
+        unit="s", peer=peer, peer_name="loss-landscapes random_plane" if peer is not None else "",
+        goal=10.0 if cuda else 1.0, goal_text=">= 10x" if cuda else ">= 1x (not slower)", note=note,
+        extra={"grid": grid, "eval_batch": len(y)}))
+    figures.append(Figure(
+        key="landscape.first_picture", title=f"first coarse picture vs full {grid}x{grid} grid", ours=first,
+        unit="s", peer=full, peer_name="our full grid", goal=None if quick else 10.0,
+        goal_text="<= 10% of it" if not quick else "(full run)",
+        note="first level of the coarse-to-fine grid, timed from the centre's hand-over, unthrottled"
+             + ("; the goal is for the full run's 31x31 grid" if quick else "")))
+    seconds, rounds = (1.5, 1) if quick else (8.0, 2)
+    alone, with_bg = [], []
+    for _ in range(rounds):  # interleaved, best of each: the machine is shared and noisy
+        alone.append(_steps_per_s(seconds, False, device))
+        with_bg.append(_steps_per_s(seconds, True, device))
+    figures.append(Figure(
+        key="landscape.training_while_refining", title="training steps/s while the surface refines",
+        ours=max(with_bg), unit="steps/s", peer=max(alone), peer_name="training alone", higher_is_better=True,
+        goal=0.8, goal_text=">= 0.8x", note="101x101 grid refining in the background throughout, default share"))
+    return figures

@@ -1,0 +1,210 @@
+"""The loss surface around the current weights, live, with the path the optimiser really took.
+
+3-D (turntable camera) or a 2-D contour map; a 1-D profile in slice mode. The grid and
+the path come from the "landscape" probe, which computes them in the background; this view
+writes them into its fixed-capacity GL objects and sets a few uniforms (clip, log scale).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from vispy import scene
+
+from gpuviz_app.core.landscape.payload import (EVAL_BATCHES, MODES, RECENTRE_EVERY, RESOLUTIONS, SPANS,
+                                               LandscapePayload)
+from gpuviz_app.core.snapshot import Snapshot
+from gpuviz_app.render.plot import FRAME, TEXT
+from gpuviz_app.render.upload import UploadPath, as_numpy
+from gpuviz_app.render.views.base import View
+from gpuviz_app.render.visuals.path import Path
+from gpuviz_app.render.visuals.surface import CAPACITY, Surface
+
+PATH_COLOR = "#f4f4f4"
+MARKER_COLOR = "#ff6b4a"
+PROFILE_COLOR = "#88c0d0"
+MODE_TITLES = {"random": "random filter-normalised plane", "pca": "PCA plane of the path",
+               "slice": "1-D slice, filter-normalised"}
+SURFACE, MAP, PROFILE = 0, 1, 2
+
+
+class LandscapeView(View):
+    name = "landscape"
+    title = "Loss landscape"
+    render_size = (900, 640)
+    probe = "landscape"
+    option_choices = {
+        "display": ["surface", "map"],
+        "directions": list(MODES),
+        "resolution": list(RESOLUTIONS),
+        "eval_batch": list(EVAL_BATCHES),
+        "span": list(SPANS),
+        "recentre_every": list(RECENTRE_EVERY),
+    }
+    option_labels = {"log_loss": "Log loss", "include_bias": "Move biases", "resolution": "Grid",
+                     "eval_batch": "Samples", "span": "Span", "recentre_every": "Re-centre every"}
+    option_actions = {"recentre": "Re-centre"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._recentre_requests = 0
+
+    def default_options(self) -> dict[str, Any]:
+        return {"display": "surface", "directions": "random", "log_loss": False, "contours": True,
+                "resolution": 31, "eval_batch": 256, "span": 1.0, "recentre_every": 500, "include_bias": False}
+
+    def probe_options(self) -> dict[str, Any]:
+        """What the landscape probe needs from these options."""
+        o = self._options
+        return {"mode": o["directions"], "resolution": o["resolution"], "eval_batch": o["eval_batch"],
+                "span": o["span"], "recentre_every": o["recentre_every"], "include_bias": o["include_bias"],
+                "recentre": self._recentre_requests}
+
+    def trigger(self, action: str) -> None:
+        """An action button: "recentre" asks the probe for a new centre at the current weights."""
+        if action == "recentre":
+            self._recentre_requests += 1
+
+    # -- building ------------------------------------------------------------------------------
+    def attach(self, parent: scene.Widget) -> None:
+        super().attach(parent)
+        grid = parent.add_grid(spacing=0, margin=2)
+        top = grid.add_widget(row=0, col=0, col_span=2)
+        top.height_max = 24
+        self.heading = scene.visuals.Text("Loss landscape: waiting for the first grid", color=TEXT, font_size=8,
+                                          anchor_x="left", anchor_y="center", pos=(8, 12), parent=top)
+        self.view = grid.add_view(row=1, col=0, bgcolor=None, border_color=None)
+        self.colorbar = scene.ColorBarWidget(cmap="viridis", orientation="right", label="loss", label_color=TEXT,
+                                             clim=("", ""), border_width=0, axis_ratio=0.06, padding=(0.12, 0.45))
+        self.colorbar.width_max = 120
+        grid.add_widget(self.colorbar, row=1, col=1)
+        scene_root = self.view.scene
+        self.surface = Surface(parent=scene_root)
+        self.profile = Path(capacity=CAPACITY, color=PROFILE_COLOR, width=2.0, parent=scene_root)
+        self.path = Path(color=PATH_COLOR, width=2.0, parent=scene_root)
+        self.marker = Path(capacity=1, points=True, size=11.0, color=MARKER_COLOR, parent=scene_root)
+        self.frame = scene.visuals.Line(color=FRAME, parent=scene_root, connect="segments", method="gl")
+        self.axis_text = scene.visuals.Text("", color=TEXT, font_size=7, parent=scene_root)
+        self.turntable = scene.TurntableCamera(elevation=32, azimuth=-55, fov=35, up="+z")
+        self.panzoom = scene.PanZoomCamera(aspect=1)
+        self._payload: LandscapePayload | None = None
+        self._shown: dict[str, Any] = {}
+        self._layout: int | None = None
+        self._scale: tuple | None = None
+        self.options_changed()
+
+    def options_changed(self) -> None:
+        if self.parent is None:
+            return
+        self._shown.pop("scale", None)
+        self._layout = None
+
+    # -- updating ------------------------------------------------------------------------------
+    def update(self, snapshot: Snapshot, upload: UploadPath) -> bool:
+        if self.new_run(snapshot):
+            self._shown.clear()
+        p = snapshot.parts.get(self.probe)
+        if not isinstance(p, LandscapePayload):
+            return False
+        changed = self._apply_layout(p)
+        if p.grid is not None and len(p.grid.shape) == (1 if p.mode == "slice" else 2):
+            key = (snapshot.run_id, p.grid_version)
+            if self._shown.get("grid") != key:
+                self._write_grid(p, upload)
+                self._shown["grid"] = key
+                changed = True
+            path_key = (snapshot.run_id, p.path_version, p.grid_version)
+            if p.path is not None and self._shown.get("path") != path_key:
+                rows = as_numpy(p.path).astype(np.float32, copy=False)
+                self.path.write(rows, upload)
+                self.marker.write(rows[-1:], upload)
+                self._shown["path"] = path_key
+                changed = True
+            changed |= self._apply_scale(p)
+        heading = self._heading(p)
+        if heading != self._shown.get("heading"):
+            self.heading.text = heading
+            self._shown["heading"] = heading
+            changed = True
+        return changed
+
+    def _write_grid(self, p: LandscapePayload, upload: UploadPath) -> None:
+        if p.mode == "slice":
+            losses = as_numpy(p.grid).astype(np.float32, copy=False)
+            rows = np.zeros((len(losses), 3), np.float32)
+            rows[:, 0] = np.linspace(-p.span[0], p.span[0], len(losses))
+            rows[:, 2] = losses
+            self.profile.write(rows, upload)
+        else:
+            self.surface.write(p.grid, upload)
+
+    def _apply_scale(self, p: LandscapePayload) -> bool:
+        log = bool(self._options["log_loss"])
+        scale = (p.low, p.clip, log)
+        if scale == self._shown.get("scale") or not np.isfinite(p.low) or not np.isfinite(p.clip):
+            return False
+        self._shown["scale"] = scale
+        for visual in (self.surface, self.path, self.marker, self.profile):
+            visual.set_scale(p.low, p.clip, log)
+        self.colorbar.clim = (f"{p.low:.3g}", f"{p.clip:.3g}")
+        self.colorbar.label.text = "loss (log scale)" if log else "loss"
+        return True
+
+    def _apply_layout(self, p: LandscapePayload) -> bool:
+        if p.mode == "slice":
+            layout = PROFILE
+        else:
+            layout = MAP if self._options["display"] == "map" else SURFACE
+        key = (layout, p.span, tuple(p.axis_labels), bool(self._options["contours"]))
+        if key == self._layout:
+            return False
+        self._layout = key
+        flat = layout != SURFACE
+        self.surface.visible = layout != PROFILE
+        self.profile.visible = layout == PROFILE
+        self.surface.set_style(zscale=1.0, flat=flat, contours=bool(self._options["contours"]), levels=12)
+        lift = 0.01 if layout == SURFACE else 0.0
+        for visual in (self.path, self.marker, self.profile):
+            visual.set_layout(layout, p.span, 1.0, lift)
+        if layout == SURFACE:
+            self.view.camera = self.turntable
+            self.turntable.set_range(x=(-1, 1), y=(-1, 1), z=(0, 1))
+            self.turntable.center = (0.0, 0.0, 0.3)
+            self.turntable.scale_factor = 3.4
+        else:
+            self.view.camera = self.panzoom
+            self.panzoom.aspect = 1 if layout == MAP else None
+            y = (-1.2, 1.2) if layout == MAP else (-0.08, 1.08)
+            self.panzoom.set_range(x=(-1.2, 1.2), y=y, margin=0)
+        self._frame(layout, p)
+        self._shown.pop("scale", None)
+        return True
+
+    def _frame(self, layout: int, p: LandscapePayload) -> None:
+        """The base square (or the profile's axes) and the axis names with their ranges."""
+        if layout == PROFILE:
+            segs = [(-1, 0, 0), (1, 0, 0), (-1, 0, 0), (-1, 1, 0)]
+            texts = [f"{p.axis_labels[0]}  [{-p.span[0]:.3g}, {p.span[0]:.3g}]"]
+            pos = [(0.0, -0.05, 0.0)]
+        else:
+            c = [(-1, -1, 0), (1, -1, 0), (1, 1, 0), (-1, 1, 0)]
+            segs = [c[0], c[1], c[1], c[2], c[2], c[3], c[3], c[0]]
+            labels = tuple(p.axis_labels) + ("",) * (2 - len(p.axis_labels))
+            texts = [f"{labels[0]}  [{-p.span[0]:.3g}, {p.span[0]:.3g}]",
+                     f"{labels[1]}  [{-p.span[1]:.3g}, {p.span[1]:.3g}]"]
+            pos = [(0.0, -1.12, 0.0), (1.12, 0.0, 0.0)]
+        self.frame.set_data(pos=np.array(segs, np.float32))
+        self.axis_text.text = texts
+        self.axis_text.pos = pos
+
+    def _heading(self, p: LandscapePayload) -> str:
+        if p.state == "error" or p.grid is None:
+            return f"Loss landscape: {p.message or 'waiting for the first grid'}"
+        n = p.resolution
+        size = f"{n}" if p.mode == "slice" else f"{n}\u00d7{n}"
+        state = {"computing": f"refining {100 * p.progress:.0f}%", "done": "complete",
+                 "cancelled": f"cancelled at {100 * p.progress:.0f}%"}.get(p.state, p.state)
+        text = (f"{MODE_TITLES.get(p.mode, p.mode)} \u00b7 {size} \u00b7 {p.eval_batch} samples \u00b7 "
+                f"centre at step {p.centre_step} (loss {p.centre_loss:.3g}) \u00b7 {state}")
+        return text + (f" \u00b7 {p.message}" if p.message else "")

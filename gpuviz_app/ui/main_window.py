@@ -18,6 +18,7 @@ from gpuviz_app.render.upload import HostUpload
 from gpuviz_app.render.views import VIEW_CLASSES, make_view
 from gpuviz_app.ui import settings as store
 from gpuviz_app.ui.controls import TrainingControls
+from gpuviz_app.ui.export_actions import install_export
 from gpuviz_app.ui.lifetime import make_timer
 from gpuviz_app.ui.pacing import FramePacer
 from gpuviz_app.ui.panels import ViewPanel
@@ -54,6 +55,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status = StatusLine(self.statusBar())
         self.status.set("upload", self.upload.name, self.upload.reason)
         self._build_menus()
+        self.exporter = install_export(self)
         self._restore_state()
 
         self._frame_timer = make_timer(self, FRAME_MS, self._on_frame)

@@ -29,6 +29,12 @@ from gpuviz_app.export.video import BackgroundEncoder, VideoWriter
 BEHIND_MEMORY_S = 2.0  # `behind` stays true this long after a skipped frame
 
 
+def extra_display_budget() -> float:
+    """Display CPU seconds per second added while a recording runs: 4% of the machine
+    (as much again as the display's own budget), at most one core."""
+    return min(1.0, 0.04 * (os.cpu_count() or 1))
+
+
 class Recording:
     def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float = 30.0,
                  every_steps: int | None = None, overwrite: bool = False, queue_frames: int = 6,
@@ -51,6 +57,7 @@ class Recording:
         self._last_pixels: np.ndarray | None = None
         self._skipped_at = -1e9
         self._skipped_key: int | None = None
+        self._encoder_cpu_taken = 0.0
         self.closed = False
 
     # -- state ---------------------------------------------------------------------------
@@ -74,6 +81,13 @@ class Recording:
     @property
     def error(self) -> BaseException | None:
         return self.encoder.error
+
+    def take_encoder_cpu(self) -> float:
+        """CPU seconds the encoder thread used since the last call, for the host to charge
+        to its display budget (so drawing, read-back and encoding share one budget)."""
+        spent = self.encoder.cpu_s
+        delta, self._encoder_cpu_taken = spent - self._encoder_cpu_taken, spent
+        return delta
 
     def _slot(self) -> int:
         return int(self.elapsed_s * self.fps)

@@ -19,6 +19,7 @@ from gpuviz_app.ui.screenshot import ScreenshotDialog, screenshot_pixels, target
 
 log = logging.getLogger(__name__)
 
+RECORD_TIP = "Record a view or the dashboard to MP4, WebM or GIF; again to stop (Ctrl+Shift+R)"
 VIDEO_FILTERS = {"MP4 video, H.264 (*.mp4)": "mp4", "WebM video, VP9 (*.webm)": "webm",
                  "GIF animation (*.gif)": "gif"}
 
@@ -85,6 +86,24 @@ class RecordDialog(QtWidgets.QDialog):
         return dialog.settings() if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted else None
 
 
+def _icon(widget: QtWidgets.QWidget, kind: str) -> QtGui.QIcon:
+    """A small drawn icon: a red dot (record), a square (stop), or the system's camera-like icon."""
+    if kind == "camera":
+        return widget.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_DesktopIcon)
+    pixmap = QtGui.QPixmap(16, 16)
+    pixmap.fill(QtCore.Qt.GlobalColor.transparent)
+    painter = QtGui.QPainter(pixmap)
+    painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+    painter.setPen(QtCore.Qt.PenStyle.NoPen)
+    painter.setBrush(QtGui.QColor("#d83a3a" if kind == "record" else "#5e6673"))
+    if kind == "record":
+        painter.drawEllipse(2, 2, 12, 12)
+    else:
+        painter.drawRect(3, 3, 10, 10)
+    painter.end()
+    return QtGui.QIcon(pixmap)
+
+
 def _stamp() -> str:
     return time.strftime("%Y%m%d-%H%M%S")
 
@@ -96,13 +115,15 @@ class ExportActions(QtCore.QObject):
         self.recorder = WindowRecorder(window)
         W = QtCore.Qt.ShortcutContext.WindowShortcut
 
-        self.screenshot = QtGui.QAction("Export &screenshot…", window)
+        self.screenshot = QtGui.QAction(_icon(window, "camera"), "Export &screenshot…", window)
+        self.screenshot.setIconText("Screenshot")
         self.screenshot.setShortcut(QtGui.QKeySequence("Ctrl+Shift+S"))
         self.screenshot.setToolTip("Save or copy a picture of a view or the dashboard (Ctrl+Shift+S)")
         self.screenshot.triggered.connect(self.show_screenshot_dialog)
-        self.record = QtGui.QAction("&Record video…", window)
+        self.record = QtGui.QAction(_icon(window, "record"), "&Record video…", window)
+        self.record.setIconText("Record")
         self.record.setShortcut(QtGui.QKeySequence("Ctrl+Shift+R"))
-        self.record.setToolTip("Record a view or the dashboard to MP4, WebM or GIF; again to stop (Ctrl+Shift+R)")
+        self.record.setToolTip(RECORD_TIP)
         self.record.triggered.connect(self.toggle_recording)
         self.csv = QtGui.QAction("Export metrics &CSV…", window)
         self.csv.setToolTip("Save the loss and accuracy history as CSV")
@@ -114,16 +135,19 @@ class ExportActions(QtCore.QObject):
         self.record_menu.aboutToShow.connect(self._fill_record_menu)
         self.toolbar = QtWidgets.QToolBar("Export", window)
         self.toolbar.setObjectName("export-toolbar")
+        self.toolbar.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toolbar.addAction(self.screenshot)
         self.record_button = QtWidgets.QToolButton(self.toolbar)
         self.record_button.setDefaultAction(self.record)
         self.record_button.setMenu(self.record_menu)
         self.record_button.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.record_button.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toolbar.addWidget(self.record_button)
-        self.status = QtWidgets.QLabel(self.toolbar)
+        self.status = QtWidgets.QLabel(window)
         self.status.setObjectName("record-status")
-        self.toolbar.addWidget(self.status)
+        self.status.setToolTip("Recording: elapsed time, frames, capture rate")
         self.recorder.status_changed.connect(self._show_status)
+        self.recorder.active_changed.connect(self._recording_changed)
 
     def install(self) -> None:
         window = self.window
@@ -138,6 +162,7 @@ class ExportActions(QtCore.QObject):
         if quit_action is not None:
             menu.insertSeparator(quit_action)
         window.addToolBar(self.toolbar)
+        window.statusBar().insertPermanentWidget(0, self.status)
         window.installEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:
@@ -199,14 +224,22 @@ class ExportActions(QtCore.QObject):
     def start_recording(self, path: str, settings: RecordSettings, overwrite: bool = False) -> None:
         self.recorder.start(settings.target, path, fps=settings.fps, every_steps=settings.every_steps,
                             overwrite=overwrite)
-        self.record.setText("Stop &recording")
-        self.record.setToolTip("Stop and save the video (Ctrl+Shift+R)")
+
+    def _recording_changed(self, active: bool) -> None:
+        if active:
+            self.record.setText("Stop &recording")
+            self.record.setIconText("Stop")
+            self.record.setIcon(_icon(self.window, "stop"))
+            self.record.setToolTip("Stop and save the video (Ctrl+Shift+R)")
+        else:
+            self.record.setText("&Record video…")
+            self.record.setIconText("Record")
+            self.record.setIcon(_icon(self.window, "record"))
+            self.record.setToolTip(RECORD_TIP)
 
     def finish_recording(self) -> Path | None:
         if not self.recorder.active:
             return None
-        self.record.setText("&Record video…")
-        self.record.setToolTip("Record a view or the dashboard to MP4, WebM or GIF; again to stop (Ctrl+Shift+R)")
         result: list[Path | None] = [None]
 
         def stop() -> None:

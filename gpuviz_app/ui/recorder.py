@@ -4,9 +4,9 @@ Frames come from the display's own draws: after a recorded panel has drawn, its 
 read back from the widget's framebuffer (one `glReadPixels`, no second render) and, when
 the `Recording` schedule wants it, composed and handed to the background encoder. The
 display's frame pacer decides how often panels draw; while a recording runs it gets an
-extra CPU budget (`EXTRA_BUDGET`), so the video is smoother without taking the cores
-training needs. Capture never waits: a full encoder queue skips the frame and the status
-says so.
+extra CPU budget (`extra_display_budget`) and pays the encoder's CPU time from it, so the
+whole recording costs a bounded share of the machine and the cores stay with training.
+Capture never waits: a full encoder queue skips the frame and the status says so.
 """
 
 from __future__ import annotations
@@ -19,19 +19,13 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from gpuviz_app.export.frames import compose, read_back
-from gpuviz_app.export.recorder import Recording
+from gpuviz_app.export.recorder import Recording, extra_display_budget
 from gpuviz_app.ui.lifetime import make_timer
-from gpuviz_app.ui.pacing import default_budget
 
 log = logging.getLogger(__name__)
 
 POLL_MS = 10
 DASHBOARD = "dashboard"
-
-
-def extra_budget() -> float:
-    """Display CPU seconds per second added while recording (as much again as the display's)."""
-    return default_budget()
 
 
 def target_panels(window, target: str) -> list[tuple[str, QtWidgets.QWidget]]:
@@ -64,6 +58,7 @@ class WindowRecorder(QtCore.QObject):
     """Starts, feeds and stops a `Recording` of a target in the window."""
 
     status_changed = QtCore.Signal(str)
+    active_changed = QtCore.Signal(bool)
 
     def __init__(self, window) -> None:
         super().__init__(window)
@@ -106,13 +101,14 @@ class WindowRecorder(QtCore.QObject):
         self.target = target
         self._seen.clear()
         self._pixels.clear()
-        self._budget_added = extra_budget()
+        self._budget_added = extra_display_budget()
         self.window.pacer.budget += self._budget_added
         for _, panel in target_panels(self.window, target):
             panel.canvas.canvas.update()  # a first frame now, even if training is paused
         self._timer.start()
         self._status_timer.start()
         self._emit_status()
+        self.active_changed.emit(True)
         return self.recording
 
     def _end(self) -> Recording | None:
@@ -122,6 +118,8 @@ class WindowRecorder(QtCore.QObject):
         self.window.pacer.budget -= self._budget_added
         self._budget_added = 0.0
         self._pixels.clear()
+        if rec is not None:
+            self.active_changed.emit(False)
         return rec
 
     def stop(self) -> Path | None:
@@ -145,6 +143,7 @@ class WindowRecorder(QtCore.QObject):
         rec = self.recording
         if rec is None:
             return
+        self.window.pacer.tokens -= rec.take_encoder_cpu()  # encoding is paid from the display budget
         panels = target_panels(self.window, self.target)
         fresh = [(n, p) for n, p in panels if p.canvas.frames != self._seen.get(n) or n not in self._pixels]
         if not fresh:

@@ -90,13 +90,16 @@ def test_the_screenshot_dialog_saves_where_the_user_chose(main_window, qtbot, tm
 @pytest.mark.parametrize("ext", ["mp4", "webm", "gif"])
 def test_recording_a_view_while_training(main_window, qtbot, tmp_path, ext):
     window = main_window("--device", "cpu")
-    wait_step(qtbot, window, 1)
+    wait_step(qtbot, window, 1, timeout=120_000)
     out = tmp_path / f"rec.{ext}"
     rec = window.exporter.recorder.start("metrics", out, fps=30)
     qtbot.waitUntil(lambda: rec.frames >= 4, timeout=60_000)
     assert not out.exists()  # written under a temporary name until it is finished
-    assert "REC" in window.exporter.status.text() or rec.frames
+    qtbot.waitUntil(lambda: window.exporter.status.text().startswith("● REC"), timeout=5_000)
+    assert " frames · " in window.exporter.status.text() and "/30 fps" in window.exporter.status.text()
+    assert window.exporter.record.iconText() == "Stop"
     assert window.exporter.finish_recording() == out
+    assert window.exporter.record.iconText() == "Record"
     assert not rec.encoder.alive
     frames, _, _ = decode_video(out)
     assert abs(len(frames) - rec.frames) <= 1
@@ -110,7 +113,7 @@ def test_recording_a_view_while_training(main_window, qtbot, tmp_path, ext):
 
 def test_time_lapse_of_the_dashboard_from_the_record_action(main_window, qtbot, tmp_path, monkeypatch):
     window = main_window("--device", "cpu")
-    wait_step(qtbot, window, 1)
+    wait_step(qtbot, window, 1, timeout=120_000)
     out = tmp_path / "lapse.gif"
     monkeypatch.setattr(RecordDialog, "ask", classmethod(lambda cls, w, t: RecordSettings("dashboard", 10, 20)))
     monkeypatch.setattr(export_actions, "ask_save_path", lambda *a, **k: str(out))
@@ -141,7 +144,7 @@ def test_a_slow_encoder_is_shown_and_never_stalls_training(main_window, qtbot, t
 
     monkeypatch.setattr(VideoWriter, "write", slow_write)
     window = main_window("--device", "cpu")
-    wait_step(qtbot, window, 1)
+    wait_step(qtbot, window, 1, timeout=120_000)
     rec = window.exporter.recorder.start("metrics", tmp_path / "slow.mp4", fps=30)
     qtbot.waitUntil(lambda: rec.skipped > 0, timeout=60_000)
     qtbot.waitUntil(lambda: "encoder behind" in window.exporter.status.text(), timeout=10_000)
@@ -154,7 +157,7 @@ def test_a_slow_encoder_is_shown_and_never_stalls_training(main_window, qtbot, t
 
 def test_cancel_and_closing_while_recording(main_window, qtbot, tmp_path):
     window = main_window("--device", "cpu")
-    wait_step(qtbot, window, 1)
+    wait_step(qtbot, window, 1, timeout=120_000)
     rec = window.exporter.recorder.start("metrics", tmp_path / "cancelled.mp4")
     qtbot.waitUntil(lambda: rec.frames >= 1, timeout=60_000)
     window.exporter.recorder.cancel()

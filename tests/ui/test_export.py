@@ -178,3 +178,32 @@ def test_metrics_csv_from_the_menu(main_window, qtbot, tmp_path, monkeypatch):
     rows = window.snapshot.metrics.rows("train_loss")
     assert np.array_equal(back["train_loss"]["mean"], rows["mean"])
     assert back["train_loss"]["count"].sum() == window.snapshot.metrics.total("train_loss")
+
+
+def test_the_dialogs_offer_the_visible_views_and_map_their_choices(main_window, qtbot, monkeypatch):
+    from gpuviz_app.ui.screenshot import ScreenshotDialog
+
+    window = main_window("--device", "cpu")
+    wait_step(qtbot, window, 1, timeout=120_000)  # torch loaded: the window can close cleanly
+    copied = []
+    dialog = ScreenshotDialog(window, on_save=lambda *c: True, on_copy=lambda *c: copied.append(c))
+    keys = [dialog.target.itemData(i) for i in range(dialog.target.count())]
+    assert keys[0] == "dashboard" and "metrics" in keys
+    dialog.target.setCurrentIndex(keys.index("metrics"))
+    dialog.scale.setCurrentIndex(dialog.scale.findData(4))
+    dialog.transparent.setChecked(True)
+    dialog.copy_button.click()
+    assert copied == [("metrics", 4, True)]
+    record = RecordDialog(window, "metrics")
+    assert record.settings() == RecordSettings("metrics", 30.0, None)
+    record.timelapse.setChecked(True)
+    record.every.setValue(250)
+    record.fps.setValue(24)
+    assert record.settings() == RecordSettings("metrics", 24.0, 250)
+    window.exporter._fill_record_menu()  # the Record button's menu: one entry per view
+    labels = [a.text() for a in window.exporter.record_menu.actions()]
+    assert labels[0] == "Dashboard" and "Metrics" in labels
+    asked = []
+    monkeypatch.setattr(RecordDialog, "ask", classmethod(lambda cls, w, t: asked.append(t)))
+    window.exporter.record_menu.actions()[labels.index("Metrics")].trigger()
+    assert asked == ["metrics"]

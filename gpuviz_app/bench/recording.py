@@ -59,7 +59,7 @@ def _measure(quick: bool) -> dict:
     rec = Recording(folder / "bench.mp4", SIZE, fps=FPS)
     totals = {"display": [0, 0.0, 0], "record": [0, 0.0, 0], "alone": [0, 0.0, 0]}  # steps, seconds, draws
     paired: list[float] = []
-    frames_before = skipped_before = 0
+    captured = skipped = 0
 
     def arm(kind: str, seconds: float) -> float:
         """Run one arm; returns its training steps per second."""
@@ -97,6 +97,7 @@ def _measure(quick: bool) -> dict:
             rates = {kind: arm(kind, arm_s) for kind in order}
             if rates["display"] > 0:
                 paired.append(rates["record"] / rates["display"])
+        captured, skipped = rec.frames - frames_before, rec.skipped - skipped_before
         arm("alone", arm_s * 2)
     finally:
         session.stop()
@@ -108,8 +109,6 @@ def _measure(quick: bool) -> dict:
             for p in folder.iterdir():
                 p.unlink()
             folder.rmdir()
-    captured = rec.frames - frames_before - 1  # less the frame finish() repeats
-    skipped = rec.skipped - skipped_before
     encode_cpu, encoded = rec.encoder.cpu_s, rec.encoder.encoded
 
     def rate(kind: str) -> float:

@@ -37,7 +37,12 @@ def default_every(steps: int, fps: float, clip_s: float = CLIP_S) -> int:
 
 def frame_steps(steps: int, every: int) -> list[int]:
     """Steps at which frames are taken: 0, K, 2K, ... and `steps` itself (ceil(N/K) + 1 frames)."""
-    return list(range(0, steps, every)) + [steps]
+    return list(_frame_steps(steps, every))
+
+
+def _frame_steps(steps: int, every: int):
+    yield from range(0, steps, every)
+    yield steps
 
 
 class Progress:
@@ -147,7 +152,7 @@ def record(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, Cancelled):
         if encoder is not None:
             encoder.cancel()
-        print("\ncancelled: no file was written", file=sys.stderr)
+        print("\ncancelled: unfinished files were removed", file=sys.stderr)
         return 130
     except Exception as exc:
         if encoder is not None:
@@ -166,10 +171,10 @@ def _train(session, canvas, args, every, encoder, frame_size):
     from gpuviz_app.export.frames import render_view
 
     progress = Progress(args.steps)
-    steps = frame_steps(args.steps, every)
+    total = math.ceil(args.steps / every) + 1
     snapshot = session.advance(0)
     frames = 0
-    for target in steps:
+    for target in _frame_steps(args.steps, every):
         if target > snapshot.step:
             snapshot = session.advance(target - snapshot.step)
         canvas.push(snapshot)
@@ -178,7 +183,7 @@ def _train(session, canvas, args, every, encoder, frame_size):
             frames += 1
         extra = f"loss {snapshot.latest.get('train_loss', float('nan')):.4f}"
         if encoder is not None:
-            extra += f"  frame {frames}/{len(steps)}"
+            extra += f"  frame {frames}/{total}"
         progress.show(snapshot.step, extra)
     note = f", {frames} frames of {frame_size[0]}x{frame_size[1]} (one every {every} steps)" if encoder else ""
     progress.done(f"trained {snapshot.step} steps on {snapshot.device_name}{note}")

@@ -72,12 +72,17 @@ def record_parser() -> argparse.ArgumentParser:
     p.add_argument("--view", default="metrics",
                    choices=("dashboard", "metrics", "weights", "embedding", "landscape"))
     p.add_argument("--steps", type=int, required=True)
-    p.add_argument("--out", metavar="FILE", help="video file: .mp4, .webm or .gif")
+    p.add_argument("--out", metavar="FILE", help="video file: .mp4 (H.264), .webm (VP9) or .gif")
     p.add_argument("--screenshot", metavar="PNG", help="PNG of the final frame")
-    p.add_argument("--size", default=None, metavar="WxH", help="frame size in pixels (default: the view's)")
-    p.add_argument("--fps", type=float, default=30.0)
-    p.add_argument("--every", type=int, default=None, metavar="K", help="one video frame every K steps")
-    p.add_argument("--scale", type=float, default=1.0, help="render the screenshot at S times the size")
+    p.add_argument("--csv", metavar="CSV", help="the metric history as CSV")
+    p.add_argument("--size", default=None, metavar="WxH",
+                   help="layout size in pixels (default: the view's; 1280x720 for the dashboard)")
+    p.add_argument("--fps", type=float, default=30.0, help="frames per second of the video (default 30)")
+    p.add_argument("--every", type=int, default=None, metavar="K",
+                   help="one video frame every K steps: ceil(N/K)+1 frames (default: K so the clip "
+                        "lasts at most 10 s)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="render video and screenshot at S times --size: same layout, sharper (default 1)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     add_training_options(p)
     return p
@@ -106,10 +111,14 @@ def cmd_launch(argv: Sequence[str]) -> int:
 
 def cmd_record(argv: Sequence[str]) -> int:
     args = record_parser().parse_args(argv)
-    if not args.out and not args.screenshot:
-        record_parser().error("give --out FILE, --screenshot PNG, or both")
+    if not args.out and not args.screenshot and not args.csv:
+        record_parser().error("give --out FILE, --screenshot PNG and/or --csv CSV")
     if args.steps < 0:
         record_parser().error("--steps must be >= 0")
+    if args.every is not None and args.every < 1:
+        record_parser().error("--every must be >= 1")
+    if not (args.fps > 0 and 0 < args.scale <= 8):
+        record_parser().error("--fps must be > 0 and --scale in (0, 8]")
     from gpuviz_app.export.headless import record
 
     return record(args)

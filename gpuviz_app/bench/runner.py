@@ -17,6 +17,7 @@ TOPICS = [
     "gpuviz_app.bench.upload",
     "gpuviz_app.bench.loading",
     "gpuviz_app.bench.landscape",
+    "gpuviz_app.bench.recording",
 ]
 
 

@@ -1,4 +1,12 @@
-"""Files appear under their final name complete, or not at all."""
+"""Files appear under their final name complete, or not at all.
+
+Everything gpuviz writes (PNG, video, CSV) is written to a hidden temporary file in the
+target's folder (`.name.XXXX.part.ext`, same file system, so the final step is a rename)
+and moved onto the target only once complete. A cancel or an exception removes the
+temporary file; a crash (SIGKILL, power loss) can leave only that hidden `.part` file,
+never a half-written file under the final name. An existing target is replaced only when
+the caller says the user allowed it.
+"""
 
 from __future__ import annotations
 
@@ -17,23 +25,91 @@ class OutputExists(Exception):
         self.path = path
 
 
+def check_writable(target: str | os.PathLike, overwrite: bool) -> Path:
+    """Fail early, before any work, when `target` exists and may not be replaced."""
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise OutputExists(target)
+    return target
+
+
+def _umask() -> int:
+    try:  # Linux: read it without changing it (os.umask would, for a moment, for every thread)
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+class AtomicFile:
+    """A temporary file beside `target` that becomes `target` on `commit()`.
+
+    For writers that live longer than one block (a video being recorded); `atomic_path`
+    is the context-manager form.
+    """
+
+    def __init__(self, target: str | os.PathLike, overwrite: bool = False) -> None:
+        self.target = check_writable(target, overwrite)
+        self.overwrite = overwrite
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.target.stem}.", suffix=f".part{self.target.suffix}",
+                                   dir=self.target.parent)
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the final file gets the usual mode
+        self.tmp = Path(tmp)
+        self.done = False
+
+    def commit(self) -> Path:
+        """Move the temporary file onto the target. Without `overwrite`, a target that
+        appeared in the meantime is not replaced (hard link: fails if the name exists)."""
+        if self.done:
+            return self.target
+        try:
+            if self.overwrite:
+                os.replace(self.tmp, self.target)
+            else:
+                self._link_no_clobber()
+        except BaseException:
+            self.discard()
+            raise
+        self.done = True
+        return self.target
+
+    def _link_no_clobber(self) -> None:
+        try:
+            os.link(self.tmp, self.target)
+        except FileExistsError:
+            raise OutputExists(self.target) from None
+        except OSError:  # no hard links on this file system: check, then rename
+            if self.target.exists():
+                raise OutputExists(self.target) from None
+            os.replace(self.tmp, self.target)
+            return
+        self.tmp.unlink()
+
+    def discard(self) -> None:
+        """Remove the temporary file; the target is left as it was."""
+        self.done = True
+        with contextlib.suppress(FileNotFoundError):
+            self.tmp.unlink()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only on success.
 
     On an exception (a cancel, a failed encode) the temporary file is removed and the
-    target is untouched. A crash can leave only a hidden `.target.*.part` file behind.
+    target is untouched.
     """
-    target = Path(target)
-    if target.exists() and not overwrite:
-        raise OutputExists(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    file = AtomicFile(target, overwrite)
     try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        yield file.tmp
+    except BaseException:
+        file.discard()
+        raise
+    file.commit()

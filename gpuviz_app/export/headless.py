@@ -1,18 +1,48 @@
-"""`gpuviz record`: train with no display and write a screenshot (and video) of a View."""
+"""`gpuviz record`: train with no display and write a video, a screenshot and/or the metrics CSV.
+
+Training runs on this thread in chunks of `--every` steps (`TrainingSession.advance`), so
+the video is the same on every run: a frame at step 0, one after every K steps, and one at
+the last step, `ceil(N / K) + 1` frames in all (`frame_steps`). Without `--every`, K is
+chosen so the clip lasts at most `CLIP_S` seconds at `--fps` (one frame per step for short
+runs). Frames are encoded on a background thread while the next chunk trains.
+
+Outputs are checked before training starts: an existing file is an error unless `--force`.
+Ctrl+C or SIGTERM cancels: nothing is left under the output names.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+import signal
 import sys
 import time
+from pathlib import Path
 
 from gpuviz_app.data.dataset import DatasetError
+
+CLIP_S = 10.0  # default clip length (seconds) that --every is chosen for
 
 
 def dashboard_views() -> list[str]:
     from gpuviz_app.render.views import VIEW_CLASSES
 
     return list(VIEW_CLASSES)
+
+
+def default_every(steps: int, fps: float, clip_s: float = CLIP_S) -> int:
+    """Steps per frame so that `steps` make at most ~`clip_s` seconds of video."""
+    return max(1, math.ceil(steps / (clip_s * fps)))
+
+
+def frame_steps(steps: int, every: int) -> list[int]:
+    """Steps at which frames are taken: 0, K, 2K, ... and `steps` itself (ceil(N/K) + 1 frames)."""
+    return list(_frame_steps(steps, every))
+
+
+def _frame_steps(steps: int, every: int):
+    yield from range(0, steps, every)
+    yield steps
 
 
 class Progress:
@@ -29,7 +59,7 @@ class Progress:
         frac = min(step / self.total, 1.0)
         line = f"step {step}/{self.total} ({frac:4.0%}) {extra}"
         if self.tty:
-            self.stream.write("\r" + line.ljust(70))
+            self.stream.write("\r" + line.ljust(78))
             self.stream.flush()
         elif int(frac * 10) != self._last_decile:
             self._last_decile = int(frac * 10)
@@ -41,7 +71,38 @@ class Progress:
         self.stream.write(f"{message} in {time.perf_counter() - self.start:.1f} s\n")
 
 
+class Cancelled(BaseException):
+    """SIGTERM during `record`: unwinds like Ctrl+C so partial files are removed."""
+
+
+def _cancel_on_sigterm(signum, frame) -> None:
+    raise Cancelled()
+
+
+def check_outputs(args: argparse.Namespace) -> str | None:
+    """A one-line reason why the outputs cannot be written, or None."""
+    from gpuviz_app.export.atomic import OutputExists, check_writable
+    from gpuviz_app.export.video import VideoFormatError, video_format
+
+    try:
+        if args.out:
+            video_format(args.out)
+        for path in (args.out, args.screenshot, getattr(args, "csv", None)):
+            if path:
+                check_writable(path, args.force)
+    except OutputExists as exc:
+        return f"{exc.path}: already exists (use --force to overwrite)"
+    except VideoFormatError as exc:
+        return str(exc)
+    return None
+
+
 def record(args: argparse.Namespace) -> int:
+    problem = check_outputs(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+
     from gpuviz_app.core.device import resolve_device
     from gpuviz_app.render.offscreen import use_offscreen_backend
 
@@ -57,8 +118,7 @@ def record(args: argparse.Namespace) -> int:
     from gpuviz_app.core.probes import probe_factories
     from gpuviz_app.core.session import TrainingSession
     from gpuviz_app.data.open import load_dataset
-    from gpuviz_app.export.atomic import OutputExists
-    from gpuviz_app.export.image import save_png, snapshot_metadata
+    from gpuviz_app.export.frames import scaled_size
     from gpuviz_app.render.canvas import ViewCanvas
     from gpuviz_app.render.views import make_view
 
@@ -68,8 +128,13 @@ def record(args: argparse.Namespace) -> int:
         print(f"error: {exc.path}: {exc.reason}", file=sys.stderr)
         return 2
     names = dashboard_views() if args.view == "dashboard" else [args.view]
+    unknown = [n for n in names if n not in dashboard_views()]
+    if unknown:
+        print(f"error: the {unknown[0]} view is not available in this build", file=sys.stderr)
+        return 2
     views = [make_view(n) for n in names]
     size = parse_size(args.size) or ((1280, 720) if len(views) > 1 else views[0].render_size)
+    frame_size = scaled_size(size, args.scale)
     config = config_from_args(args)
     session = TrainingSession(lambda: dataset, config=config, device=str(device), max_steps=args.steps,
                               probes=probe_factories({v.probe for v in views if v.probe}))
@@ -78,29 +143,80 @@ def record(args: argparse.Namespace) -> int:
             session.configure_probe(view.probe, view.probe_options())
     canvas = ViewCanvas(views, size=size)
     canvas.settle()
-    progress = Progress(args.steps)
-    every = args.every or max(1, args.steps // 50)
+    if args.out:
+        every = args.every or default_every(args.steps, args.fps)
+    else:
+        every = args.every or max(1, args.steps // 50)
+    previous = signal.signal(signal.SIGTERM, _cancel_on_sigterm)
+    encoder = None
     try:
-        # settle: background work (the loss surface) completes before each frame, so frames
-        # do not depend on timing
-        snapshot = session.advance(0, settle=True)
-        upload = canvas.configure_upload(snapshot.device)
-        print(f"upload path: {upload.name} ({upload.reason})", file=sys.stderr)
-        canvas.push(snapshot)
-        while not session.finished and args.steps > 0:
-            snapshot = session.advance(every, settle=True)
-            canvas.push(snapshot)
-            progress.show(snapshot.step, f"loss {snapshot.latest.get('train_loss', float('nan')):.4f}")
+        if args.out:
+            from gpuviz_app.export.video import BackgroundEncoder, VideoWriter
+
+            encoder = BackgroundEncoder(VideoWriter(args.out, frame_size, args.fps, overwrite=args.force),
+                                        max_frames=4)
+        snapshot = _train(session, canvas, args, every, encoder, frame_size)
+        written = [str(encoder.finish())] if encoder else []
+        encoder = None
+        written += _write_stills(args, canvas, snapshot)
+    except (KeyboardInterrupt, Cancelled):
+        if encoder is not None:
+            encoder.cancel()
+        print("\ncancelled: unfinished files were removed", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if encoder is not None:
+            encoder.cancel()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     finally:
+        signal.signal(signal.SIGTERM, previous)
         session.close()
-    canvas.push(snapshot)
-    if args.screenshot:
-        pixels = canvas.render(scale=args.scale)
-        try:
-            save_png(pixels, args.screenshot, snapshot_metadata(snapshot), overwrite=True)
-        except OutputExists as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    progress.done(f"trained {snapshot.step} steps on {snapshot.device_name}")
-    canvas.close()
+        canvas.close()
+    print(f"wrote {', '.join(written)}", file=sys.stderr)
     return 0
+
+
+def _train(session, canvas, args, every, encoder, frame_size):
+    """Train to `--steps`, rendering and queueing a frame at each of `frame_steps`."""
+    from gpuviz_app.export.frames import render_view
+
+    progress = Progress(args.steps)
+    total = math.ceil(args.steps / every) + 1
+    # settle: background work (the loss surface) completes before each frame, so frames
+    # do not depend on timing
+    snapshot = session.advance(0, settle=True)
+    upload = canvas.configure_upload(snapshot.device)
+    print(f"upload path: {upload.name} ({upload.reason})", file=sys.stderr)
+    frames = 0
+    for target in _frame_steps(args.steps, every):
+        if target > snapshot.step:
+            snapshot = session.advance(target - snapshot.step, settle=True)
+        canvas.push(snapshot)
+        if encoder is not None:
+            encoder.put(render_view(canvas, size=frame_size))
+            frames += 1
+        extra = f"loss {snapshot.latest.get('train_loss', float('nan')):.4f}"
+        if encoder is not None:
+            extra += f"  frame {frames}/{total}"
+        progress.show(snapshot.step, extra)
+    note = f", {frames} frames of {frame_size[0]}x{frame_size[1]} (one every {every} steps)" if encoder else ""
+    progress.done(f"trained {snapshot.step} steps on {snapshot.device_name}{note}")
+    return snapshot
+
+
+def _write_stills(args, canvas, snapshot) -> list[str]:
+    from gpuviz_app.export.image import save_png, snapshot_metadata
+    from gpuviz_app.export.metrics_csv import write_metrics_csv
+
+    written = []
+    if args.screenshot:
+        from gpuviz_app.export.frames import render_view
+
+        pixels = render_view(canvas, scale=args.scale)
+        save_png(pixels, args.screenshot, snapshot_metadata(snapshot), overwrite=args.force)
+        written.append(str(Path(args.screenshot)))
+    if getattr(args, "csv", None):
+        write_metrics_csv(snapshot.metrics, args.csv, overwrite=args.force)
+        written.append(str(Path(args.csv)))
+    return written

@@ -12,8 +12,11 @@ from gpuviz_app.export.atomic import atomic_path
 
 
 def save_png(pixels: np.ndarray, path: str | os.PathLike, metadata: Mapping[str, object] | None = None,
-             overwrite: bool = True) -> None:
-    """Write RGBA or RGB uint8 pixels as a PNG atomically, with `metadata` as text chunks."""
+             overwrite: bool = False) -> None:
+    """Write RGBA or RGB uint8 pixels as a PNG atomically, with `metadata` as text chunks.
+
+    An existing file is replaced only with `overwrite` (raises `OutputExists` otherwise).
+    """
     info = PngImagePlugin.PngInfo()
     for key, value in (metadata or {}).items():
         info.add_text(str(key), str(value))

@@ -10,6 +10,7 @@ from vispy import scene
 
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.render.plot import BACKGROUND
+from gpuviz_app.render.scaled import render_scaled
 from gpuviz_app.render.upload import HostUpload, UploadPath
 from gpuviz_app.render.views.base import View
 
@@ -79,9 +80,10 @@ class ViewCanvas:
 
     def render(self, scale: float = 1.0, alpha: bool = True) -> np.ndarray:
         """RGBA pixels of the canvas, re-rendered at `scale` times its size (not upscaled)."""
+        if math.isclose(scale, 1.0):
+            return self.canvas.render(alpha=alpha)
         w, h = self.canvas.size
-        size = (int(round(w * scale)), int(round(h * scale))) if not math.isclose(scale, 1.0) else None
-        return self.canvas.render(size=size, alpha=alpha)
+        return render_scaled(self.canvas, (int(round(w * scale)), int(round(h * scale))), alpha=alpha)
 
     def close(self) -> None:
         closer = getattr(self.upload, "close", None)

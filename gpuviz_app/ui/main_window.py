@@ -21,6 +21,7 @@ from gpuviz_app.ui import settings as store
 from gpuviz_app.ui import timing
 from gpuviz_app.ui.controls import TrainingControls
 from gpuviz_app.ui.help_actions import install_help_actions
+from gpuviz_app.ui.export_actions import install_export
 from gpuviz_app.ui.lifetime import make_timer
 from gpuviz_app.ui.pacing import FramePacer
 from gpuviz_app.ui.panels import ViewPanel
@@ -58,6 +59,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status.set("upload", self.upload.name, self.upload.reason)
         self._build_menus()
         self.datasets = dataset_actions.install(self)
+        self.exporter = install_export(self)
         self._restore_state()
 
         self._frame_timer = make_timer(self, FRAME_MS, self._on_frame)

@@ -55,7 +55,9 @@ class ProbeScheduler:
 
 
 # name -> "module:callable" taking the Trainer; imported only when a view asks for it.
-PROBES: dict[str, str] = {}
+PROBES: dict[str, str] = {
+    "weights": "gpuviz_app.core.weights:weights_probe",
+}
 
 
 def probe_factory(name: str) -> ProbeFactory:

@@ -124,6 +124,7 @@ def rebin(counts: torch.Tensor, e_old: torch.Tensor, k0_old: torch.Tensor,
           e_new: torch.Tensor, k0_new: torch.Tensor) -> torch.Tensor:
     """Counts (..., bins) moved from grids (e_old, k0_old) to coarser-or-equal grids (e_new, k0_new).
 
+    The grids broadcast against counts' leading dimensions.
     Exact whenever every non-empty old bin lies inside the new grid (as `union` ensures);
     empty bins may fall outside and are clamped harmlessly.
     """
@@ -131,7 +132,7 @@ def rebin(counts: torch.Tensor, e_old: torch.Tensor, k0_old: torch.Tensor,
     shift = (e_new - e_old).clamp(0, 62).unsqueeze(-1)
     index = (k0_old.unsqueeze(-1) + torch.arange(bins, device=counts.device)) >> shift
     index = (index - k0_new.unsqueeze(-1)).clamp_(0, bins - 1)
-    return torch.zeros_like(counts).scatter_add_(-1, index, counts)
+    return torch.zeros_like(counts).scatter_add_(-1, index.expand_as(counts), counts)
 
 
 def union(e1: torch.Tensor, k01: torch.Tensor, lo1: torch.Tensor, hi1: torch.Tensor,

@@ -11,6 +11,11 @@ from gpuviz_app.data.builtin import digits
 from gpuviz_app.data.device import DeviceDataset
 
 
+@pytest.fixture(params=["step", "batch"])
+def recorder(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
 def data():
     return DeviceDataset(digits(), "cpu")
@@ -42,9 +47,9 @@ def test_the_trainer_calls_step_hooks_once_per_step(data):
     assert len(seen) == 3
 
 
-def test_histograms_of_every_step_equal_numpy_histogram(data):
+def test_histograms_of_every_step_equal_numpy_histogram(data, recorder):
     trainer = Trainer(data, TrainConfig())
-    probe = WeightsProbe(trainer)
+    probe = WeightsProbe(trainer, recorder=recorder)
     capture = Capture(trainer)
     trainer.train(40)
     payload = probe(trainer)
@@ -62,9 +67,9 @@ def test_histograms_of_every_step_equal_numpy_histogram(data):
             assert payload.grid[s, c, 0] == pytest.approx(edges[0], rel=1e-6)
 
 
-def test_after_merging_every_step_is_still_counted(data):
+def test_after_merging_every_step_is_still_counted(data, recorder):
     trainer = Trainer(data, TrainConfig())
-    probe = WeightsProbe(trainer, capacity=8)
+    probe = WeightsProbe(trainer, capacity=8, recorder=recorder)
     trainer.train(45)
     payload = probe(trainer)
     sizes = [int(np.prod(layer.shape)) for layer in probe.layers] * 2
@@ -74,9 +79,9 @@ def test_after_merging_every_step_is_still_counted(data):
     np.testing.assert_array_equal(per_column.numpy(), np.outer(sizes, steps))
 
 
-def test_update_to_weight_ratio_equals_a_manual_computation(data):
+def test_update_to_weight_ratio_equals_a_manual_computation(data, recorder):
     trainer = Trainer(data, TrainConfig(optimizer="sgd", lr=0.05))
-    probe = WeightsProbe(trainer)
+    probe = WeightsProbe(trainer, recorder=recorder)
     capture = Capture(trainer)
     trainer.train(5)
     payload = probe(trainer)
@@ -90,9 +95,9 @@ def test_update_to_weight_ratio_equals_a_manual_computation(data):
         assert payload.latest[1, i].item() == pytest.approx(ratio, rel=1e-4)
 
 
-def test_layers_with_all_zero_gradients_are_flagged_dead(data):
+def test_layers_with_all_zero_gradients_are_flagged_dead(data, recorder):
     trainer = Trainer(data, TrainConfig(optimizer="sgd", lr=0.1, momentum=0.0))
-    probe = WeightsProbe(trainer)
+    probe = WeightsProbe(trainer, recorder=recorder)
     with torch.no_grad():
         trainer.model.head[3].weight.zero_()  # nothing flows back past the last layer
     trainer.train(1)
@@ -103,17 +108,17 @@ def test_layers_with_all_zero_gradients_are_flagged_dead(data):
     assert probe(trainer).latest[3].tolist() == [0.0, 0.0, 0.0, 0.0]
 
 
-def test_a_layer_without_gradient_counts_as_dead(data):
+def test_a_layer_without_gradient_counts_as_dead(data, recorder):
     trainer = Trainer(data, TrainConfig())
     trainer.model.features[0].weight.requires_grad_(False)
-    probe = WeightsProbe(trainer)
+    probe = WeightsProbe(trainer, recorder=recorder)
     trainer.train(2)
     assert probe(trainer).latest[3].tolist() == [1.0, 0.0, 0.0, 0.0]
 
 
-def test_linear_layers_are_shipped_as_matrices_and_conv_layers_as_tiles(data):
+def test_linear_layers_are_shipped_as_matrices_and_conv_layers_as_tiles(data, recorder):
     trainer = Trainer(data, TrainConfig())
-    probe = WeightsProbe(trainer)
+    probe = WeightsProbe(trainer, recorder=recorder)
     trainer.train(2)
     payload = probe(trainer)
     assert sorted(payload.matrices) == [2, 3] and sorted(payload.filters) == [0, 1]
@@ -161,14 +166,14 @@ def test_the_first_layer_of_an_rgb_model_is_tiled_in_colour():
     np.testing.assert_array_equal(tile[..., :3], normalised(w[o]).transpose(1, 2, 0))
 
 
-def test_rgb_input_gives_a_colour_first_layer_through_the_probe():
+def test_rgb_input_gives_a_colour_first_layer_through_the_probe(recorder):
     from gpuviz_app.data.dataset import Dataset
 
     rng = np.random.default_rng(0)
     x = rng.random((64, 3, 8, 8), dtype=np.float32)
     ds = Dataset(x=x, y=rng.integers(0, 2, 64), classes=["a", "b"], kind="images", name="rgb")
     trainer = Trainer(DeviceDataset(ds, "cpu"), TrainConfig())
-    probe = WeightsProbe(trainer)
+    probe = WeightsProbe(trainer, recorder=recorder)
     trainer.train(1)
     filters = probe(trainer).filters
     assert filters[0].colour and not filters[1].colour

@@ -1,0 +1,158 @@
+"""The CPU recorder: each step is binned right after it, while its values are in cache.
+
+Weights and gradients are copied into a padded 2-D buffer of CHUNK-wide rows, one
+series per run of rows, so that a grid's scale and offset are per-row values broadcast
+along the row, not per-element arrays. The step is then binned on the current grid
+(multiply by 2**-e, floor, shift, clamp, one bincount), with one slot below and one
+above each series' bins. A value outside the grid lands in those slots; then the step
+is binned again exactly on a grid grown to hold it (earlier rows of the batch move to
+it with `histogram.rebin`), so counts stay exact. Grids are refitted, possibly finer,
+with some headroom at each batch boundary.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from gpuviz_app.core import histogram as H
+from gpuviz_app.core.weight_recorder import Recorder
+
+CHUNK = 256
+HEADROOM = 0.125  # of the data's span, added on each side when a grid is fitted
+
+
+def occupied_bounds(hist: torch.Tensor, e: torch.Tensor, k0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Value bounds [lo, hi] (float64) enclosing the non-empty bins of hist (..., bins)
+    on grids (e, k0) broadcast to hist's leading dims; (+inf, -inf) where empty."""
+    bins = hist.shape[-1]
+    nz = hist > 0
+    first = nz.int().argmax(-1)
+    last = bins - 1 - nz.flip(-1).int().argmax(-1)
+    width = torch.exp2(e.double())
+    lo = (k0 + first).double() * width
+    hi = torch.nextafter((k0 + last + 1).double() * width, torch.tensor(float("-inf"), dtype=torch.float64))
+    empty = ~nz.any(-1)
+    return torch.where(empty, float("inf"), lo), torch.where(empty, float("-inf"), hi)
+
+
+class StepRecorder(Recorder):
+    def __init__(self, params: list[torch.nn.Parameter], device: torch.device, capacity: int = 512,
+                 max_rows: int = 32) -> None:
+        super().__init__(params, device, capacity)
+        s, nl, bins = len(self.sizes), self.layers, self.ring.bins
+        self.slots = bins + 2
+        chunks = [math.ceil(n / CHUNK) for n in self.sizes]
+        self.chunk_series = torch.repeat_interleave(torch.arange(s), torch.tensor(chunks, dtype=torch.int64))
+        rows = sum(chunks)
+        self.weight_rows = sum(chunks[:nl])
+        self.bufs = [torch.zeros(rows, CHUNK), torch.zeros(rows, CHUNK)]
+        starts = [0] + torch.tensor(chunks).cumsum(0).tolist()
+        self.views = [[b.view(-1)[starts[i] * CHUNK : starts[i] * CHUNK + n] for i, n in enumerate(self.sizes)]
+                      for b in self.bufs]
+        self.padding = torch.tensor([c * CHUNK - n for c, n in zip(chunks, self.sizes)], dtype=torch.int64)
+        self.parity = 0
+        with torch.no_grad():
+            torch._foreach_copy_(self.views[1][:nl], [p.reshape(-1) for p in params])
+        self.t = torch.empty(rows, CHUNK)
+        self.ti = torch.empty(rows, CHUNK, dtype=torch.int16 if s * self.slots < 2**15 else torch.int32)
+        self.acc = torch.zeros(max_rows, s * self.slots, dtype=torch.int64)
+        self.nonfinite = torch.zeros(max_rows, s, dtype=torch.int64)
+        self.norms = torch.zeros(max_rows, rows)
+        self.dnorms = torch.zeros(max_rows, self.weight_rows)
+        self.gmax = torch.zeros(max_rows, rows - self.weight_rows)
+        base = (self.chunk_series * self.slots).float()[:, None]
+        self.lo_c, self.hi_c = base, base + (bins + 1)
+        self.exact_steps = 0  # steps that left the grid and were binned again
+        self._set_grid(torch.full((s,), H.E_MIN), torch.full((s,), -(bins // 2)))
+
+    def _set_grid(self, e: torch.Tensor, k0: torch.Tensor) -> None:
+        self.e, self.k0 = e, k0
+        series = torch.arange(len(self.sizes))
+        self.scale_c = torch.exp2(-e.double()).float()[self.chunk_series][:, None]
+        self.off_c = (series * self.slots + 1 - k0).float()[self.chunk_series][:, None]
+        zero_slot = (1 - k0).clamp(0, self.slots - 1) + series * self.slots
+        self.padfix = torch.zeros(len(self.sizes) * self.slots, dtype=torch.int64)
+        self.padfix.index_add_(0, zero_slot, -self.padding)  # the padding zeros, taken back out
+
+    def __call__(self, trainer: Any) -> None:
+        i = self.pending
+        if not i:
+            self.pending_first = trainer.step_count
+        buf, prev = self.bufs[self.parity], self.bufs[1 - self.parity]
+        views = self.views[self.parity]
+        torch._foreach_copy_(views, [p.reshape(-1) for p in self.params] + [g.reshape(-1) for g in self.grads()])
+        t = self.t
+        torch.mul(buf, self.scale_c, out=t)
+        t.floor_()
+        t.add_(self.off_c)
+        torch.clamp(t, self.lo_c, self.hi_c, out=t)
+        self.ti.copy_(t)
+        row = self.acc[i]
+        try:
+            torch.add(torch.bincount(self.ti.view(-1), minlength=row.numel()), self.padfix, out=row)
+            inside = not bool(row.view(-1, self.slots)[:, :: self.slots - 1].any())
+        except RuntimeError:  # a NaN became a negative index
+            inside = False
+        if inside:
+            self.nonfinite[i] = 0
+        else:
+            self._bin_exactly(i, views)
+        torch.linalg.vector_norm(buf, dim=1, out=self.norms[i])
+        wr = self.weight_rows
+        torch.linalg.vector_norm(buf[:wr] - prev[:wr], dim=1, out=self.dnorms[i])
+        torch.linalg.vector_norm(buf[wr:], ord=float("inf"), dim=1, out=self.gmax[i])
+        self.parity ^= 1
+        self.pending += 1
+        self.last_step = trainer.step_count
+        if self.pending == len(self.acc):
+            self.flush()
+
+    def _rows(self, k: int) -> torch.Tensor:
+        """The first k rows' bins (k, S, bins), a view without the outside slots."""
+        return self.acc[:k].view(k, -1, self.slots)[..., 1:-1]
+
+    def _bin_exactly(self, i: int, views: list[torch.Tensor]) -> None:
+        """Grow the grids to hold step i, move rows < i onto them, and bin step i exactly."""
+        ranges = [H.finite_range(v) for v in views]
+        lo = torch.stack([r[0] for r in ranges]).double()
+        hi = torch.stack([r[1] for r in ranges]).double()
+        if i:
+            rows_lo, rows_hi = occupied_bounds(self._rows(i).sum(0), self.e, self.k0)
+            lo, hi = torch.minimum(lo, rows_lo), torch.maximum(hi, rows_hi)
+        pad = HEADROOM * torch.nan_to_num(hi - lo, nan=0.0, posinf=0.0, neginf=0.0).clamp_min(0)
+        e, k0 = H.fit(lo - pad, hi + pad, self.e if i else None, self.ring.bins)
+        if i:
+            moved = H.rebin(self._rows(i), self.e, self.k0, e, k0)
+            self._rows(i).copy_(moved)
+        self._set_grid(e, k0)
+        row = self.acc[i].view(-1, self.slots)
+        row.zero_()
+        for s, v in enumerate(views):
+            row[s, 1:-1] = H.count(H.bin_index(v, e[s], k0[s]), self.ring.bins, sanitise=True)
+        self.nonfinite[i] = torch.tensor(self.sizes) - row.sum(-1)
+        self.exact_steps += 1
+
+    @torch.no_grad()
+    def flush(self) -> None:
+        k = self.pending
+        if not k:
+            return
+        nl = self.layers
+        hist = self._rows(k).contiguous()
+        lo, hi = occupied_bounds(hist, self.e, self.k0)
+        sq = torch.zeros(k, len(self.sizes), dtype=torch.float64)
+        sq.index_add_(1, self.chunk_series, self.norms[:k].double() ** 2)
+        dsq = torch.zeros(k, nl, dtype=torch.float64)
+        dsq.index_add_(1, self.chunk_series[: self.weight_rows], self.dnorms[:k].double() ** 2)
+        grad_layer = (self.chunk_series[self.weight_rows :] - nl).expand(k, -1)
+        gmax = torch.zeros(k, nl).scatter_reduce_(1, grad_layer, self.gmax[:k], "amax")
+        health = self._health(sq[:, nl:].sqrt(), sq[:, :nl].sqrt(), dsq.sqrt(), gmax == 0)
+        self.ring.add(self.pending_first, hist, self.e, self.k0, lo, hi, self.nonfinite[:k].clone(), health)
+        # the next batch starts on grids fitted to the last step (finer if the data shrank)
+        blo, bhi = occupied_bounds(hist[-1], self.e, self.k0)
+        pad = HEADROOM * torch.nan_to_num(bhi - blo, nan=0.0, posinf=0.0, neginf=0.0).clamp_min(0)
+        self._set_grid(*H.fit(blo - pad, bhi + pad, bins=self.ring.bins))
+        self.pending = 0

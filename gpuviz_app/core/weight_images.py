@@ -42,6 +42,7 @@ class FilterGrid:
     colour: bool
     shown: tuple[int, int]  # output filters, input channels shown
     total: tuple[int, int]
+    values: torch.Tensor  # the weights shown, (shown filters, channels, kh, kw) float32
 
 
 def matrix_image(weight: torch.Tensor, max_side: int = MAX_SIDE) -> MatrixImage:
@@ -100,10 +101,11 @@ def filter_grid(weight: torch.Tensor, colour: bool, max_tiles: int = MAX_TILES) 
         for dims in ((1, 2, 3), (0, 1, 2, 3)):
             t = _normalise(w, dims).permute(0, 2, 3, 1)  # (O, kh, kw, channels)
             images.append(_layout(_rgba(t), grid))
-        return FilterGrid(images[0], images[1], (th, tw), grid, colour, shown, (o, i))
+        return FilterGrid(images[0], images[1], (th, tw), grid, colour, shown, (o, i), w.clone())
     shown = (min(o, max_tiles), min(i, max_tiles))
     images = []
     for dims in ((1, 2, 3), (0, 1, 2, 3)):
         t = _normalise(w, dims)[: shown[0], : shown[1]]  # normalised over the whole filter
         images.append(_layout(_rgba(t.reshape(-1, th, tw, 1)), shown))
-    return FilterGrid(images[0], images[1], (th, tw), shown, False, shown, (o, i))
+    values = w[: shown[0], : shown[1]].clone()
+    return FilterGrid(images[0], images[1], (th, tw), shown, False, shown, (o, i), values)

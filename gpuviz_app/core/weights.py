@@ -52,8 +52,8 @@ class WeightsPayload:
     """What the weights view reads; tensors are fresh, on the training device.
 
     `counts[s, c]` is column c's histogram of series s on the grid `grid[s, c]` =
-    (first edge, bin width, largest count, total count); `extent[s, c]` the values'
-    (min, max). Series s < L are weights, L + s gradients. `health[l, c]` holds the
+    (first edge, bin width, 1 / largest count (0 if empty), total count) — the layout
+    of the density texture's column info; `extent[s, c]` bounds of its values (min, max). Series s < L are weights, L + s gradients. `health[l, c]` holds the
     column means of (gradient norm, update-to-weight ratio, weight norm), `dead_steps[l, c]`
     how many of its steps had an all-zero gradient; `latest` (4, L) the same four for the
     last step (dead as 0/1). `column_steps` (n, 2) the first and last step of each column.
@@ -103,7 +103,9 @@ class WeightsProbe:
         n, nl = ring.n, len(self.layers)
         counts = ring.counts[:n]
         width = torch.exp2(ring.e[:n].double())
-        grid = torch.stack([ring.k0[:n] * width, width, counts.amax(-1).double(), counts.sum(-1).double()], dim=-1)
+        peak = counts.amax(-1).double()
+        inv_peak = torch.where(peak > 0, 1.0 / peak.clamp_min(1), 0.0)
+        grid = torch.stack([ring.k0[:n] * width, width, inv_peak, counts.sum(-1).double()], dim=-1)
         steps = torch.as_tensor(ring.steps_per_column(), device=ring.device, dtype=torch.float64)
         sums = ring.health[:n]  # (n, 4, L)
         means = sums[:, :3] / steps.clamp_min(1)[:, None, None]

@@ -55,7 +55,10 @@ class Recorder:
 
     def _health(self, gnorm: torch.Tensor, wnorm: torch.Tensor, dnorm: torch.Tensor,
                 dead: torch.Tensor) -> torch.Tensor:
-        """(K, 4, L) float64 rows of (grad norm, update ratio, weight norm, dead 0/1)."""
+        """(K, 4, L) float64 rows of (grad norm, update ratio, weight norm, dead 0/1).
+
+        Dead means a gradient norm of exactly zero: every entry zero (or all below ~1e-22,
+        whose squares vanish in float32: as good as zero for an update)."""
         ratio = dnorm / wnorm.clamp_min(torch.finfo(torch.float32).tiny)
         health = torch.stack([gnorm, ratio, wnorm, dead.float()], dim=1)
         self.latest = health[-1].float().clone()
@@ -113,8 +116,7 @@ class BatchRecorder(Recorder):
         gnorm = torch.stack([torch.linalg.vector_norm(g, dim=1) for g in parts[nl:]], dim=1)
         wnorm = torch.stack([torch.linalg.vector_norm(w, dim=1) for w in parts[:nl]], dim=1)
         dnorm = torch.stack([torch.linalg.vector_norm(delta[:, a:b], dim=1) for a, b in self.spans[:nl]], dim=1)
-        dead = (lo[:, nl:] == 0) & (hi[:, nl:] == 0)
-        health = self._health(gnorm, wnorm, dnorm, dead)
+        health = self._health(gnorm, wnorm, dnorm, gnorm == 0)
         self.prev.copy_(rows[-1, :n])
         self.ring.add(self.pending_first, hist, e, k0, lo, hi, nonfinite, health)
         self.pending = 0

@@ -81,10 +81,13 @@ class ColumnRing:
         new_hi.scatter_reduce_(0, where, hi, "amax")
         sl = slice(c0, c1 + 1)
         be, bk = e.expand(t, s), k0.expand(t, s)
-        ue, uk, ulo, uhi = H.union(self.e[sl], self.k0[sl], self.lo[sl], self.hi[sl], be, bk, new_lo, new_hi,
-                                   self.bins)
-        self.counts[sl] = H.rebin(self.counts[sl], self.e[sl], self.k0[sl], ue, uk) + H.rebin(new, be, bk, ue, uk)
-        self.e[sl], self.k0[sl], self.lo[sl], self.hi[sl] = ue, uk, ulo, uhi
+        if c0 >= self.n:  # all new columns: they take the batch's grids as they are
+            self.counts[sl], self.e[sl], self.k0[sl], self.lo[sl], self.hi[sl] = new, be, bk, new_lo, new_hi
+        else:  # the first column holds earlier steps: move both onto the union grids
+            ue, uk, ulo, uhi = H.union(self.e[sl], self.k0[sl], self.lo[sl], self.hi[sl], be, bk, new_lo, new_hi,
+                                       self.bins)
+            self.counts[sl] = H.rebin(self.counts[sl], self.e[sl], self.k0[sl], ue, uk) + H.rebin(new, be, bk, ue, uk)
+            self.e[sl], self.k0[sl], self.lo[sl], self.hi[sl] = ue, uk, ulo, uhi
         self.nonfinite[sl].index_add_(0, rel, nonfinite)
         self.health[sl].index_add_(0, rel, health)
         self.steps += k

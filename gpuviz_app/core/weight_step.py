@@ -62,9 +62,11 @@ class StepRecorder(Recorder):
         self.nonfinite = torch.zeros(max_rows, s, dtype=torch.int64)
         self.norms = torch.zeros(max_rows, rows)
         self.dnorms = torch.zeros(max_rows, self.weight_rows)
-        self.gmax = torch.zeros(max_rows, rows - self.weight_rows)
-        base = (self.chunk_series * self.slots).float()[:, None]
-        self.lo_c, self.hi_c = base, base + (bins + 1)
+        series = torch.arange(s)
+        self.edge_slots = torch.stack([series * self.slots, series * self.slots + bins + 1], 1).reshape(-1)
+        self.base_c = (self.chunk_series * self.slots + 1).float()[:, None]
+        self.flat_params = [p.detach().reshape(-1) for p in params]  # views: the optimizer updates in place
+        self._dtmp = torch.empty(self.weight_rows, CHUNK)
         self.exact_steps = 0  # steps that left the grid and were binned again
         self._set_grid(torch.full((s,), H.E_MIN), torch.full((s,), -(bins // 2)))
 
@@ -72,8 +74,8 @@ class StepRecorder(Recorder):
         self.e, self.k0 = e, k0
         series = torch.arange(len(self.sizes))
         self.scale_c = torch.exp2(-e.double()).float()[self.chunk_series][:, None]
-        self.off_c = (series * self.slots + 1 - k0).float()[self.chunk_series][:, None]
-        zero_slot = (1 - k0).clamp(0, self.slots - 1) + series * self.slots
+        self.k0_c = k0.float()[self.chunk_series][:, None]
+        zero_slot = (-k0).clamp(-1, self.ring.bins) + 1 + series * self.slots
         self.padfix = torch.zeros(len(self.sizes) * self.slots, dtype=torch.int64)
         self.padfix.index_add_(0, zero_slot, -self.padding)  # the padding zeros, taken back out
 
@@ -83,57 +85,69 @@ class StepRecorder(Recorder):
             self.pending_first = trainer.step_count
         buf, prev = self.bufs[self.parity], self.bufs[1 - self.parity]
         views = self.views[self.parity]
-        torch._foreach_copy_(views, [p.reshape(-1) for p in self.params] + [g.reshape(-1) for g in self.grads()])
-        t = self.t
-        torch.mul(buf, self.scale_c, out=t)
-        t.floor_()
-        t.add_(self.off_c)
-        torch.clamp(t, self.lo_c, self.hi_c, out=t)
-        self.ti.copy_(t)
-        row = self.acc[i]
-        try:
-            torch.add(torch.bincount(self.ti.view(-1), minlength=row.numel()), self.padfix, out=row)
-            inside = not bool(row.view(-1, self.slots)[:, :: self.slots - 1].any())
-        except RuntimeError:  # a NaN became a negative index
-            inside = False
-        if inside:
-            self.nonfinite[i] = 0
-        else:
-            self._bin_exactly(i, views)
-        torch.linalg.vector_norm(buf, dim=1, out=self.norms[i])
+        grads = [g.reshape(-1) for g in self.grads()]
+        torch._foreach_copy_(views, self.flat_params + grads)
+        if not self._bin_fast(buf, i):
+            self._bin_exactly(i, buf, views)
         wr = self.weight_rows
-        torch.linalg.vector_norm(buf[:wr] - prev[:wr], dim=1, out=self.dnorms[i])
-        torch.linalg.vector_norm(buf[wr:], ord=float("inf"), dim=1, out=self.gmax[i])
+        torch.linalg.vector_norm(buf, dim=1, out=self.norms[i])
+        torch.linalg.vector_norm(torch.sub(buf[:wr], prev[:wr], out=self._dtmp), dim=1, out=self.dnorms[i])
         self.parity ^= 1
         self.pending += 1
         self.last_step = trainer.step_count
         if self.pending == len(self.acc):
             self.flush()
 
+    def _bin_fast(self, buf: torch.Tensor, i: int) -> bool:
+        """Bin buf into row i on the current grids; False if a value fell outside them."""
+        # slot = series * slots + 1 + clamp(floor(x * 2**-e) - k0, -1, bins), exact in float32
+        t = self.t
+        torch.mul(buf, self.scale_c, out=t)
+        t.floor_()
+        t.sub_(self.k0_c)
+        t.clamp_(-1.0, float(self.ring.bins))
+        t.add_(self.base_c)
+        self.ti.copy_(t)
+        row = self.acc[i]
+        try:
+            torch.add(torch.bincount(self.ti.view(-1), minlength=row.numel()), self.padfix, out=row)
+        except RuntimeError:  # a NaN became a negative index
+            return False
+        self.nonfinite[i] = 0
+        return not bool(row.index_select(0, self.edge_slots).any())
+
     def _rows(self, k: int) -> torch.Tensor:
         """The first k rows' bins (k, S, bins), a view without the outside slots."""
         return self.acc[:k].view(k, -1, self.slots)[..., 1:-1]
 
-    def _bin_exactly(self, i: int, views: list[torch.Tensor]) -> None:
-        """Grow the grids to hold step i, move rows < i onto them, and bin step i exactly."""
-        ranges = [H.finite_range(v) for v in views]
-        lo = torch.stack([r[0] for r in ranges]).double()
-        hi = torch.stack([r[1] for r in ranges]).double()
+    def _bin_exactly(self, i: int, buf: torch.Tensor, views: list[torch.Tensor]) -> None:
+        """Grow the grids to hold step i, move rows < i onto them, and bin step i again."""
+        n = len(self.sizes)
+        where = self.chunk_series
+        lo = torch.full((n,), float("inf")).scatter_reduce_(0, where, buf.amin(1), "amin")
+        hi = torch.full((n,), float("-inf")).scatter_reduce_(0, where, buf.amax(1), "amax")
+        finite = bool(torch.isfinite(lo).all() & torch.isfinite(hi).all())
+        if not finite:  # extremes of the finite values only
+            ranges = [H.finite_range(v) for v in views]
+            lo = torch.stack([r[0] for r in ranges])
+            hi = torch.stack([r[1] for r in ranges])
+        lo, hi = lo.double(), hi.double()  # (the padding's zeros may widen them a little: harmless)
         if i:
             rows_lo, rows_hi = occupied_bounds(self._rows(i).sum(0), self.e, self.k0)
             lo, hi = torch.minimum(lo, rows_lo), torch.maximum(hi, rows_hi)
         pad = HEADROOM * torch.nan_to_num(hi - lo, nan=0.0, posinf=0.0, neginf=0.0).clamp_min(0)
         e, k0 = H.fit(lo - pad, hi + pad, self.e if i else None, self.ring.bins)
         if i:
-            moved = H.rebin(self._rows(i), self.e, self.k0, e, k0)
-            self._rows(i).copy_(moved)
+            self._rows(i).copy_(H.rebin(self._rows(i), self.e, self.k0, e, k0))
         self._set_grid(e, k0)
+        self.exact_steps += 1
+        if finite and self._bin_fast(buf, i):
+            return
         row = self.acc[i].view(-1, self.slots)
         row.zero_()
         for s, v in enumerate(views):
             row[s, 1:-1] = H.count(H.bin_index(v, e[s], k0[s]), self.ring.bins, sanitise=True)
         self.nonfinite[i] = torch.tensor(self.sizes) - row.sum(-1)
-        self.exact_steps += 1
 
     @torch.no_grad()
     def flush(self) -> None:
@@ -147,12 +161,11 @@ class StepRecorder(Recorder):
         sq.index_add_(1, self.chunk_series, self.norms[:k].double() ** 2)
         dsq = torch.zeros(k, nl, dtype=torch.float64)
         dsq.index_add_(1, self.chunk_series[: self.weight_rows], self.dnorms[:k].double() ** 2)
-        grad_layer = (self.chunk_series[self.weight_rows :] - nl).expand(k, -1)
-        gmax = torch.zeros(k, nl).scatter_reduce_(1, grad_layer, self.gmax[:k], "amax")
-        health = self._health(sq[:, nl:].sqrt(), sq[:, :nl].sqrt(), dsq.sqrt(), gmax == 0)
+        gnorm = sq[:, nl:].sqrt()
+        health = self._health(gnorm, sq[:, :nl].sqrt(), dsq.sqrt(), gnorm == 0)
         self.ring.add(self.pending_first, hist, self.e, self.k0, lo, hi, self.nonfinite[:k].clone(), health)
-        # the next batch starts on grids fitted to the last step (finer if the data shrank)
-        blo, bhi = occupied_bounds(hist[-1], self.e, self.k0)
+        # the next batch starts on grids fitted to this one (finer if the data shrank)
+        blo, bhi = occupied_bounds(hist.sum(0), self.e, self.k0)
         pad = HEADROOM * torch.nan_to_num(bhi - blo, nan=0.0, posinf=0.0, neginf=0.0).clamp_min(0)
         self._set_grid(*H.fit(blo - pad, bhi + pad, bins=self.ring.bins))
         self.pending = 0

@@ -19,6 +19,7 @@ from gpuviz_app.render.upload import as_numpy
 from gpuviz_app.render.visuals.texture_image import TextureImage
 
 LABEL_H = 16
+HOVER_H = 16
 
 
 def symmetric_range(current: float | None, absmax: float) -> float:
@@ -123,7 +124,12 @@ class LayerTiles:
 
     def __init__(self) -> None:
         self.widget = scene.Widget()
-        self.grid = self.widget.add_grid(spacing=4, margin=2)
+        outer = self.widget.add_grid(spacing=0, margin=0)
+        self.grid = outer.add_grid(row=0, col=0, spacing=4, margin=2)
+        footer = outer.add_widget(row=1, col=0)
+        footer.height_max = HOVER_H
+        self.hover = scene.visuals.Text("", color=TEXT, font_size=8, anchor_x="left", anchor_y="center",
+                                        pos=(6, HOVER_H / 2), parent=footer)
         self.tiles: list[Tile] = []
         self._key: tuple | None = None
 

@@ -49,8 +49,7 @@ class WeightsView(View):
         self.distribution = DistributionPlot()
         self.ridges = RidgePlot()
         self.health = HealthPlots()
-        self.hover = scene.visuals.Text("", color=TEXT, font_size=8, anchor_x="right", anchor_y="top",
-                                        parent=parent)
+        self.hover = self.tiles.hover
         self.status = scene.visuals.Text("waiting for the first steps\u2026", color=TEXT, font_size=9,
                                          parent=parent)
         parent.events.resize.connect(self._place_texts)
@@ -93,7 +92,6 @@ class WeightsView(View):
 
     def _place_texts(self, event=None) -> None:
         w, h = self.parent.size
-        self.hover.pos = (w - 8, 4)
         self.status.pos = (w / 2, h / 2)
 
     def shown_layers(self) -> list[int]:

@@ -52,6 +52,8 @@ class StepRecorder(Recorder):
         starts = [0] + torch.tensor(chunks).cumsum(0).tolist()
         self.views = [[b.view(-1)[starts[i] * CHUNK : starts[i] * CHUNK + n] for i, n in enumerate(self.sizes)]
                       for b in self.bufs]
+        shapes = [p.shape for p in params] * 2
+        self.shaped = [[v.view(shape) for v, shape in zip(views, shapes)] for views in self.views]
         self.padding = torch.tensor([c * CHUNK - n for c, n in zip(chunks, self.sizes)], dtype=torch.int64)
         self.parity = 0
         with torch.no_grad():
@@ -65,8 +67,8 @@ class StepRecorder(Recorder):
         series = torch.arange(s)
         self.edge_slots = torch.stack([series * self.slots, series * self.slots + bins + 1], 1).reshape(-1)
         self.base_c = (self.chunk_series * self.slots + 1).float()[:, None]
-        self.flat_params = [p.detach().reshape(-1) for p in params]  # views: the optimizer updates in place
-        self._dtmp = torch.empty(self.weight_rows, CHUNK)
+        self.sources = [p.detach() for p in params]  # the optimizer updates them in place
+        self._raw: list[torch.Tensor] = []  # this batch's bincounts not yet moved into `acc`
         self.exact_steps = 0  # steps that left the grid and were binned again
         self._set_grid(torch.full((s,), H.E_MIN), torch.full((s,), -(bins // 2)))
 
@@ -78,28 +80,27 @@ class StepRecorder(Recorder):
         zero_slot = (-k0).clamp(-1, self.ring.bins) + 1 + series * self.slots
         self.padfix = torch.zeros(len(self.sizes) * self.slots, dtype=torch.int64)
         self.padfix.index_add_(0, zero_slot, -self.padding)  # the padding zeros, taken back out
+        self.edge_expect = -self.padfix[self.edge_slots]  # padding zeros when zero is outside a grid
 
     def __call__(self, trainer: Any) -> None:
         i = self.pending
         if not i:
             self.pending_first = trainer.step_count
         buf, prev = self.bufs[self.parity], self.bufs[1 - self.parity]
-        views = self.views[self.parity]
-        grads = [g.reshape(-1) for g in self.grads()]
-        torch._foreach_copy_(views, self.flat_params + grads)
-        if not self._bin_fast(buf, i):
-            self._bin_exactly(i, buf, views)
+        torch._foreach_copy_(self.shaped[self.parity], self.sources + self.grads())
+        if not self._bin_fast(buf):
+            self._bin_exactly(i, buf, self.views[self.parity])
         wr = self.weight_rows
         torch.linalg.vector_norm(buf, dim=1, out=self.norms[i])
-        torch.linalg.vector_norm(torch.sub(buf[:wr], prev[:wr], out=self._dtmp), dim=1, out=self.dnorms[i])
+        torch.linalg.vector_norm(torch.sub(buf[:wr], prev[:wr], out=self.t[:wr]), dim=1, out=self.dnorms[i])
         self.parity ^= 1
         self.pending += 1
         self.last_step = trainer.step_count
         if self.pending == len(self.acc):
             self.flush()
 
-    def _bin_fast(self, buf: torch.Tensor, i: int) -> bool:
-        """Bin buf into row i on the current grids; False if a value fell outside them."""
+    def _bin_fast(self, buf: torch.Tensor) -> bool:
+        """Bin buf on the current grids into the next row; False if a value fell outside them."""
         # slot = series * slots + 1 + clamp(floor(x * 2**-e) - k0, -1, bins), exact in float32
         t = self.t
         torch.mul(buf, self.scale_c, out=t)
@@ -108,13 +109,20 @@ class StepRecorder(Recorder):
         t.clamp_(-1.0, float(self.ring.bins))
         t.add_(self.base_c)
         self.ti.copy_(t)
-        row = self.acc[i]
         try:
-            torch.add(torch.bincount(self.ti.view(-1), minlength=row.numel()), self.padfix, out=row)
+            counts = torch.bincount(self.ti.view(-1), minlength=len(self.padfix))
         except RuntimeError:  # a NaN became a negative index
             return False
-        self.nonfinite[i] = 0
-        return not bool(row.index_select(0, self.edge_slots).any())
+        if not torch.equal(counts.index_select(0, self.edge_slots), self.edge_expect):
+            return False
+        self._raw.append(counts)
+        return True
+
+    def _materialise(self, end: int) -> None:
+        """Move the bincounts of rows up to `end` (exclusive) into `acc`, padding taken out."""
+        if self._raw:
+            torch.add(torch.stack(self._raw), self.padfix, out=self.acc[end - len(self._raw) : end])
+            self._raw.clear()
 
     def _rows(self, k: int) -> torch.Tensor:
         """The first k rows' bins (k, S, bins), a view without the outside slots."""
@@ -122,6 +130,7 @@ class StepRecorder(Recorder):
 
     def _bin_exactly(self, i: int, buf: torch.Tensor, views: list[torch.Tensor]) -> None:
         """Grow the grids to hold step i, move rows < i onto them, and bin step i again."""
+        self._materialise(i)
         n = len(self.sizes)
         where = self.chunk_series
         lo = torch.full((n,), float("inf")).scatter_reduce_(0, where, buf.amin(1), "amin")
@@ -141,7 +150,8 @@ class StepRecorder(Recorder):
             self._rows(i).copy_(H.rebin(self._rows(i), self.e, self.k0, e, k0))
         self._set_grid(e, k0)
         self.exact_steps += 1
-        if finite and self._bin_fast(buf, i):
+        if finite and self._bin_fast(buf):
+            self._materialise(i + 1)
             return
         row = self.acc[i].view(-1, self.slots)
         row.zero_()
@@ -155,17 +165,20 @@ class StepRecorder(Recorder):
         if not k:
             return
         nl = self.layers
+        self._materialise(k)
         hist = self._rows(k).contiguous()
-        lo, hi = occupied_bounds(hist, self.e, self.k0)
+        # value bounds of the whole batch stand for each row's (a valid, slightly wider bound)
+        blo, bhi = occupied_bounds(hist.sum(0), self.e, self.k0)
         sq = torch.zeros(k, len(self.sizes), dtype=torch.float64)
         sq.index_add_(1, self.chunk_series, self.norms[:k].double() ** 2)
         dsq = torch.zeros(k, nl, dtype=torch.float64)
         dsq.index_add_(1, self.chunk_series[: self.weight_rows], self.dnorms[:k].double() ** 2)
         gnorm = sq[:, nl:].sqrt()
         health = self._health(gnorm, sq[:, :nl].sqrt(), dsq.sqrt(), gnorm == 0)
-        self.ring.add(self.pending_first, hist, self.e, self.k0, lo, hi, self.nonfinite[:k].clone(), health)
+        self.ring.add(self.pending_first, hist, self.e, self.k0, blo.expand(k, -1), bhi.expand(k, -1),
+                      self.nonfinite[:k].clone(), health)
         # the next batch starts on grids fitted to this one (finer if the data shrank)
-        blo, bhi = occupied_bounds(hist.sum(0), self.e, self.k0)
         pad = HEADROOM * torch.nan_to_num(bhi - blo, nan=0.0, posinf=0.0, neginf=0.0).clamp_min(0)
         self._set_grid(*H.fit(blo - pad, bhi + pad, bins=self.ring.bins))
+        self.nonfinite.zero_()
         self.pending = 0

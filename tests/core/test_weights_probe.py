@@ -177,3 +177,51 @@ def test_rgb_input_gives_a_colour_first_layer_through_the_probe(recorder):
     trainer.train(1)
     filters = probe(trainer).filters
     assert filters[0].colour and not filters[1].colour
+
+
+def assert_every_step_matches_numpy(probe, payload, capture):
+    ring = probe.recorder.ring
+    nl = len(probe.layers)
+    for c, step in enumerate(payload.column_steps[:, 0]):
+        for s in range(2 * nl):
+            tensors = capture.weights[step] if s < nl else capture.grads[step]
+            values = tensors[s % nl].numpy().ravel().astype(np.float64)
+            values = values[np.isfinite(values)]
+            edges = H.edges(int(ring.e[c, s]), int(ring.k0[c, s]))
+            expected, _ = np.histogram(values, edges)
+            np.testing.assert_array_equal(payload.counts[s, c].numpy(), expected, err_msg=f"step {step} series {s}")
+
+
+def test_a_jump_out_of_the_grid_mid_batch_stays_exact(data, recorder):
+    trainer = Trainer(data, TrainConfig())
+    probe = WeightsProbe(trainer, recorder=recorder)
+    capture = Capture(trainer)
+    trainer.train(5)
+    with torch.no_grad():
+        trainer.model.head[1].weight.mul_(40.0)  # far outside this batch's grid
+        trainer.model.features[0].weight[0, 0, 0, 0] = 25.0
+    trainer.train(5)
+    payload = probe(trainer)
+    assert payload.columns == 10
+    assert_every_step_matches_numpy(probe, payload, capture)
+    if recorder == "step":
+        assert probe.recorder.exact_steps >= 2  # the first step, and the jump
+
+
+def test_non_finite_values_are_counted_apart(data, recorder):
+    trainer = Trainer(data, TrainConfig())
+    probe = WeightsProbe(trainer, recorder=recorder)
+    capture = Capture(trainer)
+    trainer.train(3)
+    with torch.no_grad():
+        w = trainer.model.head[3].weight
+        w[0, 0], w[1, 1] = float("nan"), float("inf")
+    trainer.step_count += 1  # one more recorded "step" with the same gradients
+    with torch.no_grad():
+        for hook in trainer._step_hooks:
+            hook(trainer)
+    payload = probe(trainer)
+    assert payload.columns == 4
+    assert payload.counts[3, 3].sum() == 640 - 2  # layer 4's weights at that step: two not binned
+    assert probe.ring.nonfinite[3, 3] == 2
+    assert_every_step_matches_numpy(probe, payload, capture)

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
-# Diverging, for signed values (weights): blue below zero, near-white at zero, red above.
+# Diverging, for signed values (weights): blue below zero, dark at zero, red above. A dark
+# centre suits the dark background, and no colour comes near the metrics view's series.
 DIVERGING = (
-    (0.0, (0.020, 0.188, 0.380)),
-    (0.25, (0.263, 0.576, 0.765)),
-    (0.5, (0.969, 0.969, 0.969)),
-    (0.75, (0.839, 0.376, 0.302)),
-    (1.0, (0.404, 0.000, 0.122)),
+    (0.0, (0.349, 0.698, 0.980)),
+    (0.25, (0.149, 0.400, 0.702)),
+    (0.5, (0.125, 0.133, 0.153)),
+    (0.75, (0.702, 0.200, 0.180)),
+    (1.0, (0.988, 0.620, 0.451)),
 )
 
 # Sequential, for densities: dark purple to pale yellow.

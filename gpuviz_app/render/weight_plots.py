@@ -14,7 +14,8 @@ from gpuviz_app.render.upload import as_numpy
 from gpuviz_app.render.visuals.density import Density
 from gpuviz_app.render.visuals.mesh import Mesh
 
-PALETTE = ("#88c0d0", "#ebcb8b", "#a3be8c", "#b48ead", "#d08770", "#81a1c1", "#8fbcbb", "#e5e9f0")
+# Layer colours, kept clear of the metrics view's series colours (tests find curves by colour).
+PALETTE = ("#b48ead", "#d08770", "#5e81ac", "#e5e9f0", "#d8a0df", "#f0a860", "#6fd08c", "#c9b458")
 DEAD = "#bf616a"
 RIDGES = 16
 

@@ -16,11 +16,12 @@ Non-finite values are not binned.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 BINS = 256
 E_MIN, E_MAX = -100, 126  # 2**-e stays a normal float32; 256 bins of 2**126 hold every float32
-_HEADROOM = 22  # |x| / 2**e <= 2**22: bin indices and k0 are exact float32 integers
+_MAGNITUDE = 22  # |x| / 2**e <= 2**22: bin indices and k0 are exact float32 integers
 _FLT_MAX = 3.4028234663852886e38
 
 
@@ -40,7 +41,7 @@ def fit(lo: torch.Tensor, hi: torch.Tensor, e_floor: torch.Tensor | None = None,
     lo = torch.nan_to_num(lo, nan=-_FLT_MAX)
     hi = torch.nan_to_num(hi, nan=_FLT_MAX)
     mag = torch.maximum(lo.abs(), hi.abs())
-    e_mag = torch.ceil(torch.log2(mag)) - _HEADROOM
+    e_mag = torch.ceil(torch.log2(mag)) - _MAGNITUDE
     e_span = torch.ceil(torch.log2((hi - lo) / (bins - 1)))
     floor_ = torch.clamp(e_mag, min=E_MIN)
     if e_floor is not None:
@@ -62,10 +63,8 @@ def fit(lo: torch.Tensor, hi: torch.Tensor, e_floor: torch.Tensor | None = None,
     return e.long(), k0.long()
 
 
-def edges(e: int, k0: int, bins: int = BINS) -> "numpy.ndarray":  # noqa: F821 - doc only
+def edges(e: int, k0: int, bins: int = BINS) -> np.ndarray:
     """The bin edges of one grid, exactly, as float64 (for tests and exports)."""
-    import numpy as np
-
     return (np.arange(bins + 1, dtype=np.float64) + k0) * np.ldexp(1.0, e)
 
 

@@ -225,3 +225,34 @@ def test_non_finite_values_are_counted_apart(data, recorder):
     assert payload.counts[3, 3].sum() == 640 - 2  # layer 4's weights at that step: two not binned
     assert probe.ring.nonfinite[3, 3] == 2
     assert_every_step_matches_numpy(probe, payload, capture)
+
+
+@pytest.mark.gpu
+def test_on_cuda_every_step_is_exact_and_the_step_hook_never_waits_for_the_device():
+    trainer = Trainer(DeviceDataset(digits(), "cuda"), TrainConfig())
+    probe = WeightsProbe(trainer)
+    assert type(probe.recorder).__name__ == "BatchRecorder"
+    steps = []
+    trainer.add_step_hook(lambda t: steps.append(([l.weight.detach().cpu() for l in probe.layers],
+                                                  [l.weight.grad.cpu() for l in probe.layers])))
+    trainer.train(3)
+    hook = probe.recorder
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        with torch.no_grad():
+            trainer.step_count += 1
+            hook(trainer)  # one row into the buffer: no read-back
+        hook.pending -= 1
+        trainer.step_count -= 1
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    payload = probe(trainer)
+    ring = probe.recorder.ring
+    nl = len(probe.layers)
+    for c in range(3):
+        weights, grads = steps[c]
+        for s in range(2 * nl):
+            values = (weights if s < nl else grads)[s % nl].numpy().ravel().astype(np.float64)
+            edges = H.edges(int(ring.e[c, s]), int(ring.k0[c, s]))
+            np.testing.assert_array_equal(payload.counts[s, c].cpu().numpy(), np.histogram(values, edges)[0])

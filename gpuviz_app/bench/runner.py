@@ -18,6 +18,7 @@ TOPICS = [
     "gpuviz_app.bench.loading",
     "gpuviz_app.bench.landscape",
     "gpuviz_app.bench.recording",
+    "gpuviz_app.bench.weights",
 ]
 
 

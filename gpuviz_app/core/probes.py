@@ -57,6 +57,7 @@ class ProbeScheduler:
 # name -> "module:callable" taking the Trainer; imported only when a view asks for it.
 PROBES: dict[str, str] = {
     "landscape": "gpuviz_app.core.landscape.probe:landscape_probe",
+    "weights": "gpuviz_app.core.weights:weights_probe",
 }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -47,6 +50,15 @@ class Trainer:
         self._losses = torch.zeros(_LOSS_BUFFER, device=self.device)
         self._pending = 0
         self._pending_first = 1
+        self._step_hooks: list[Callable[["Trainer"], None]] = []
+        self.hook_time = 0.0  # seconds spent in step hooks (part of the training time)
+
+    def add_step_hook(self, fn: Callable[["Trainer"], None]) -> Callable[[], None]:
+        """Call `fn(trainer)` after every optimisation step (gradients still in `.grad`,
+        under no_grad); returns a function that removes it. A hook must not read values
+        back to the host: it runs on the training loop's hot path."""
+        self._step_hooks.append(fn)
+        return lambda: self._step_hooks.remove(fn) if fn in self._step_hooks else None
 
     def step(self) -> None:
         if self.step_count == 0 and self.history.total("eval_loss") == 0:
@@ -61,10 +73,19 @@ class Trainer:
         self._losses[self._pending] = loss.detach()
         self._pending += 1
         self.step_count += 1
+        if self._step_hooks:
+            self._run_hooks()
         if self._pending == _LOSS_BUFFER:
             self.flush()
         if self.step_count % self.config.eval_every == 0:
             self.evaluate()
+
+    def _run_hooks(self) -> None:
+        start = time.perf_counter()
+        with torch.no_grad():
+            for hook in self._step_hooks:
+                hook(self)
+        self.hook_time += time.perf_counter() - start
 
     def train(self, steps: int) -> None:
         for _ in range(steps):

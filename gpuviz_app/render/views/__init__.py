@@ -5,10 +5,12 @@ from __future__ import annotations
 from gpuviz_app.render.views.base import View
 from gpuviz_app.render.views.landscape import LandscapeView
 from gpuviz_app.render.views.metrics import MetricsView
+from gpuviz_app.render.views.weights import WeightsView
 
 VIEW_CLASSES: dict[str, type[View]] = {
     "metrics": MetricsView,
     "landscape": LandscapeView,
+    "weights": WeightsView,
 }
 
 

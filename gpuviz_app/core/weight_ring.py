@@ -1,0 +1,121 @@
+"""Every training step's histograms and layer health in fixed memory, on the device.
+
+A column holds a run of `stride` consecutive steps: for each series (a layer's weights or
+gradients) a histogram on its own power-of-two grid, the exact min/max of the values, and
+per layer the sums of gradient norm, update-to-weight ratio and weight norm plus the
+number of steps whose gradient was all zero. When the columns are full, neighbours merge:
+both histograms move to the union grid (`histogram.union`/`rebin`, exact) and their counts
+add; sums add. So after a million steps every step is still counted once, in a column
+covering 2**k of them; nothing is sampled or dropped. Step bookkeeping is on the host
+(plain ints), values on the device (no reads back).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from gpuviz_app.core import histogram as H
+
+HEALTH = ("grad_norm", "update_ratio", "weight_norm", "dead_steps")
+
+
+class ColumnRing:
+    def __init__(self, series: int, layers: int, device: torch.device, capacity: int = 512,
+                 bins: int = H.BINS) -> None:
+        if capacity < 2 or capacity % 2:
+            raise ValueError("capacity must be an even number >= 2")
+        self.capacity, self.bins, self.device = capacity, bins, torch.device(device)
+        self.n = 0  # columns in use
+        self.stride = 1
+        self.first_step: int | None = None
+        self.steps = 0  # steps recorded
+        c, s = capacity, series
+        self.counts = torch.zeros(c, s, bins, dtype=torch.int64, device=self.device)
+        self.e = torch.full((c, s), H.E_MIN, dtype=torch.int64, device=self.device)
+        self.k0 = torch.zeros(c, s, dtype=torch.int64, device=self.device)
+        self.lo = torch.full((c, s), float("inf"), dtype=torch.float64, device=self.device)
+        self.hi = torch.full((c, s), float("-inf"), dtype=torch.float64, device=self.device)
+        self.nonfinite = torch.zeros(c, s, dtype=torch.int64, device=self.device)
+        self.health = torch.zeros(c, len(HEALTH), layers, dtype=torch.float64, device=self.device)
+
+    # -- host bookkeeping ---------------------------------------------------------------
+    def column_steps(self) -> np.ndarray:
+        """(n, 2) first and last step of each column in use."""
+        if self.first_step is None:
+            return np.zeros((0, 2), np.int64)
+        start = self.first_step + np.arange(self.n, dtype=np.int64) * self.stride
+        last = self.first_step + self.steps - 1
+        return np.stack([start, np.minimum(start + self.stride - 1, last)], axis=1)
+
+    def steps_per_column(self) -> np.ndarray:
+        cs = self.column_steps()
+        return cs[:, 1] - cs[:, 0] + 1
+
+    # -- adding -----------------------------------------------------------------------------
+    def add(self, first_step: int, hist: torch.Tensor, e: torch.Tensor, k0: torch.Tensor,
+            lo: torch.Tensor, hi: torch.Tensor, nonfinite: torch.Tensor, health: torch.Tensor) -> None:
+        """Add K consecutive steps starting at `first_step`.
+
+        hist (K, S, bins) int64 binned on the batch grids e, k0 (S,); lo/hi (K, S) float64
+        (+inf/-inf where a row had no finite value); nonfinite (K, S); health (K, 4, L).
+        """
+        k = hist.shape[0]
+        if self.first_step is None:
+            self.first_step = first_step
+        if first_step != self.first_step + self.steps:
+            raise ValueError(f"steps must be consecutive: expected {self.first_step + self.steps}, got {first_step}")
+        g_last = self.steps + k - 1
+        while g_last // self.stride >= self.capacity:
+            self.merge()
+        cols = (self.steps + np.arange(k)) // self.stride
+        c0, c1 = int(cols[0]), int(cols[-1])
+        t = c1 - c0 + 1
+        rel = torch.as_tensor(cols - c0, device=self.device)
+        s = hist.shape[1]
+        new = torch.zeros(t, s, self.bins, dtype=torch.int64, device=self.device).index_add_(0, rel, hist)
+        new_lo = torch.full((t, s), float("inf"), dtype=torch.float64, device=self.device)
+        where = rel[:, None].expand(k, s)
+        new_lo.scatter_reduce_(0, where, lo, "amin")
+        new_hi = torch.full((t, s), float("-inf"), dtype=torch.float64, device=self.device)
+        new_hi.scatter_reduce_(0, where, hi, "amax")
+        sl = slice(c0, c1 + 1)
+        be, bk = e.expand(t, s), k0.expand(t, s)
+        if c0 >= self.n:  # all new columns: they take the batch's grids as they are
+            self.counts[sl], self.e[sl], self.k0[sl], self.lo[sl], self.hi[sl] = new, be, bk, new_lo, new_hi
+        else:  # the first column holds earlier steps: move both onto the union grids
+            ue, uk, ulo, uhi = H.union(self.e[sl], self.k0[sl], self.lo[sl], self.hi[sl], be, bk, new_lo, new_hi,
+                                       self.bins)
+            self.counts[sl] = H.rebin(self.counts[sl], self.e[sl], self.k0[sl], ue, uk) + H.rebin(new, be, bk, ue, uk)
+            self.e[sl], self.k0[sl], self.lo[sl], self.hi[sl] = ue, uk, ulo, uhi
+        self.nonfinite[sl].index_add_(0, rel, nonfinite)
+        self.health[sl].index_add_(0, rel, health)
+        self.steps += k
+        self.n = max(self.n, c1 + 1)
+
+    def merge(self) -> None:
+        """Halve the columns in use: each even/odd pair becomes one column, exactly."""
+        h = self.n // 2
+        if self.n % 2:  # pad to pairs with the (empty) next column
+            h += 1
+        a, b = slice(0, 2 * h, 2), slice(1, 2 * h, 2)
+        ue, uk, ulo, uhi = H.union(self.e[a], self.k0[a], self.lo[a], self.hi[a],
+                                   self.e[b], self.k0[b], self.lo[b], self.hi[b], self.bins)
+        merged = H.rebin(self.counts[a], self.e[a], self.k0[a], ue, uk) + \
+            H.rebin(self.counts[b], self.e[b], self.k0[b], ue, uk)
+        nonfinite = self.nonfinite[a] + self.nonfinite[b]
+        health = self.health[a] + self.health[b]
+        self._clear(slice(0, self.capacity))
+        self.counts[:h], self.e[:h], self.k0[:h], self.lo[:h], self.hi[:h] = merged, ue, uk, ulo, uhi
+        self.nonfinite[:h], self.health[:h] = nonfinite, health
+        self.n = h
+        self.stride *= 2
+
+    def _clear(self, sl: slice) -> None:
+        self.counts[sl] = 0
+        self.e[sl] = H.E_MIN
+        self.k0[sl] = 0
+        self.lo[sl] = float("inf")
+        self.hi[sl] = float("-inf")
+        self.nonfinite[sl] = 0
+        self.health[sl] = 0

@@ -1,0 +1,198 @@
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gpuviz_app.core.snapshot import Snapshot
+from gpuviz_app.core.history import MetricsHistory
+from gpuviz_app.core.weights import WeightsProbe
+from gpuviz_app.render.colormaps import SEQUENTIAL, apply, diverging_rgb
+from gpuviz_app.render.upload import HostUpload, as_numpy
+from gpuviz_app.render.views.weights import WeightsView
+
+KNOWN = np.array([[-1.0, -0.5, 0.0, 0.5], [1.0, 0.25, -0.25, 0.75], [0.1, -0.9, 0.6, -0.3]], np.float32)
+
+
+class RecordingUpload(HostUpload):
+    """The host path, keeping what was last written into each GL object."""
+
+    def __init__(self):
+        super().__init__()
+        self.written = {}
+
+    def write_texture(self, texture, data, offset=None):
+        super().write_texture(texture, data, offset)
+        self.written[id(texture)] = as_numpy(data).copy()
+
+
+def snapshot(payload, version=1, run_id=1, step=0):
+    return Snapshot(run_id=run_id, step=step, wall_time=0.0, metrics=MetricsHistory(capacity=2), latest={},
+                    parts={"weights": payload}, versions={"weights": version})
+
+
+def known_payload():
+    """A one-layer model whose weight matrix is KNOWN (no steps recorded)."""
+    model = nn.Sequential(nn.Linear(4, 3))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.from_numpy(KNOWN))
+    trainer = SimpleNamespace(model=model, device=torch.device("cpu"), step_count=0,
+                              add_step_hook=lambda fn: (lambda: None))
+    return WeightsProbe(trainer)(trainer)
+
+
+@pytest.fixture(scope="module")
+def trained_weights():
+    """Snapshots of a CNN on digits after 120 steps, with the weights probe."""
+    from gpuviz_app.core.probes import probe_factories
+    from gpuviz_app.core.session import TrainingSession
+    from gpuviz_app.data.builtin import digits
+
+    session = TrainingSession(digits, device="cpu", max_steps=120, probes=probe_factories({"weights"}))
+    return session.advance(120)
+
+
+def texel_centre(canvas, tile, row, col):
+    """Canvas pixel (x, y) of texel (row, col)'s centre."""
+    x, y = tile.image.node_transform(canvas.canvas.scene).map((col + 0.5, row + 0.5))[:2]
+    return x, y
+
+
+def test_heatmap_texel_maps_to_the_weight_through_the_colormap(view_canvas):
+    view = WeightsView()
+    view.set_options({"layer": "1", "show": "weights"})
+    upload = RecordingUpload()
+    canvas = view_canvas([view], size=(400, 300), upload=upload)
+    assert canvas.push(snapshot(known_payload()))
+    tile = view.tiles.tiles[0]
+    texels = upload.written[id(tile.image.texture)]
+    np.testing.assert_array_equal(texels, KNOWN)  # texel (i, j) holds weight[i, j]
+    assert tile.vmax == pytest.approx(1.2)  # symmetric, rounded up from max |w| = 1
+    pixels = canvas.render()
+    for i in range(3):
+        for j in range(4):
+            x, y = texel_centre(canvas, tile, i, j)
+            got = pixels[int(y), int(x), :3].astype(int)
+            want = np.round(diverging_rgb(KNOWN[i, j], tile.vmax) * 255).astype(int)
+            assert np.abs(got - want).max() <= 3, (i, j, got, want)
+
+
+def test_hovering_reports_row_column_and_value(view_canvas):
+    view = WeightsView()
+    view.set_options({"layer": "1", "show": "weights"})
+    canvas = view_canvas([view], size=(400, 300))
+    canvas.push(snapshot(known_payload()))
+    canvas.render()
+    tile = view.tiles.tiles[0]
+    x, y = texel_centre(canvas, tile, 2, 1)
+    hit = view.value_at(x, y)
+    assert (hit.layer, hit.row, hit.col, hit.value) == (0, 2, 1, pytest.approx(-0.9))
+    assert "[2, 1]" in view.describe(hit) and "-0.9" in view.describe(hit)
+    view._on_move(SimpleNamespace(pos=(x, y)))
+    assert view.hover_text == view.describe(hit) and view.hover.text == view.hover_text
+    assert view.value_at(2, 2) is None  # outside the matrix
+
+
+def test_the_colour_range_does_not_flicker():
+    from gpuviz_app.render.weight_tiles import symmetric_range
+
+    vmax = symmetric_range(None, 0.31)
+    assert vmax >= 0.31
+    for absmax in (0.3, 0.33, 0.29, 0.32):  # small changes keep the range
+        assert symmetric_range(vmax, absmax) == vmax
+    assert symmetric_range(vmax, 0.9) > 0.9  # outgrown: jumps
+
+
+def test_the_whole_view_renders_from_a_training_run(view_canvas, trained_weights):
+    view = WeightsView()
+    upload = RecordingUpload()
+    canvas = view_canvas([view], size=(960, 640), upload=upload)
+    assert canvas.push(trained_weights)
+    pixels = canvas.render()
+    assert len(np.unique(pixels.reshape(-1, 4), axis=0)) > 200
+    payload = trained_weights.parts["weights"]
+    # the density texture holds the focus layer's counts; the largest layer is shown first
+    focus = view.focus_layer()
+    assert payload.layers[focus]["shape"] == (64, 512)
+    n = payload.columns
+    np.testing.assert_array_equal(upload.written[id(view.distribution.density.counts)],
+                                  as_numpy(payload.counts[focus, :n]))
+    # the density image is drawn in the sequential colormap
+    colours = np.round(apply(SEQUENTIAL, np.linspace(0.12, 1, 64)) * 255).astype(int)
+    top_right = pixels[: 640 // 2, 960 // 2 :, :3].reshape(-1, 3).astype(int)
+    near = np.abs(top_right[:, None, :] - colours[None]).max(-1).min(-1) <= 4
+    assert near.sum() > 5000
+    # conv filters arrive as RGBA8 tiles
+    conv = next(t for t in view.tiles.tiles if t.kind == "rgba")
+    np.testing.assert_array_equal(upload.written[id(conv.image.texture)],
+                                  as_numpy(payload.filters[conv.index].per_filter))
+    assert view.ridges.fill.count > 0 and view.ridges.lines.count > 0
+    assert all(s.count > 1 for s in view.health.grad.series.values())
+
+
+def test_gl_objects_are_written_in_place(view_canvas, trained_weights):
+    view = WeightsView()
+    canvas = view_canvas([view], size=(960, 640))
+    canvas.push(trained_weights)
+    canvas.render()
+    textures = [t.image.texture for t in view.tiles.tiles]
+    density = view.distribution.density.counts
+    fill = view.ridges.fill.vertices
+    payload = trained_weights.parts["weights"]
+    again = snapshot(payload, version=trained_weights.version("weights") + 1, run_id=trained_weights.run_id)
+    assert canvas.push(again)
+    canvas.render()
+    assert [t.image.texture for t in view.tiles.tiles] == textures
+    assert view.distribution.density.counts is density and view.ridges.fill.vertices is fill
+    assert not canvas.push(again)  # same version: nothing to do
+
+
+def test_gradient_histograms_and_shared_filter_scale(view_canvas, trained_weights):
+    view = WeightsView()
+    upload = RecordingUpload()
+    canvas = view_canvas([view], size=(960, 640), upload=upload)
+    view.set_options({"histogram": "gradients", "normalise": "shared", "layer": "2"})
+    canvas.push(trained_weights)
+    payload = trained_weights.parts["weights"]
+    assert [t.index for t in view.tiles.tiles] == [1]
+    np.testing.assert_array_equal(upload.written[id(view.tiles.tiles[0].image.texture)],
+                                  as_numpy(payload.filters[1].shared))
+    np.testing.assert_array_equal(upload.written[id(view.distribution.density.counts)],
+                                  as_numpy(payload.counts[1 + 4, : payload.columns]))
+    assert view.distribution.plot.title.startswith("Gradients of 2 conv")
+
+
+@pytest.mark.parametrize("show", ["weights", "distribution", "ridgeline", "health"])
+def test_each_panel_alone_renders(view_canvas, trained_weights, show):
+    view = WeightsView()
+    view.set_options({"show": show})
+    canvas = view_canvas([view], size=(480, 320))
+    canvas.push(trained_weights)
+    pixels = canvas.render()
+    assert len(np.unique(pixels.reshape(-1, 4), axis=0)) > 20
+
+
+def test_dead_layers_are_flagged(view_canvas, trained_weights):
+    payload = trained_weights.parts["weights"]
+    latest = payload.latest.clone()
+    latest[3] = torch.tensor([0.0, 0.0, 1.0, 0.0])
+    dead = SimpleNamespace(**{**payload.__dict__, "latest": latest})
+    view = WeightsView()
+    canvas = view_canvas([view], size=(960, 640))
+    canvas.push(snapshot(dead))
+    assert view.dead_layers() == [payload.layers[2]["label"]]
+    assert view.health.grad.legend[2] == ("3 dead", "#bf616a")
+
+
+def test_clicking_a_tile_picks_the_layer_the_distributions_show(view_canvas, trained_weights):
+    view = WeightsView()
+    canvas = view_canvas([view], size=(960, 640))
+    canvas.push(trained_weights)
+    canvas.render()
+    tile = next(t for t in view.tiles.tiles if t.index == 3)
+    x, y = texel_centre(canvas, tile, 0, 0)
+    view._on_press(SimpleNamespace(pos=(x, y)))
+    assert view.focus_layer() == 3
+    assert canvas.push(trained_weights)
+    assert view.distribution.plot.title == "Weights of 4 linear 10\u00d764"

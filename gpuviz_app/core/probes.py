@@ -55,7 +55,9 @@ class ProbeScheduler:
 
 
 # name -> "module:callable" taking the Trainer; imported only when a view asks for it.
-PROBES: dict[str, str] = {}
+PROBES: dict[str, str] = {
+    "embedding": "gpuviz_app.core.embedding:embedding_probe",
+}
 
 
 def probe_factory(name: str) -> ProbeFactory:

@@ -45,6 +45,7 @@ class TrainingSession:
         self.slice_s = slice_s
         self._probe_factories: dict[str, ProbeFactory] = dict(probes or {})
         self._active: set[str] = set(self._probe_factories)
+        self._probe_options: dict[str, dict[str, Any]] = {}
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -80,6 +81,10 @@ class TrainingSession:
 
     def set_active_probes(self, names: set[str]) -> None:
         self._send("active", set(names))
+
+    def set_probe_options(self, name: str, options: dict[str, Any]) -> None:
+        """Options for probe `name` (kept for later runs); a probe with `configure` receives them."""
+        self._send("probe_options", name, dict(options))
 
     def stop(self) -> None:
         self._stop.set()
@@ -165,6 +170,8 @@ class TrainingSession:
         self.error = ""
         self._scheduler = ProbeScheduler()
         self._probes = {name: f(self.trainer) for name, f in self._probe_factories.items()}
+        for name, options in self._probe_options.items():
+            self._configure_probe(name, options)
         self._parts: dict[str, Any] = {}
         self._versions: dict[str, int] = {}
         self._rate_steps, self._rate_time = 0, 0.0
@@ -193,6 +200,9 @@ class TrainingSession:
             self._new_run(args[0])
         elif name == "active":
             self._active = args[0]
+        elif name == "probe_options":
+            self._probe_options[args[0]] = args[1]
+            self._configure_probe(*args)
         elif name == "configure":
             changes = dict(args[0])
             if {"model", "seed"} & changes.keys():
@@ -211,6 +221,11 @@ class TrainingSession:
                 t.set_batch_size(changes["batch_size"])
             if "optimizer" in changes:
                 t.set_optimizer(changes["optimizer"])
+
+    def _configure_probe(self, name: str, options: dict[str, Any]) -> None:
+        configure = getattr(self._probes.get(name), "configure", None)
+        if configure is not None:
+            configure(options)
 
     def _train_slice(self) -> None:
         t = self.trainer

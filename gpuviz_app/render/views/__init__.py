@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from gpuviz_app.render.views.base import View
+from gpuviz_app.render.views.embedding import EmbeddingView
 from gpuviz_app.render.views.metrics import MetricsView
 
 VIEW_CLASSES: dict[str, type[View]] = {
     "metrics": MetricsView,
+    "embedding": EmbeddingView,
 }
 
 

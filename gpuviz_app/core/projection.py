@@ -31,7 +31,7 @@ def cold_basis(x: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
         return torch.linalg.svd(centred, full_matrices=False)[2][:k].T.contiguous()
     with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
         torch.manual_seed(seed)
-        v = torch.pca_lowrank(x, q=k, center=True, niter=3)[2]
+        v = torch.pca_lowrank(x, q=min(k + 8, d, n), center=True, niter=4)[2]
     return v[:, :k].contiguous()
 
 

@@ -14,6 +14,7 @@ from gpuviz_app.bench.common import Figure, machine
 TOPICS = [
     "gpuviz_app.bench.startup",
     "gpuviz_app.bench.training",
+    "gpuviz_app.bench.embedding",
 ]
 
 

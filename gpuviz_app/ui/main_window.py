@@ -127,6 +127,9 @@ class MainWindow(QtWidgets.QMainWindow):
             probes=probe_factories({p.views[0].probe for p in self.panels.values() if p.views[0].probe}),
         )
         self._active_probes_changed()
+        for panel in self.panels.values():
+            for view in panel.views:
+                self._send_probe_options(view)
         self.thread = TrainingThread(self.session, self)
         self.thread.start()
         self.pacer.restart()
@@ -234,8 +237,14 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.session:
             self.session.configure(**changes)
 
+    def _send_probe_options(self, view) -> None:
+        options = view.probe_options()
+        if self.session is not None and view.probe and options is not None:
+            self.session.set_probe_options(view.probe, options)
+
     def _options_changed(self, view) -> None:
         store.save_json(f"views/{view.name}", view.options())
+        self._send_probe_options(view)
         if self.snapshot is not None:
             self.panels[view.name].canvas.push(self.snapshot)
 

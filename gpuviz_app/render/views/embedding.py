@@ -40,6 +40,14 @@ class EmbeddingView(View):
         "every": [1, 5, 10, 25, 100],
         "point_size": [1, 2, 3, 4, 6, 8],
     }
+    choice_labels = {
+        "color_by": {"class": "colour: class", "predicted": "colour: predicted", "correct": "colour: correct?"},
+        "method": METHOD_NAMES,
+        "samples": {1_000: "1k samples", 10_000: "10k samples", 100_000: "100k samples", 1_000_000: "1M samples"},
+        "every": {1: "every step", 5: "every 5 steps", 10: "every 10 steps", 25: "every 25 steps",
+                  100: "every 100 steps"},
+        "point_size": {s: f"{s} px" for s in (1, 2, 3, 4, 6, 8)},
+    }
     option_labels = {"color_by": "Colour by", "dims": "Dimensions", "method": "Projection",
                      "samples": "Samples (at most)", "every": "Every k steps", "point_size": "Point size",
                      "animate": "Animate"}
@@ -114,6 +122,9 @@ class EmbeddingView(View):
             return False
         new_frame = frame.frame != self._frame_no
         if not new_frame and not self._style_dirty:
+            if snapshot.finished and self.points is not None and self.points.animating:
+                self.points.finish_transition()  # a finished run shows its last frame as it is
+                return True
             return False
         n, restart = len(frame), frame.epoch != self._epoch
         if self.points is None or self.points.capacity != n or self.points.dims != frame.dims \

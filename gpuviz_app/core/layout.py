@@ -8,9 +8,11 @@ map changes as the network learns rather than being re-drawn from scratch.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import logging
 import threading
+import weakref
 from typing import Any
 
 import torch
@@ -23,6 +25,13 @@ EXTRA = "embedding-extra"
 MAX_POINTS = 20_000
 
 
+_live: "weakref.WeakSet[NeighbourLayout]" = weakref.WeakSet()
+
+
+class LayoutCancelled(Exception):
+    """Raised inside torchdr's optimisation loop to stop a layout nobody will show."""
+
+
 def missing_extra() -> str:
     """Why neighbour layouts are unavailable ('' when torchdr can be imported)."""
     for module in ("torchdr", "matplotlib"):  # torchdr imports matplotlib without declaring it
@@ -32,7 +41,7 @@ def missing_extra() -> str:
     return ""
 
 
-def _estimator(method: str, dims: int, device: str, init: Any, max_iter: int) -> Any:
+def _estimator(method: str, dims: int, device: str, init: Any, max_iter: int, cancelled: threading.Event) -> Any:
     import torchdr
 
     common = dict(n_components=dims, device=device, max_iter=max_iter, random_state=0, verbose=False)
@@ -41,10 +50,22 @@ def _estimator(method: str, dims: int, device: str, init: Any, max_iter: int) ->
         common.update(init=init, init_scaling=1.0)
     if method == "tsne":
         extra = {"early_exaggeration_iter": 0} if warm else {}
-        return torchdr.TSNE(perplexity=30, backend=None, **common, **extra)
-    if method == "umap":
-        return torchdr.UMAP(n_neighbors=15, backend=None, **common)
-    raise ValueError(f"unknown layout method {method!r}")
+        estimator = torchdr.TSNE(perplexity=30, backend=None, **common, **extra)
+    elif method == "umap":
+        estimator = torchdr.UMAP(n_neighbors=15, backend=None, **common)
+    else:
+        raise ValueError(f"unknown layout method {method!r}")
+    # torchdr calls these lifecycle hooks at each stage and step: a cancelled layout stops there.
+    for hook in ("on_training_step_start", "on_affinity_computation_end"):
+        original = getattr(estimator, hook)
+
+        def checked(original=original) -> None:
+            if cancelled.is_set():
+                raise LayoutCancelled()
+            original()
+
+        setattr(estimator, hook, checked)
+    return estimator
 
 
 class NeighbourLayout:
@@ -59,7 +80,8 @@ class NeighbourLayout:
         self._thread: threading.Thread | None = None
         self._result: tuple[torch.Tensor, int] | None = None
         self._last: torch.Tensor | None = None
-        self._cancelled = False
+        self._cancelled = threading.Event()
+        _live.add(self)
 
     @property
     def busy(self) -> bool:
@@ -78,16 +100,19 @@ class NeighbourLayout:
     def _run(self, activations: torch.Tensor, init: torch.Tensor | None, tag: int) -> None:
         try:
             max_iter = 250 if init is not None else 750
-            estimator = _estimator(self.method, self.dims, str(activations.device), init, max_iter)
+            estimator = _estimator(self.method, self.dims, str(activations.device), init, max_iter,
+                                   self._cancelled)
             layout = estimator.fit_transform(activations)
             layout = torch.as_tensor(layout).detach().to(activations.device, torch.float32).contiguous()
+        except LayoutCancelled:
+            return
         except Exception as exc:  # noqa: BLE001 - shown to the user, never raised into training
             log.exception("%s layout failed", self.method)
             with self._lock:
                 self.error = f"{METHODS.get(self.method, self.method)} failed: {exc}"
             return
         with self._lock:
-            if not self._cancelled:
+            if not self._cancelled.is_set():
                 self._last = layout
                 self._result = (layout, tag)
                 self.runs += 1
@@ -99,7 +124,21 @@ class NeighbourLayout:
         return result
 
     def cancel(self) -> None:
-        """Forget results still to come (the thread ends by itself; torchdr cannot be interrupted)."""
+        """Stop the layout being computed (at torchdr's next step) and forget results to come."""
+        self._cancelled.set()
         with self._lock:
-            self._cancelled = True
             self._result = None
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Cancel and wait for the thread, so that no torch work is left running at exit."""
+        self.cancel()
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            thread.join(timeout)
+
+
+@atexit.register
+def _close_all() -> None:
+    """Interpreter exit would otherwise stop a layout thread inside torch, which aborts."""
+    for layout in list(_live):
+        layout.close()

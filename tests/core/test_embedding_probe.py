@@ -164,3 +164,42 @@ def test_tsne_runs_off_the_training_thread_and_is_warm_started(digits_data):
     tsne = [f for f in frames if f.status.startswith("t-SNE")]
     assert tsne and tsne[-1].positions.shape == (300, 2)
     assert probe._layout._last is not None  # the next layout starts from this one
+    layout = probe._layout
+    if not layout.busy:
+        trainer.train(1)
+        probe(trainer)  # starts the next layout
+    probe.configure({"method": "pca"})
+    probe(trainer)  # a restart cancels the running layout
+    layout._thread.join(60)
+    assert not layout.busy and layout.take() is None
+
+
+EXIT_WHILE_LAYOUT_RUNS = """
+import time
+from gpuviz_app.core.embedding import EmbeddingProbe
+from gpuviz_app.core.session import TrainingSession
+from gpuviz_app.data.builtin import digits
+session = TrainingSession(digits, device="cpu", max_steps=5)
+session.advance(5)
+probe = EmbeddingProbe(session.trainer, {"method": "tsne"})
+probe(session.trainer)
+time.sleep(1.0)
+print("busy", probe._layout.busy)
+"""
+
+
+def test_a_running_layout_is_cancelled_and_the_process_exits_cleanly():
+    """Interpreter exit would stop the layout thread inside torch (an abort) unless it is cancelled."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("torchdr")
+    from gpuviz_app.core.layout import missing_extra
+
+    if missing_extra():
+        pytest.skip(missing_extra())
+    proc = subprocess.run([sys.executable, "-c", EXIT_WHILE_LAYOUT_RUNS], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "busy True" in proc.stdout
+    assert "terminate called" not in proc.stderr

@@ -118,6 +118,8 @@ class EmbeddingProbe:
             if key in DEFAULT_OPTIONS and isinstance(value, type(DEFAULT_OPTIONS[key])):
                 self.options[key] = value
         self.options["dims"] = 3 if self.options["dims"] == 3 else 2
+        self.options["samples"] = max(1, self.options["samples"])
+        self.options["every"] = max(1, self.options["every"])
         if self.options["method"] not in ("pca", *METHODS):
             self.options["method"] = "pca"
 
@@ -212,6 +214,8 @@ class EmbeddingProbe:
             self._limited = f"; {METHODS[method]} sample limited to {MAX_POINTS:,} points"
         width = self._run(trainer, layer, trainer.data.train_idx[:1], keep=False)[0].shape[1]
         self._choose_sample(trainer.data, wanted, width)
+        if len(self.index) < min(wanted, len(trainer.data)):
+            self._limited = f"; sample limited to {len(self.index):,} points ({width:,} features each)"
         self._pca = WarmPCA(self.options["dims"])
         self._shown = None
         if self._layout is not None:
@@ -221,7 +225,7 @@ class EmbeddingProbe:
 
     def _project(self, activations: torch.Tensor, method: str) -> tuple[torch.Tensor | None, str]:
         if method == "pca":
-            return self._pca(activations), ""
+            return self._pca(activations), self._limited.lstrip("; ")
         name = METHODS[method]
         layout = self._layout
         if self._missing or layout.error:

@@ -203,3 +203,13 @@ def test_a_running_layout_is_cancelled_and_the_process_exits_cleanly():
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "busy True" in proc.stdout
     assert "terminate called" not in proc.stderr
+
+
+def test_a_sample_too_large_for_memory_is_cut_and_says_so(digits_data, monkeypatch):
+    import gpuviz_app.core.embedding as embedding
+
+    monkeypatch.setattr(embedding, "MAX_ELEMENTS", 64 * 500)
+    trainer = make_trainer(digits_data)
+    frame = EmbeddingProbe(trainer)(trainer)
+    assert frame.positions.shape == (500, 2)
+    assert "limited to 500 points" in frame.status

@@ -19,7 +19,7 @@ from gpuviz_app.render.picking import ScreenGrid, to_screen
 from gpuviz_app.render.plot import follow_range
 from gpuviz_app.render.upload import UploadPath, as_numpy
 from gpuviz_app.render.views.base import View
-from gpuviz_app.render.views.embedding_overlay import (RIGHT, WRONG, InfoPanel, Legend, _hex_rgb, class_colors,
+from gpuviz_app.render.views.embedding_overlay import (RIGHT, WRONG, InfoPanel, Legend, hex_rgb, class_colors,
                                                         parse_class_filter)
 from gpuviz_app.render.visuals.points import Points, palette_capacity
 
@@ -184,7 +184,7 @@ class EmbeddingView(View):
             self.points.set_predicted(frame.predicted, upload)
             self._pred_frame = frame.frame
         if o["color_by"] == "correct":
-            self.legend.set_entries([("correct", (*_hex_rgb(RIGHT), 255)), ("wrong", (*_hex_rgb(WRONG), 255))])
+            self.legend.set_entries([("correct", (*hex_rgb(RIGHT), 255)), ("wrong", (*hex_rgb(WRONG), 255))])
         else:
             self.legend.set_entries([(name, tuple(int(v) for v in colors[i][:3]) + (255,))
                                      for i, name in enumerate(frame.classes) if keep[i]])
@@ -307,10 +307,10 @@ class EmbeddingView(View):
             return
         self._press = tuple(event.pos[:2])
         now = time.monotonic()
-        if now - self._last_press < 0.35 and self.frame is not None:
+        if now - self._last_press < 0.35 and self.points is not None and self.points.bounds is not None:
             self._range = None
             self.follow = True
-            self._follow(np.asarray(self.points._bounds), refit=True)
+            self._follow(self.points.bounds, refit=True)
         self._last_press = now
 
     def _on_release(self, event) -> None:

@@ -20,7 +20,7 @@ LEGEND_MAX = 20
 THUMBNAIL = 64
 
 
-def _hex_rgb(color: str) -> tuple[int, int, int]:
+def hex_rgb(color: str) -> tuple[int, int, int]:
     c = color.lstrip("#")
     return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
 
@@ -29,7 +29,7 @@ def class_colors(n: int) -> np.ndarray:
     """(n, 4) uint8 colours, one per class: Tableau for up to 20, evenly spaced hues beyond."""
     if n <= 20:
         names = (_TAB10 + _TAB20_EXTRA)[:n]
-        rgb = [_hex_rgb(c) for c in names]
+        rgb = [hex_rgb(c) for c in names]
     else:
         golden = 0.618033988749895
         rgb = [tuple(int(255 * v) for v in colorsys.hsv_to_rgb((i * golden) % 1.0, 0.65, 0.95)) for i in range(n)]

@@ -171,6 +171,11 @@ class PointsVisual(Visual):
         self.update()
 
     @property
+    def bounds(self) -> np.ndarray | None:
+        """(2, dims) lower and upper corners of the newest positions, as given to `set_positions`."""
+        return self._bounds
+
+    @property
     def animating(self) -> bool:
         return self.t < 1.0
 

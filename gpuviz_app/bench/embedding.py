@@ -16,69 +16,81 @@ from gpuviz_app.bench.common import Figure, best_time
 PEER_MISSING = "peer not installed (pip install 'gpuviz-app[bench]')"
 
 
-def _egl_canvas(size=(320, 240)):
+def _frames(n: int, count: int = 2) -> list:
+    """Embedding payloads of `n` points as the probe hands them over (bounds included)."""
+    import torch
+
+    from gpuviz_app.core.embedding import EmbeddingFrame
+
+    rng = np.random.default_rng(0)
+    labels = torch.from_numpy(rng.integers(0, 10, n).astype(np.float32))
+    frames = []
+    for i in range(count):
+        positions = torch.from_numpy(rng.normal(size=(n, 2)).astype(np.float32))
+        frames.append(EmbeddingFrame(
+            frame=i + 1, step=i, positions=positions, labels=labels, predicted=labels, index=torch.arange(n),
+            sample_id=1, epoch=1, dims=2, layer="bench", features=64, method="pca",
+            classes=[str(c) for c in range(10)], kind="vectors", inputs=np.zeros((n, 1), np.float32),
+            bounds=torch.stack([positions.amin(dim=0), positions.amax(dim=0)])))
+    return frames
+
+
+def update_cost(n: int, repeat: int) -> Figure:
+    """One new frame through `EmbeddingView.update` vs `Markers.set_data`, GL commands flushed."""
     import os
+    from dataclasses import replace
 
     os.environ.setdefault("EGL_PLATFORM", "surfaceless")
     from vispy import app, scene
 
-    canvas = scene.SceneCanvas(size=size, app=app.Application("egl"), show=False, bgcolor="black")
-    view = canvas.central_widget.add_view()
-    view.camera = scene.PanZoomCamera(aspect=1)
-    view.camera.set_range(x=(-3, 3), y=(-3, 3))
-    return canvas, view
-
-
-def update_cost(n: int, repeat: int) -> Figure:
-    import torch
-    from vispy import scene
-
-    from gpuviz_app.render.upload import HostUpload
+    from gpuviz_app.core.history import MetricsHistory
+    from gpuviz_app.core.snapshot import Snapshot
+    from gpuviz_app.render.canvas import ViewCanvas
+    from gpuviz_app.render.views.embedding import EmbeddingView
     from gpuviz_app.render.views.embedding_overlay import class_colors
-    from gpuviz_app.render.visuals.points import Points
 
-    rng = np.random.default_rng(0)
-    frames = [torch.from_numpy(rng.normal(size=(n, 2)).astype(np.float32)) for _ in range(2)]
-    labels = rng.integers(0, 10, n)
-    canvas, view = _egl_canvas()
+    frames = _frames(n)
+    history = MetricsHistory(capacity=4)
+    view = EmbeddingView()
+    host = ViewCanvas([view], size=(320, 240), app=app.Application("egl"))
+    canvas = host.canvas
     try:
-        upload = HostUpload()
-        points = Points(n, dims=2, classes=10, size=1, parent=view.scene)
-        points.set_labels(labels.astype(np.float32), upload)
-        points.set_palette(class_colors(10), upload)
-        points.set_positions(frames[0], upload, animate=False)
-        canvas.render()  # GL objects exist from here on
-        flush = canvas.context.flush_commands
-        turn = [0]
+        host.settle()
+        count = [0]
 
         def ours() -> None:
-            turn[0] ^= 1
-            points.set_positions(frames[turn[0]], upload)
-            flush()
+            count[0] += 1
+            frame = replace(frames[count[0] % 2], frame=count[0] + 1, step=count[0])
+            host.push(Snapshot(run_id=1, step=count[0], wall_time=0.0, metrics=history, latest={},
+                               parts={"embedding": frame}, versions={"embedding": count[0]}))
+            canvas.context.flush_commands()
 
+        ours()
+        canvas.render()  # GL objects exist from here on
         ours_s = best_time(ours, repeat=repeat)
-        points.parent = None
+        view.points.parent = None
 
+        labels = frames[0].labels.numpy().astype(int)
         colors = class_colors(10).astype(np.float32)[labels] / 255  # computed once, not timed
-        arrays = [f.numpy() for f in frames]
-        markers = scene.visuals.Markers(parent=view.scene)
+        arrays = [f.positions.numpy() for f in frames]
+        markers = scene.visuals.Markers(parent=view.viewbox.scene)
         markers.set_data(arrays[0], face_color=colors, size=1, edge_width=0)
         canvas.render()
 
         def peer() -> None:
-            turn[0] ^= 1
-            markers.set_data(arrays[turn[0]], face_color=colors, size=1, edge_width=0)
-            flush()
+            count[0] += 1
+            markers.set_data(arrays[count[0] % 2], face_color=colors, size=1, edge_width=0)
+            canvas.context.flush_commands()
 
         peer_s = best_time(peer, repeat=repeat)
     finally:
-        canvas.close()
+        host.close()
     million = n >= 1_000_000
     return Figure(
         key=f"embedding.update_{n}", title=f"embedding update, {n:,} points (GUI thread)",
         ours=ours_s * 1e3, unit="ms", peer=peer_s * 1e3, peer_name="vispy Markers.set_data, same points",
         goal=10.0 if million else None, goal_text=">= 10x" if million else "",
-        note="one position-buffer write vs per-point records; GL commands flushed, no rasterising",
+        note="EmbeddingView.update (one position-buffer write) vs per-point records; GL flushed, no rasterising",
     )
 
 

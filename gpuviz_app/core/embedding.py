@@ -9,7 +9,7 @@ buffers, so a CUDA-GL path can copy them device to device.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -54,7 +54,7 @@ class EmbeddingFrame:
     inputs: np.ndarray  # the host dataset's raw inputs (images in [0, 1]), for thumbnails
     layers: tuple[str, ...] = ()
     status: str = ""
-    extra: dict = field(default_factory=dict)
+    bounds: torch.Tensor | None = None  # (2, dims): lower and upper corners of `positions`
 
     def __len__(self) -> int:
         return int(self.positions.shape[0])
@@ -199,7 +199,7 @@ class EmbeddingProbe:
             predicted=predicted, index=self.index, sample_id=self._sample_id, epoch=self._epoch,
             dims=o["dims"], layer=self._layer_title(layer), features=activations.shape[1], method=method,
             classes=list(data.classes), kind=data.kind, inputs=data.source.x, layers=(PENULTIMATE, *self.layers),
-            status=status,
+            status=status, bounds=torch.stack([positions.amin(dim=0), positions.amax(dim=0)]),
         )
         return self._last
 

@@ -179,3 +179,22 @@ def test_a_new_run_forgets_the_selection(view_canvas):
     assert view.find_sample(3)
     canvas.push(snap(make_frame(positions, labels), run_id=2))
     assert view.selected is None and not view.highlight.visible
+
+
+def test_the_camera_follows_until_the_user_zooms_and_a_double_click_refits(view_canvas):
+    view = EmbeddingView()
+    canvas = view_canvas([view], size=(400, 300))
+    positions, labels = grid_layout(10)
+    canvas.push(snap(make_frame(positions, labels)))
+    fitted = view.viewbox.camera.rect
+    assert fitted.left <= 0 and fitted.right >= 9
+    view.viewbox.camera.zoom(0.2)
+    view.follow = False  # what a wheel or drag on the view does
+    canvas.push(snap(make_frame(positions * 2, labels, frame=2), version=2))
+    assert view.viewbox.camera.rect.right < 9  # left where the user put it
+    centre = view.viewbox.get_transform("visual", "canvas").map([200, 150])[:2]
+    for _ in range(2):
+        canvas.canvas.events.mouse_press(pos=tuple(centre), button=1, buttons=[1], modifiers=())
+        canvas.canvas.events.mouse_release(pos=tuple(centre), button=1, buttons=[], modifiers=())
+    assert view.follow
+    assert view.viewbox.camera.rect.right >= 18  # refitted to the new cloud

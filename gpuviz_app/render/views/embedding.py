@@ -145,7 +145,8 @@ class EmbeddingView(View):
         self.frame = frame
         if new_frame or restart:
             animate = self._options["animate"] and not restart and not snapshot.finished
-            bounds = np.stack([as_numpy(frame.positions.amin(0)), as_numpy(frame.positions.amax(0))])
+            bounds = as_numpy(frame.bounds) if frame.bounds is not None else \
+                np.stack([as_numpy(frame.positions.amin(0)), as_numpy(frame.positions.amax(0))])
             self.points.set_positions(frame.positions, upload, animate=animate, bounds=bounds)
             self._frame_no, self._epoch = frame.frame, frame.epoch
             self._follow(bounds, refit=restart)
@@ -307,10 +308,10 @@ class EmbeddingView(View):
             return
         self._press = tuple(event.pos[:2])
         now = time.monotonic()
-        if now - self._last_press < 0.35 and self.points is not None and self.points.bounds is not None:
+        if now - self._last_press < 0.35 and self.points is not None and self.points.data_bounds is not None:
             self._range = None
             self.follow = True
-            self._follow(self.points.bounds, refit=True)
+            self._follow(self.points.data_bounds, refit=True)
         self._last_press = now
 
     def _on_release(self, event) -> None:

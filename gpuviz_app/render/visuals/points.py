@@ -171,7 +171,7 @@ class PointsVisual(Visual):
         self.update()
 
     @property
-    def bounds(self) -> np.ndarray | None:
+    def data_bounds(self) -> np.ndarray | None:
         """(2, dims) lower and upper corners of the newest positions, as given to `set_positions`."""
         return self._bounds
 

@@ -9,7 +9,7 @@ buffers, so a CUDA-GL path can copy them device to device.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -188,7 +188,16 @@ class EmbeddingProbe:
         elif self._layout is not None and self._layout.busy and self._shown is not None:
             return self._last  # the next layout is still being computed
         activations, predicted = self._run(trainer, layer, self.index, keep=True)
-        positions, status = self._project(activations, method)
+        try:
+            positions, status = self._project(activations, method)
+        except RuntimeError as exc:  # e.g. non-finite activations of a diverged run: never stop training
+            self._pca.reset()
+            if self._last is None:
+                return None
+            self._frame_no += 1
+            self._last_step = trainer.step_count
+            self._last = replace(self._last, frame=self._frame_no, status=f"projection failed: {exc}")
+            return self._last
         if positions is None:
             return self._last
         self._last_step = trainer.step_count

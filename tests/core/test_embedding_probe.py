@@ -213,3 +213,17 @@ def test_a_sample_too_large_for_memory_is_cut_and_says_so(digits_data, monkeypat
     frame = EmbeddingProbe(trainer)(trainer)
     assert frame.positions.shape == (500, 2)
     assert "limited to 500 points" in frame.status
+
+
+def test_a_diverged_model_keeps_the_last_picture_and_says_why(digits_data):
+    trainer = make_trainer(digits_data)
+    probe = EmbeddingProbe(trainer, {"every": 1})
+    good = probe(trainer)
+    with torch.no_grad():
+        for p in trainer.model.parameters():
+            p.fill_(float("nan"))
+    trainer.step_count += 1
+    frame = probe(trainer)  # must not raise: a probe error would stop training
+    assert frame.frame == good.frame + 1
+    assert torch.equal(frame.positions, good.positions)
+    assert "projection failed" in frame.status

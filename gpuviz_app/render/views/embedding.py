@@ -71,7 +71,6 @@ class EmbeddingView(View):
         self.highlight.visible = False
         self.legend = Legend(parent)
         self.info = InfoPanel(parent)
-        self.frame = None
         self.selected: int | None = None  # dataset index
         self.hovered: int | None = None
         self.follow = True
@@ -93,6 +92,8 @@ class EmbeddingView(View):
         self._grid: tuple[tuple, ScreenGrid] | None = None
         self._range: tuple | None = None
         self._style_dirty = True
+        self._keep: np.ndarray | None = None
+        self.frame = None
         self.selected = self.hovered = None
         if self.parent is not None:
             self.info.clear()
@@ -203,11 +204,11 @@ class EmbeddingView(View):
         if refit:
             self.follow = True
             self._range = None
-        if not self.follow:
+        if not self.follow or not np.all(np.isfinite(bounds)):
             return
         current = self._range
         ranges = tuple(follow_range(None if current is None else current[a], float(bounds[0, a]),
-                                    float(bounds[1, a]), pad=0.05, min_fill=0.4) for a in range(bounds.shape[1]))
+                                    float(bounds[1, a]), pad=0.08, min_fill=0.4) for a in range(bounds.shape[1]))
         if ranges != current:
             self._range = ranges
             cam = self.viewbox.camera
@@ -234,7 +235,7 @@ class EmbeddingView(View):
         probe[1:, :] = np.eye(4, positions.shape[1])[:3]
         signature = (self.frame.frame, self._options["class_filter"], np.round(tr.map(probe), 4).tobytes())
         if self._grid is None or self._grid[0] != signature:
-            visible = np.flatnonzero(self._keep[self._labels]) if hasattr(self, "_keep") else None
+            visible = np.flatnonzero(self._keep[self._labels]) if self._keep is not None else None
             shown = positions if visible is None else positions[visible]
             self._grid = (signature, ScreenGrid(to_screen(tr, shown), cell=PICK_RADIUS, ids=visible))
         return self._grid[1]

@@ -60,5 +60,7 @@ def test_hovering_a_point_shows_its_sample(main_window, qtbot):
     panel.canvas.canvas.events.mouse_move(pos=tuple(xy[i]), button=None, buttons=[], modifiers=())
     assert view.hovered == target
     assert view.info.text.text.startswith(f"#{target}  label ")
-    panel.canvas.canvas.events.mouse_move(pos=(1.0, 1.0), button=None, buttons=[], modifiers=())
+    away = xy[np.isfinite(xy[:, 0])].max(axis=0) + 30  # beyond every point (pick radius: 8 px)
+    panel.canvas.canvas.events.mouse_move(pos=tuple(away), button=None, buttons=[], modifiers=())
     assert view.hovered is None
+    assert not view.info.text.text  # nothing selected, nothing hovered: the panel is empty

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from gpuviz_app.core.projection import WarmPCA, align, cold_basis, fused_pass, normalise, orthonormal, principal_angles
+from gpuviz_app.core.projection import (WarmPCA, align, cold_basis, fused_pass, normalise, orthonormal,
+                                        principal_angles, split_fused_pass)
 
 
 def fixed_matrix(n: int = 600, d: int = 24, seed: int = 0) -> np.ndarray:
@@ -47,6 +48,15 @@ def test_fused_pass_matches_the_direct_products():
     torch.testing.assert_close(y, x @ v, rtol=1e-4, atol=1e-3)
     torch.testing.assert_close(xty, x.T @ (x @ v), rtol=1e-4, atol=1e-1)
     torch.testing.assert_close(total, x.sum(dim=0), rtol=1e-5, atol=1e-2)
+
+
+def test_a_pass_split_over_worker_threads_gives_the_same_products(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)  # three row blocks, whatever the machine
+    x = torch.from_numpy(fixed_matrix(n=6001, d=256, seed=8).astype(np.float32))  # > 2**20 elements
+    v = orthonormal(torch.randn(256, 6, generator=torch.Generator().manual_seed(1)))
+    split, whole = split_fused_pass(x, v), fused_pass(x, v)
+    for a, b in zip(split, whole):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-2)
 
 
 def test_warm_started_pca_converges_to_the_cold_subspace():

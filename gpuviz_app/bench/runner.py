@@ -19,6 +19,7 @@ TOPICS = [
     "gpuviz_app.bench.landscape",
     "gpuviz_app.bench.recording",
     "gpuviz_app.bench.weights",
+    "gpuviz_app.bench.embedding",
 ]
 
 

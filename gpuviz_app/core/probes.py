@@ -58,6 +58,7 @@ class ProbeScheduler:
 PROBES: dict[str, str] = {
     "landscape": "gpuviz_app.core.landscape.probe:landscape_probe",
     "weights": "gpuviz_app.core.weights:weights_probe",
+    "embedding": "gpuviz_app.core.embedding:embedding_probe",
 }
 
 

@@ -47,6 +47,7 @@ class TrainingSession:
         self._probe_options: dict[str, dict] = {}
         self._probes: dict[str, Any] = {}
         self._active: set[str] = set(self._probe_factories)
+        self._probe_options: dict[str, dict[str, Any]] = {}
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -252,6 +253,11 @@ class TrainingSession:
                 t.config = t.config.with_changes(augment=changes["augment"])
 
     def _configure_probe(self, name: str, options: dict) -> None:
+        configure = getattr(self._probes.get(name), "configure", None)
+        if configure is not None:
+            configure(options)
+
+    def _configure_probe(self, name: str, options: dict[str, Any]) -> None:
         configure = getattr(self._probes.get(name), "configure", None)
         if configure is not None:
             configure(options)

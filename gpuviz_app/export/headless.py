@@ -139,8 +139,9 @@ def record(args: argparse.Namespace) -> int:
     session = TrainingSession(lambda: dataset, config=config, device=str(device), max_steps=args.steps,
                               probes=probe_factories({v.probe for v in views if v.probe}))
     for view in views:
-        if view.probe and hasattr(view, "probe_options"):
-            session.configure_probe(view.probe, view.probe_options())
+        options = view.probe_options()
+        if view.probe and options is not None:
+            session.configure_probe(view.probe, options)
     canvas = ViewCanvas(views, size=size)
     canvas.settle()
     if args.out:

@@ -142,7 +142,8 @@ class MainWindow(QtWidgets.QMainWindow):
         )
         self._active_probes_changed()
         for panel in self.panels.values():
-            self._send_probe_options(panel.views[0])
+            for view in panel.views:
+                self._send_probe_options(view)
         self.thread = TrainingThread(self.session, self)
         self.thread.start()
         self.pacer.restart()
@@ -256,13 +257,15 @@ class MainWindow(QtWidgets.QMainWindow):
             self.session.configure(**changes)
 
     def _send_probe_options(self, view) -> None:
-        """Views whose probe takes options (e.g. the landscape's grid) hand them to the session."""
-        if self.session is not None and view.probe and hasattr(view, "probe_options"):
-            self.session.configure_probe(view.probe, view.probe_options())
+        """Views whose probe takes options (the landscape's grid, the embedding's layer) hand them
+        to the session."""
+        options = view.probe_options()
+        if self.session is not None and view.probe and options is not None:
+            self.session.configure_probe(view.probe, options)
 
     def _options_changed(self, view) -> None:
-        self._send_probe_options(view)
         store.save_json(f"views/{view.name}", view.options())
+        self._send_probe_options(view)
         if self.snapshot is not None:
             self.panels[view.name].canvas.push(self.snapshot)
 

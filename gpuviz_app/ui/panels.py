@@ -10,6 +10,9 @@ from gpuviz_app.render.canvas import ViewCanvas
 from gpuviz_app.render.upload import UploadPath
 from gpuviz_app.render.views.base import View
 
+# Extra Qt controls for a view, by view name: "module:class(view, set_option, redraw, parent)".
+EXTRA_CONTROLS = {"embedding": "gpuviz_app.ui.embedding_controls:EmbeddingControls"}
+
 
 class ViewPanel(QtWidgets.QWidget):
     """Hosts one ViewCanvas; booleans become check boxes, choices combo boxes."""
@@ -44,8 +47,19 @@ class ViewPanel(QtWidgets.QWidget):
         bar.addStretch(1)
         if self.option_widgets:
             layout.addLayout(bar)
+        self.extras = [self._extra_controls(view) for view in views if view.name in EXTRA_CONTROLS]
+        for extra in self.extras:  # a row of its own, so a narrow dock stays narrow
+            extra.setContentsMargins(6, 0, 6, 2)
+            layout.addWidget(extra)
         self.canvas.native.setParent(self)
         layout.addWidget(self.canvas.native, 1)
+
+    def _extra_controls(self, view: View) -> QtWidgets.QWidget:
+        import importlib
+
+        module, _, name = EXTRA_CONTROLS[view.name].partition(":")
+        cls = getattr(importlib.import_module(module), name)
+        return cls(view, lambda key, value, view=view: self._set(view, key, value), self.canvas.canvas.update, self)
 
     def _option_widget(self, view: View, key: str, value: Any) -> QtWidgets.QWidget | None:
         labels = getattr(view, "option_labels", {})
@@ -59,8 +73,9 @@ class ViewPanel(QtWidgets.QWidget):
         if choices:
             combo = QtWidgets.QComboBox(self)
             combo.setToolTip(label)
+            texts = getattr(view, "choice_labels", {}).get(key, {})
             for choice in choices:
-                combo.addItem(str(choice), choice)
+                combo.addItem(texts.get(choice, str(choice)), choice)
             combo.setCurrentIndex(max(0, combo.findData(value)))
             combo.currentIndexChanged.connect(
                 lambda _i, view=view, key=key, combo=combo: self._set(view, key, combo.currentData()))
@@ -95,3 +110,5 @@ class ViewPanel(QtWidgets.QWidget):
                     widget.blockSignals(True)
                     widget.setCurrentIndex(max(0, widget.findData(value)))
                     widget.blockSignals(False)
+        for extra in self.extras:
+            extra.sync()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gpuviz_app.render.views.base import View
 from gpuviz_app.render.views.landscape import LandscapeView
+from gpuviz_app.render.views.embedding import EmbeddingView
 from gpuviz_app.render.views.metrics import MetricsView
 from gpuviz_app.render.views.weights import WeightsView
 
@@ -11,6 +12,7 @@ VIEW_CLASSES: dict[str, type[View]] = {
     "metrics": MetricsView,
     "landscape": LandscapeView,
     "weights": WeightsView,
+    "embedding": EmbeddingView,
 }
 
 

@@ -45,6 +45,10 @@ class View:
     def set_option(self, key: str, value: Any) -> None:
         self.set_options({key: value})
 
+    def probe_options(self) -> dict[str, Any] | None:
+        """What this view asks of its probe (sent to the probe's `configure`), or None."""
+        return None
+
     def options_changed(self) -> None:
         """Called after options changed; views re-apply them at the next update."""
 

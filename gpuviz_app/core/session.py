@@ -46,8 +46,8 @@ class TrainingSession:
         self._probe_factories: dict[str, ProbeFactory] = dict(probes or {})
         self._probe_options: dict[str, dict] = {}
         self._probes: dict[str, Any] = {}
+        self._probes_closed = False
         self._active: set[str] = set(self._probe_factories)
-        self._probe_options: dict[str, dict[str, Any]] = {}
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -144,6 +144,8 @@ class TrainingSession:
         if self.trainer is None:
             self._start()
         self._drain_commands()
+        if self._probes_closed:
+            self._make_probes()
         t = self.trainer
         for _ in range(steps):
             if self.max_steps is not None and t.step_count >= self.max_steps:
@@ -170,6 +172,7 @@ class TrainingSession:
                 except Exception:  # noqa: BLE001 - closing must not hide the reason training stopped
                     log.exception("closing a probe failed")
         self._probes = {}
+        self._probes_closed = True
 
     def _start(self) -> None:
         from gpuviz_app.core.device import resolve_device
@@ -196,13 +199,18 @@ class TrainingSession:
         self.error = ""
         self._scheduler = ProbeScheduler()
         self.close()
-        self._probes = {name: f(self.trainer) for name, f in self._probe_factories.items()}
-        for name, options in self._probe_options.items():
-            self._configure_probe(name, options)
+        self._make_probes()
         self._parts: dict[str, Any] = {}
         self._versions: dict[str, int] = {}
         self._rate_steps, self._rate_time = 0, 0.0
         self._publish(force_probes=True)
+
+    def _make_probes(self) -> None:
+        """Fresh probes for the current run, with the options the views asked for."""
+        self._probes = {name: f(self.trainer) for name, f in self._probe_factories.items()}
+        self._probes_closed = False
+        for name, options in self._probe_options.items():
+            self._configure_probe(name, options)
 
     def _drain_commands(self) -> bool:
         dirty = False
@@ -253,11 +261,6 @@ class TrainingSession:
                 t.config = t.config.with_changes(augment=changes["augment"])
 
     def _configure_probe(self, name: str, options: dict) -> None:
-        configure = getattr(self._probes.get(name), "configure", None)
-        if configure is not None:
-            configure(options)
-
-    def _configure_probe(self, name: str, options: dict[str, Any]) -> None:
         configure = getattr(self._probes.get(name), "configure", None)
         if configure is not None:
             configure(options)

@@ -61,8 +61,23 @@ def launch_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="stop training after N steps")
     p.add_argument("--quit-when-done", action="store_true", help="exit once --steps are trained")
     p.add_argument("--screenshot", metavar="PNG", help="with --quit-when-done: save the window as PNG first")
+    p.add_argument("--views", type=view_list, default=None, metavar="NAMES",
+                   help="views to show side by side, e.g. metrics,embedding, or 'all' (default: the saved "
+                        "layout; metrics plus tabbed docks the first time)")
     p.add_argument("--version", action="version", version=f"gpuviz {__version__}")
     return p
+
+
+VIEW_NAMES = ("metrics", "weights", "embedding", "landscape")
+
+
+def view_list(text: str) -> tuple[str, ...]:
+    """'all' or comma-separated view names; the metrics view is always shown."""
+    names = VIEW_NAMES if text.strip() == "all" else tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = sorted(set(names) - set(VIEW_NAMES))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown view {', '.join(unknown)} (choose from {', '.join(VIEW_NAMES)})")
+    return names
 
 
 def record_parser() -> argparse.ArgumentParser:

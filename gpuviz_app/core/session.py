@@ -35,6 +35,7 @@ class TrainingSession:
         publish_hz: float = 60.0,
         probes: dict[str, ProbeFactory] | None = None,
         slice_s: float = 1 / 120,
+        active: set[str] | None = None,
     ) -> None:
         self.mailbox: Mailbox[Snapshot] = Mailbox()
         self._dataset_source = dataset
@@ -47,7 +48,7 @@ class TrainingSession:
         self._probe_options: dict[str, dict] = {}
         self._probes: dict[str, Any] = {}
         self._probes_closed = False
-        self._active: set[str] = set(self._probe_factories)
+        self._active: set[str] = set(self._probe_factories) if active is None else set(active)
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stop = threading.Event()

@@ -31,6 +31,10 @@ from gpuviz_app.ui.worker import TrainingThread
 log = logging.getLogger(__name__)
 
 FRAME_MS = 16  # the display polls the mailbox at up to ~60 Hz
+STATUS_S = 1.0  # between drawn frames the status bar still follows the newest snapshot (each repaint
+# recomposites the GL window, which costs a software renderer ~10 ms)
+IDLE_POLL_MS = 250  # while the display budget refills, the mailbox is polled this often at least
+DOCK_SHARE = 0.45  # of the window's width, for the docked views when no layout was saved
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -44,13 +48,17 @@ class MainWindow(QtWidgets.QMainWindow):
         self.config = self._initial_config()
         self.session: TrainingSession | None = None
         self.thread: TrainingThread | None = None
-        self.snapshot: Snapshot | None = None
+        self.snapshot: Snapshot | None = None  # the newest taken from the mailbox
+        self.drawn: Snapshot | None = None  # the newest pushed to the canvases
         self.load_error = ""
         self.exit_code = 0
         self._finishing = False
 
         self.panels: dict[str, ViewPanel] = {}
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
+        self._dock_shown: dict[str, bool] = {}  # a tab behind another is not shown (Qt keeps it 'visible')
+        self._undrawn = False  # a snapshot newer than what the canvases show
+        self._status_time = 0.0
         self._build_panels()
         self.controls = TrainingControls(self, self._set_paused, self._step_once, self._reset, self._configure)
         self.controls.set_config(self.config)
@@ -99,7 +107,9 @@ class MainWindow(QtWidgets.QMainWindow):
             previous = dock
             self.panels[name] = panel
             self.docks[name] = dock
-            dock.visibilityChanged.connect(lambda _v: self._active_probes_changed())
+            dock.visibilityChanged.connect(lambda shown, name=name: self._dock_visibility(name, shown))
+        if self.docks:
+            next(iter(self.docks.values())).raise_()  # the first view's tab in front
 
     def _build_menus(self) -> None:
         menu = self.menuBar()
@@ -139,8 +149,8 @@ class MainWindow(QtWidgets.QMainWindow):
             device=self.args.device,
             max_steps=self.args.steps,
             probes=probe_factories({p.views[0].probe for p in self.panels.values() if p.views[0].probe}),
+            active=self._shown_probes(),
         )
-        self._active_probes_changed()
         for panel in self.panels.values():
             for view in panel.views:
                 self._send_probe_options(view)
@@ -156,12 +166,21 @@ class MainWindow(QtWidgets.QMainWindow):
     def visible_panels(self) -> list[ViewPanel]:
         return [p for p in self.panels.values() if p.isVisible() and p.visibleRegion().isEmpty() is False]
 
+    def _dock_visibility(self, name: str, shown: bool) -> None:
+        self._dock_shown[name] = shown
+        self._active_probes_changed()
+
+    def shown_views(self) -> set[str]:
+        """Views on screen: the central one and each dock not hidden or behind another tab."""
+        docks = {n for n, d in self.docks.items() if d.isVisible() and self._dock_shown.get(n, True)}
+        return docks | {"metrics"}
+
+    def _shown_probes(self) -> set[str]:
+        return {self.panels[n].views[0].probe for n in self.shown_views() if self.panels[n].views[0].probe}
+
     def _active_probes_changed(self) -> None:
-        if self.session is None:
-            return
-        active = {name for name, dock in self.docks.items() if dock.isVisible()} | {"metrics"}
-        probes = {self.panels[n].views[0].probe for n in active if self.panels[n].views[0].probe}
-        self.session.set_active_probes(probes)
+        if self.session is not None:
+            self.session.set_active_probes(self._shown_probes())
 
     def _on_frame(self) -> None:
         session = self.session
@@ -169,23 +188,38 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         if self.load_error:
             self._report_load_error()
-        if not self.pacer.ready():
-            return
         snap = session.mailbox.take()
-        if snap is None:
+        if snap is not None:
+            previous = self.snapshot
+            if previous is None or previous.device != snap.device:
+                self._choose_upload(snap.device)
+            self.snapshot, self._undrawn = snap, True
+            if previous is None or (previous.paused, previous.run_id) != (snap.paused, snap.run_id):
+                self._status_time = 0.0  # a change of state is shown at once
+        if self._undrawn and time.perf_counter() - self._status_time >= STATUS_S:
+            self._show_status(self.snapshot)  # counters stay live even when frames are rare
+        if not self._undrawn:
             return
-        if self.snapshot is None or self.snapshot.device != snap.device:
-            self._choose_upload(snap.device)
-        self.snapshot = snap
+        if not self.pacer.ready():  # sleep until the budget allows a frame: polling costs CPU too
+            wait_ms = int(self.pacer.wait_s() * 1000)
+            self._frame_timer.setInterval(max(FRAME_MS, min(IDLE_POLL_MS, wait_ms)))
+            return
+        self._frame_timer.setInterval(FRAME_MS)
+        snap, self._undrawn = self.snapshot, False
+        self.drawn = snap
         timing.sample(snap.step, snap.wall_time)
         for panel in self.visible_panels():
             panel.canvas.push(snap)
         self._count_fps()
-        self.status.show_snapshot(snap, self.fps)
-        self.controls.set_paused(snap.paused)
+        self._show_status(snap)
         if snap.finished and self.args.quit_when_done and not self._finishing:
             self._finishing = True
             self._finish(snap)
+
+    def _show_status(self, snap: Snapshot) -> None:
+        self._status_time = time.perf_counter()
+        self.status.show_snapshot(snap, self.fps)
+        self.controls.set_paused(snap.paused)
 
     def _choose_upload(self, device: str) -> None:
         """Once the device is known: CUDA–GL where it works, else host staging (with why)."""
@@ -275,12 +309,34 @@ class MainWindow(QtWidgets.QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         state = store.load_bytes("window/state")
-        if state is not None:
-            self.restoreState(state)
+        if state is None or not self.restoreState(state):
+            docks = list(self.docks.values())[:1]
+            self.resizeDocks(docks, [int(self.width() * DOCK_SHARE)], QtCore.Qt.Orientation.Horizontal)
+        if getattr(self.args, "views", None):
+            self.show_views_side_by_side(self.args.views)
         for name, panel in self.panels.items():
             for view in panel.views:
                 view.set_options(store.load_json(f"views/{view.name}", {}))
             panel.sync_option_widgets()
+
+    def show_views_side_by_side(self, names) -> None:
+        """Open the docks of `names` one above the other (no tabs), close the rest."""
+        shown = [self.docks[n] for n in self.docks if n in names]
+        right = QtCore.Qt.DockWidgetArea.RightDockWidgetArea
+        for dock in self.docks.values():
+            self.removeDockWidget(dock)
+        for i, dock in enumerate(shown):
+            if i == 0:
+                self.addDockWidget(right, dock)
+            else:
+                self.splitDockWidget(shown[i - 1], dock, QtCore.Qt.Orientation.Vertical)
+            dock.show()
+        for name, dock in self.docks.items():
+            if name not in names:
+                self.addDockWidget(right, dock)
+                dock.hide()
+        if shown:
+            self.resizeDocks(shown[:1], [int(self.width() * DOCK_SHARE)], QtCore.Qt.Orientation.Horizontal)
 
     def _save_state(self) -> None:
         store.save_bytes("window/geometry", self.saveGeometry())

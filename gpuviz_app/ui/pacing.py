@@ -61,7 +61,7 @@ class DisplayClock:
 
 
 def default_budget() -> float:
-    """Display CPU seconds per second: 2% of the machine (at most one core), unless
+    """Display CPU seconds per second: 5% of the machine (at most one core), unless
     GPUVIZ_DISPLAY_BUDGET sets it (in cores, e.g. 0.5 for a smoother display)."""
     override = os.environ.get("GPUVIZ_DISPLAY_BUDGET")
     if override:
@@ -69,7 +69,7 @@ def default_budget() -> float:
             return max(0.005, float(override))
         except ValueError:
             pass
-    return min(1.0, 0.02 * (os.cpu_count() or 1))
+    return min(1.0, 0.05 * (os.cpu_count() or 1))
 
 
 class FramePacer:
@@ -94,3 +94,7 @@ class FramePacer:
         self.tokens = max(-self.max_debt_s, min(self.burst_s, tokens))
         self._wall, self._spent = wall, cpu
         return self.tokens > 0
+
+    def wait_s(self) -> float:
+        """Seconds until the bucket is positive again (0 when a frame may be drawn now)."""
+        return max(0.0, -self.tokens / self.budget) if self.budget > 0 else 0.0

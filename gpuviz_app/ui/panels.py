@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from gpuviz_app.render.canvas import ViewCanvas
 from gpuviz_app.render.upload import UploadPath
@@ -46,13 +46,19 @@ class ViewPanel(QtWidgets.QWidget):
                 bar.addWidget(button)
         bar.addStretch(1)
         if self.option_widgets:
-            layout.addLayout(bar)
+            row = QtWidgets.QWidget()
+            row.setLayout(bar)
+            layout.addWidget(_scrolling(row, self))
         self.extras = [self._extra_controls(view) for view in views if view.name in EXTRA_CONTROLS]
         for extra in self.extras:  # a row of its own, so a narrow dock stays narrow
             extra.setContentsMargins(6, 0, 6, 2)
-            layout.addWidget(extra)
+            layout.addWidget(_scrolling(extra, self))
         self.canvas.native.setParent(self)
         layout.addWidget(self.canvas.native, 1)
+
+    def minimumSizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt override
+        """Rows of controls scroll rather than widen the panel, so docks can share the window."""
+        return QtCore.QSize(160, 120)
 
     def _extra_controls(self, view: View) -> QtWidgets.QWidget:
         import importlib
@@ -112,3 +118,16 @@ class ViewPanel(QtWidgets.QWidget):
                     widget.blockSignals(False)
         for extra in self.extras:
             extra.sync()
+
+
+def _scrolling(inner: QtWidgets.QWidget, parent: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
+    """A row of controls that scrolls sideways when the panel is narrower than the row."""
+    area = QtWidgets.QScrollArea(parent)
+    area.setWidget(inner)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+    area.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    area.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
+    area.setFixedHeight(inner.sizeHint().height() + area.horizontalScrollBar().sizeHint().height())
+    return area

@@ -105,3 +105,12 @@ def test_record_the_landscape_without_a_display(run_gpuviz, tmp_path):
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 500  # a shaded, coloured surface
     marker = np.all(np.abs(pixels - np.array([0xFF, 0x6B, 0x4A])) < 40, axis=-1)
     assert marker.sum() > 20  # the current point on the path
+
+
+def test_views_option_names_known_views_only():
+    from gpuviz_app.cli import launch_parser
+
+    assert launch_parser().parse_args(["--views", "all"]).views == ("metrics", "weights", "embedding", "landscape")
+    assert launch_parser().parse_args(["--views", "embedding, metrics"]).views == ("embedding", "metrics")
+    with pytest.raises(SystemExit):
+        launch_parser().parse_args(["--views", "weights,loss"])

@@ -47,3 +47,9 @@ def main_window(qtbot):
 
 def wait_step(qtbot, window, at_least: int, timeout: int = 30_000) -> None:
     qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.step >= at_least, timeout=timeout)
+
+
+def wait_drawn(qtbot, window, at_least: int = 0, timeout: int = 30_000) -> None:
+    """Until the canvases were given a snapshot at `at_least` steps or later (and had time to paint)."""
+    qtbot.waitUntil(lambda: window.drawn is not None and window.drawn.step >= at_least, timeout=timeout)
+    qtbot.wait(100)

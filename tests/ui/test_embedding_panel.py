@@ -43,6 +43,7 @@ def test_embedding_panel_options_reach_the_probe_and_points_can_be_found(main_wi
 def test_hovering_a_point_shows_its_sample(main_window, qtbot):
     window = main_window("--device", "cpu")
     window.docks["embedding"].show()
+    window.docks["embedding"].raise_()  # in front of its tab group, so its probe runs
     panel = window.panels["embedding"]
     view = panel.views[0]
     window.controls.play.trigger()  # pause: the cloud stays where it is

@@ -19,12 +19,8 @@ def paused_window(main_window, qtbot, steps=20):
     window = main_window("--device", "cpu")
     wait_step(qtbot, window, steps, timeout=120_000)
     window.controls.play.trigger()
-    qtbot.waitUntil(lambda: window.snapshot.paused, timeout=10_000)
-    canvas = window.panels["metrics"].canvas
-    frames = -1
-    while frames != canvas.frames:  # until nothing more is drawn
-        frames = canvas.frames
-        qtbot.wait(400)
+    qtbot.waitUntil(lambda: window.snapshot.paused and window.drawn is window.snapshot, timeout=30_000)
+    qtbot.wait(300)  # the paint that follows the last push
     return window
 
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from tests.ui.conftest import wait_step
+from tests.ui.conftest import wait_drawn, wait_step
 
 
 def canvas_pixels(window, name="metrics"):
@@ -9,11 +9,11 @@ def canvas_pixels(window, name="metrics"):
 
 def test_window_trains_and_the_canvas_changes(main_window, qtbot):
     window = main_window("--device", "cpu")
-    wait_step(qtbot, window, 1)
+    wait_drawn(qtbot, window, 1)
     first = canvas_pixels(window)
     assert len(np.unique(first.reshape(-1, 4), axis=0)) > 10  # not blank
-    step = window.snapshot.step
-    wait_step(qtbot, window, step + 100)
+    step = window.drawn.step
+    wait_drawn(qtbot, window, step + 100)
     second = canvas_pixels(window)
     assert not np.array_equal(first, second)
     assert window.status.labels["device"].text().startswith("CPU")
@@ -29,7 +29,7 @@ def test_pause_freezes_the_step_counter_and_step_advances_one(main_window, qtbot
     qtbot.wait(500)
     assert window.session.trainer.step_count == frozen
     qtbot.waitUntil(lambda: window.snapshot.step == frozen, timeout=30_000)
-    assert window.status.labels["step"].text() == f"step {frozen:,}"
+    qtbot.waitUntil(lambda: window.status.labels["step"].text() == f"step {frozen:,}", timeout=5_000)
     assert window.status.labels["state"].text() == "paused"
     window.controls.step.trigger()
     qtbot.waitUntil(lambda: window.snapshot.step == frozen + 1, timeout=30_000)
@@ -94,3 +94,27 @@ def test_a_bad_dataset_path_falls_back_to_the_default(main_window, qtbot, tmp_pa
     qtbot.waitUntil(lambda: bool(shown), timeout=30_000)
     assert "broken.npz" in shown[0]
     assert window.snapshot.dataset.startswith("digits")
+
+
+def test_only_views_on_screen_run_their_probes(main_window, qtbot):
+    window = main_window("--device", "cpu")
+    assert window.shown_views() == {"metrics", "weights"}  # the other docks are tabs behind weights
+    wait_step(qtbot, window, 1)
+    qtbot.waitUntil(lambda: "weights" in window.snapshot.parts, timeout=30_000)
+    assert "embedding" not in window.snapshot.parts and "landscape" not in window.snapshot.parts
+    window.docks["embedding"].raise_()
+    assert window.shown_views() == {"metrics", "embedding"}
+    qtbot.waitUntil(lambda: window.snapshot.versions.get("embedding", 0) >= 1, timeout=30_000)
+    weights_version = window.snapshot.versions["weights"]
+    embedding_version = window.snapshot.versions["embedding"]
+    qtbot.waitUntil(lambda: window.snapshot.versions["embedding"] >= embedding_version + 2, timeout=30_000)
+    assert window.snapshot.versions["weights"] == weights_version  # the tab behind no longer computes
+
+
+def test_views_option_shows_the_named_views_side_by_side(main_window, qtbot):
+    window = main_window("--device", "cpu", "--views", "landscape,embedding")
+    qtbot.waitUntil(lambda: window.shown_views() == {"metrics", "landscape", "embedding"}, timeout=10_000)
+    assert not window.docks["weights"].isVisible()
+    top, bottom = window.docks["embedding"].geometry(), window.docks["landscape"].geometry()
+    assert top.bottom() < bottom.top() and top.left() == bottom.left()  # one above the other, not tabbed
+    assert window.centralWidget().width() > window.width() // 3

@@ -9,6 +9,7 @@ on the same data.
 from __future__ import annotations
 
 import copy
+import threading
 from typing import Any, Callable
 
 import torch
@@ -41,6 +42,8 @@ class SurfaceEvaluator:
         self._chunk = chunk
         self._memory_bytes = memory_bytes
         self._batched = vmap(self._loss, in_dims=(0,))
+        # functional_call swaps the module's tensors while it runs: one caller at a time
+        self._busy = threading.Lock()
 
     def set_buffers(self, buffers: dict[str, torch.Tensor]) -> None:
         """Running statistics (batch norm) of the weights at the centre."""
@@ -53,20 +56,24 @@ class SurfaceEvaluator:
     @torch.no_grad()
     def loss(self, flat: torch.Tensor) -> torch.Tensor:
         """The loss at one weight vector, without vmap (the reference the batched path must match)."""
-        return self._loss(self.layout.unflatten(flat))
+        with self._busy:
+            return self._loss(self.layout.unflatten(flat))
 
     @torch.no_grad()
     def losses(self, flats: torch.Tensor) -> torch.Tensor:
         """Losses at each row of `flats` (k x P), `chunk` rows per batched call."""
         chunk = self.chunk()
-        return torch.cat([self._batched(self.layout.unflatten(flats[s : s + chunk]))
-                          for s in range(0, flats.shape[0], chunk)])
+        return torch.cat([self._batched_losses(flats[s : s + chunk]) for s in range(0, flats.shape[0], chunk)])
 
     @torch.no_grad()
     def plane_losses(self, centre: torch.Tensor, directions: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
         """Losses at centre + coords @ directions for a chunk of coordinates (k x r)."""
         flats = torch.addmm(centre.unsqueeze(0), coords.to(centre.dtype), directions)
-        return self._batched(self.layout.unflatten(flats))
+        return self._batched_losses(flats)
+
+    def _batched_losses(self, flats: torch.Tensor) -> torch.Tensor:
+        with self._busy:
+            return self._batched(self.layout.unflatten(flats))
 
     def chunk(self) -> int:
         """Points per batched call: what fits in the memory budget (capped on the CPU)."""
@@ -96,7 +103,8 @@ class SurfaceEvaluator:
 
         handles = [m.register_forward_hook(count) for m in self.module.modules() if not list(m.children())]
         try:
-            self.module(self.x[:1])
+            with self._busy:
+                self.module(self.x[:1])
         finally:
             for h in handles:
                 h.remove()

@@ -58,6 +58,19 @@ def format_table(figures: list[Figure]) -> str:
     return "\n".join(lines)
 
 
+def markdown_table(report: dict) -> str:
+    """A `--json` report as the Markdown table the README shows."""
+    lines = ["| figure | ours | peer | ratio | goal | verdict |", "|---|---|---|---|---|---|"]
+    for f in report["figures"]:
+        peer = f"{f['peer']:.4g} {f['unit']}" if f["peer"] is not None else "—"
+        ratio = f"{f['ratio']:.2f}x" if f["ratio"] is not None else "—"
+        verdict = {True: "pass", False: "**miss**", None: ""}[f["passed"]]
+        who = f" ({f['peer_name']})" if f["peer_name"] else ""
+        lines.append(f"| {f['title']} | {f['ours']:.4g} {f['unit']} | {peer}{who} | {ratio} | "
+                     f"{f['goal_text']} | {verdict} |")
+    return "\n".join(lines)
+
+
 def bench_command(as_json: bool = False, quick: bool = False, only: list[str] | None = None) -> int:
     figures, errors = run_topics(quick, only)
     report = {

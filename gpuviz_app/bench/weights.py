@@ -62,7 +62,7 @@ def per_step_cost(device: str, quick: bool) -> Figure:
         best_cost = min(best_cost, (hooked.hook_time - before + flushing) / block)
     exact = getattr(probe.recorder, "exact_steps", 0)
     return Figure(
-        key=f"weights_per_step_{device}",
+        key=f"weights.per_step_{device}",
         title=f"weights: per-step reductions ({device})",
         ours=best_cost * 1e6,
         unit="us",
@@ -108,7 +108,7 @@ def histogram_1m(device: str, quick: bool) -> list[Figure]:
     writer = _tensorboard_writer()
     figures = []
     if writer is None:
-        figures.append(Figure(key=f"weights_hist_1m_{device}", title=f"weights: 1M-value histogram ({device})",
+        figures.append(Figure(key=f"weights.hist_1m_{device}", title=f"weights: 1M-value histogram ({device})",
                               ours=t_ours * 1e3, unit="ms", goal=goal, goal_text=goal_text,
                               note="peer not installed: pip install 'gpuviz-app[bench]' (tensorboard)"))
     else:
@@ -116,17 +116,59 @@ def histogram_1m(device: str, quick: bool) -> list[Figure]:
         t_tb = best_time(lambda: writer.add_histogram("w", x, next(step)), repeat=repeat, warmup=1)
         writer.close()
         figures.append(Figure(
-            key=f"weights_hist_1m_{device}", title=f"weights: 1M-value histogram ({device})",
+            key=f"weights.hist_1m_{device}", title=f"weights: 1M-value histogram ({device})",
             ours=t_ours * 1e3, unit="ms", peer=t_tb * 1e3,
             peer_name="torch.utils.tensorboard SummaryWriter.add_histogram (same tensor)",
             goal=goal, goal_text=goal_text,
             note=f"ours: exact, {H.BINS} bins on a power-of-two grid fitted to the data; TensorBoard: "
                  "numpy histogram, re-binned to 30 bins when displayed"))
     figures.append(Figure(
-        key=f"weights_hist_1m_histc_{device}", title=f"weights: 1M histogram vs aminmax+histc ({device})",
+        key=f"weights.hist_1m_histc_{device}", title=f"weights: 1M histogram vs aminmax+histc ({device})",
         ours=t_ours * 1e3, unit="ms", peer=t_histc * 1e3, peer_name="torch.aminmax + torch.histc (256 bins)",
         note="informational: histc's float bin edges are not exact"))
     return figures
+
+
+def histogram_all_layers(device: str, quick: bool) -> Figure:
+    """Histograms of every weight and gradient of the default model, as the probe makes them."""
+    import torch
+
+    from gpuviz_app.core import histogram as H
+    from gpuviz_app.core.config import TrainConfig
+    from gpuviz_app.core.trainer import Trainer
+    from gpuviz_app.data.builtin import digits
+    from gpuviz_app.data.device import DeviceDataset
+
+    trainer = Trainer(DeviceDataset(digits(), device), TrainConfig())
+    trainer.train(2)
+    tensors = [(n, p.detach()) for n, p in trainer.model.named_parameters()]
+    tensors += [(n + "/grad", p.grad) for n, p in trainer.model.named_parameters() if p.grad is not None]
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    repeat = 5 if quick else 15
+
+    def ours() -> None:
+        for _, t in tensors:
+            H.histogram(t)
+        sync()
+
+    t_ours = best_time(ours, repeat=repeat, warmup=2)
+    title = f"weights: histograms of all {len(tensors)} tensors ({device})"
+    writer = _tensorboard_writer()
+    if writer is None:
+        return Figure(key=f"weights.hist_all_{device}", title=title, ours=t_ours * 1e3, unit="ms",
+                      note="peer not installed: pip install 'gpuviz-app[bench]' (tensorboard)")
+    step = iter(range(10**9))
+
+    def tensorboard() -> None:
+        i = next(step)
+        for name, t in tensors:
+            writer.add_histogram(name, t, i)
+
+    t_tb = best_time(tensorboard, repeat=repeat, warmup=1)
+    writer.close()
+    return Figure(key=f"weights.hist_all_{device}", title=title, ours=t_ours * 1e3, unit="ms", peer=t_tb * 1e3,
+                  peer_name="SummaryWriter.add_histogram on the same tensors", higher_is_better=False,
+                  note=f"default CNN, weights and gradients; ours {H.BINS} exact bins per tensor")
 
 
 def run(quick: bool) -> list[Figure]:
@@ -137,4 +179,5 @@ def run(quick: bool) -> list[Figure]:
     for device in devices:
         figures.append(per_step_cost(device, quick))
         figures.extend(histogram_1m(device, quick))
+        figures.append(histogram_all_layers(device, quick))
     return figures

@@ -1,0 +1,50 @@
+"""`gpuviz bench --quick` produces every figure, each finite (no timing is asserted)."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+EXPECTED = {
+    "startup.window_shown", "startup.first_training_frame",
+    "training.metrics_live", "training.all_views_live", "training.vs_tensorboard",
+    "upload.buffer_1mb", "upload.texture_1mb",
+    "loading.idx", "loading.images",
+    "landscape.grid_cpu", "landscape.first_picture", "landscape.training_while_refining",
+    "recording.throughput", "recording.capture_fps",
+    "weights.per_step_cpu", "weights.hist_1m_cpu", "weights.hist_all_cpu",
+    "embedding.update_100000", "embedding.update_1000000", "embedding.pca_cpu",
+}
+
+
+@pytest.fixture(scope="module")
+def quick_report():
+    proc = subprocess.run([sys.executable, "-m", "gpuviz_app", "bench", "--quick", "--json"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def test_quick_bench_produces_every_figure(quick_report):
+    assert quick_report["errors"] == []
+    keys = {f["key"] for f in quick_report["figures"]}
+    assert EXPECTED <= keys, f"missing: {sorted(EXPECTED - keys)}"
+    assert quick_report["machine"]["cores"] >= 1
+
+
+def test_every_figure_and_ratio_is_finite(quick_report):
+    for figure in quick_report["figures"]:
+        assert math.isfinite(figure["ours"]) and figure["ours"] > 0, figure
+        if figure["peer"] is not None:
+            assert math.isfinite(figure["peer"]) and figure["peer"] > 0, figure
+            assert math.isfinite(figure["ratio"]), figure
+        if figure["goal"] is not None and figure["peer"] is not None:
+            assert figure["passed"] in (True, False), figure
+
+
+def test_peers_installed_by_the_test_extra_are_measured(quick_report):
+    by_key = {f["key"]: f for f in quick_report["figures"]}
+    for key in ("training.vs_tensorboard", "landscape.grid_cpu", "weights.hist_all_cpu", "embedding.pca_cpu"):
+        assert by_key[key]["peer"] is not None, f"{key}: {by_key[key]['note']}"

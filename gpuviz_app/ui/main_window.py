@@ -74,6 +74,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._frame_timer.setObjectName("gpuviz-frame")
         self._start_timer = make_timer(self, 0, self.start_training, single_shot=True)
         self._start_timer.setObjectName("gpuviz-start")
+        self._finish_timer = make_timer(self, 50, self._finish, single_shot=True)
         self._fps_frames, self._fps_time, self.fps = 0, time.perf_counter(), 0.0
         self.pacer = FramePacer()
         self.panels["metrics"].canvas.canvas.events.draw.connect(self._first_paints)
@@ -130,7 +131,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _first_paints(self, event=None) -> None:
         timing.mark("window_shown")
-        if self.snapshot is not None and self.snapshot.step > 0:
+        if self.drawn is not None and self.drawn.step > 0:
             timing.mark("first_training_frame")
             self.panels["metrics"].canvas.canvas.events.draw.disconnect(self._first_paints)
 
@@ -214,7 +215,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._show_status(snap)
         if snap.finished and self.args.quit_when_done and not self._finishing:
             self._finishing = True
-            self._finish(snap)
+            self._finish_timer.start()  # after the last frame has been painted
 
     def _show_status(self, snap: Snapshot) -> None:
         self._status_time = time.perf_counter()
@@ -247,7 +248,7 @@ class MainWindow(QtWidgets.QMainWindow):
         QtWidgets.QMessageBox.warning(self, "gpuviz", f"Could not open {message}.\n\nTraining the default "
                                       "dataset instead.")
 
-    def _finish(self, snap: Snapshot) -> None:
+    def _finish(self) -> None:
         if self.args.screenshot:
             try:
                 self.save_window_png(self.args.screenshot)
@@ -349,6 +350,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self._frame_timer.stop()
         self._start_timer.stop()
+        self._finish_timer.stop()
         if not self.args.quit_when_done:
             self._save_state()
         if self.thread is not None and not self.thread.shutdown():
@@ -360,5 +362,6 @@ class MainWindow(QtWidgets.QMainWindow):
         """Stop everything this window started (used when closing and by tests)."""
         self._frame_timer.stop()
         self._start_timer.stop()
+        self._finish_timer.stop()
         if self.thread is not None:
             self.thread.shutdown()

@@ -55,32 +55,28 @@ class Figure:
         return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
 
 
+def _timings(fn: Callable[[], object], repeat: int, number: int, warmup: int) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - start) / number)
+    return times
+
+
 def best_time(fn: Callable[[], object], repeat: int = 5, number: int = 1, warmup: int = 1) -> float:
     """The best (least disturbed) of `repeat` timings of `number` calls, per call, in seconds.
 
     The machines are shared and noisy; the minimum is the most repeatable estimate of cost.
     """
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - start) / number)
-    return min(times)
+    return min(_timings(fn, repeat, number, warmup))
 
 
 def median_time(fn: Callable[[], object], repeat: int = 5, number: int = 1, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - start) / number)
-    return statistics.median(times)
+    return statistics.median(_timings(fn, repeat, number, warmup))
 
 
 def machine() -> dict:

@@ -195,6 +195,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if previous is None or previous.device != snap.device:
                 self._choose_upload(snap.device)
             self.snapshot, self._undrawn = snap, True
+            timing.sample(snap.step, snap.wall_time)
             if previous is None or (previous.paused, previous.run_id) != (snap.paused, snap.run_id):
                 self._status_time = 0.0  # a change of state is shown at once
         if self._undrawn and time.perf_counter() - self._status_time >= STATUS_S:
@@ -208,7 +209,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self._frame_timer.setInterval(FRAME_MS)
         snap, self._undrawn = self.snapshot, False
         self.drawn = snap
-        timing.sample(snap.step, snap.wall_time)
         for panel in self.visible_panels():
             panel.canvas.push(snap)
         self._count_fps()

@@ -72,10 +72,10 @@ class Progress:
 
 
 class Cancelled(BaseException):
-    """SIGTERM during `record`: unwinds like Ctrl+C so partial files are removed."""
+    """SIGTERM or SIGINT during `record`: unwinds so partial files are removed."""
 
 
-def _cancel_on_sigterm(signum, frame) -> None:
+def _cancel_on_signal(signum, frame) -> None:
     raise Cancelled()
 
 
@@ -148,7 +148,9 @@ def record(args: argparse.Namespace) -> int:
         every = args.every or default_every(args.steps, args.fps)
     else:
         every = args.every or max(1, args.steps // 50)
-    previous = signal.signal(signal.SIGTERM, _cancel_on_sigterm)
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and Python then never
+    # turns it into KeyboardInterrupt
+    previous = {s: signal.signal(s, _cancel_on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     encoder = None
     try:
         if args.out:
@@ -171,7 +173,8 @@ def record(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
         session.close()
         canvas.close()
     print(f"wrote {', '.join(written)}", file=sys.stderr)

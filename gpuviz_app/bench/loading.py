@@ -84,6 +84,15 @@ def _measure(spec, repeat: int) -> tuple[float, int, int]:
     return seconds, min(counts), once.samples  # type: ignore[attr-defined]
 
 
+def _goal_figure(key: str, title: str, goal: float, quick: bool, ours: float, updates: int, samples: int,
+                 naive: float, reference: str) -> Figure:
+    """A load time against the issue's goal (scaled down with --quick)."""
+    return Figure(key=key, title=title, ours=ours, unit="s", peer=goal,
+                  peer_name=f"the issue's goal ({goal:g} s{' scaled' if quick else ''})", goal=1.0,
+                  goal_text=f"<= {goal:g} s", note=f"{updates} progress updates; {reference}",
+                  extra={"samples": samples, "progress_updates": updates, "naive_s": naive})
+
+
 def run(quick: bool) -> list[Figure]:
     scale = 0.1 if quick else 1.0
     n_idx, n_images = int(60_000 * scale), int(10_000 * scale)
@@ -94,21 +103,13 @@ def run(quick: bool) -> list[Figure]:
         pair = write_idx_pair(root, n_idx)
         ours, updates, samples = _measure([str(p) for p in pair], repeat)
         naive = best_time(lambda: _naive_idx(pair), repeat=repeat)
-        goal = IDX_GOAL_S * scale
-        figures.append(Figure(
-            key="loading.idx", title=f"IDX {n_idx:,} x 784 (gzip) load", ours=ours, unit="s", peer=goal,
-            peer_name=f"the issue's goal ({goal:g} s{' scaled' if quick else ''})", goal=1.0,
-            goal_text=f"<= {goal:g} s",
-            note=f"{updates} progress updates; naive numpy.frombuffer reference {naive:.2f} s",
-            extra={"samples": samples, "progress_updates": updates, "naive_s": naive}))
+        figures.append(_goal_figure("loading.idx", f"IDX {n_idx:,} x 784 (gzip) load", IDX_GOAL_S * scale,
+                                    quick, ours, updates, samples, naive,
+                                    f"naive numpy.frombuffer reference {naive:.2f} s"))
         folder = write_image_folder(root / "images", n_images)
         ours, updates, samples = _measure(str(folder), max(1, repeat - 1))
         naive = best_time(lambda: _naive_images(folder), repeat=max(1, repeat - 1))
-        goal = IMAGES_GOAL_S * scale
-        figures.append(Figure(
-            key="loading.images", title=f"image folder, {n_images:,} PNGs 28x28", ours=ours, unit="s", peer=goal,
-            peer_name=f"the issue's goal ({goal:g} s{' scaled' if quick else ''})", goal=1.0,
-            goal_text=f"<= {goal:g} s",
-            note=f"{updates} progress updates; plain Pillow loop reference {naive:.2f} s",
-            extra={"samples": samples, "progress_updates": updates, "naive_s": naive}))
+        figures.append(_goal_figure("loading.images", f"image folder, {n_images:,} PNGs 28x28",
+                                    IMAGES_GOAL_S * scale, quick, ours, updates, samples, naive,
+                                    f"plain Pillow loop reference {naive:.2f} s"))
     return figures

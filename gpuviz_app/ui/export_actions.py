@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from gpuviz_app.ui.recorder import DASHBOARD, WindowRecorder
-from gpuviz_app.ui.screenshot import ScreenshotDialog, screenshot_pixels, targets, to_qimage
+from gpuviz_app.ui.screenshot import ScreenshotDialog, screenshot_pixels, target_combo, targets, to_qimage
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,7 @@ class RecordDialog(QtWidgets.QDialog):
         self.setWindowTitle("Record video")
         self.setObjectName("record-dialog")
         form = QtWidgets.QFormLayout(self)
-        self.target = QtWidgets.QComboBox(self)
-        for key, label in targets(window):
-            self.target.addItem(label, key)
+        self.target = target_combo(window, self)
         self.target.setCurrentIndex(max(0, self.target.findData(target)))
         form.addRow("View", self.target)
         self.fps = QtWidgets.QSpinBox(self)

@@ -57,7 +57,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panels: dict[str, ViewPanel] = {}
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._dock_shown: dict[str, bool] = {}  # a tab behind another is not shown (Qt keeps it 'visible')
-        self._undrawn = False  # a snapshot newer than what the canvases show
         self._status_time = 0.0
         self._build_panels()
         self.controls = TrainingControls(self, self._set_paused, self._step_once, self._reset, self._configure)
@@ -165,7 +164,9 @@ class MainWindow(QtWidgets.QMainWindow):
         return self.datasets.load_initial()
 
     def visible_panels(self) -> list[ViewPanel]:
-        return [p for p in self.panels.values() if p.isVisible() and p.visibleRegion().isEmpty() is False]
+        """The panels of the views on screen (see `shown_views`), in view order."""
+        shown = self.shown_views()
+        return [p for name, p in self.panels.items() if name in shown and p.isVisible()]
 
     def _dock_visibility(self, name: str, shown: bool) -> None:
         self._dock_shown[name] = shown
@@ -194,21 +195,20 @@ class MainWindow(QtWidgets.QMainWindow):
             previous = self.snapshot
             if previous is None or previous.device != snap.device:
                 self._choose_upload(snap.device)
-            self.snapshot, self._undrawn = snap, True
+            self.snapshot = snap
             timing.sample(snap.step, snap.wall_time)
             if previous is None or (previous.paused, previous.run_id) != (snap.paused, snap.run_id):
                 self._status_time = 0.0  # a change of state is shown at once
-        if self._undrawn and time.perf_counter() - self._status_time >= STATUS_S:
-            self._show_status(self.snapshot)  # counters stay live even when frames are rare
-        if not self._undrawn:
+        if self.snapshot is self.drawn:
             return
         if not self.pacer.ready():  # sleep until the budget allows a frame: polling costs CPU too
+            if time.perf_counter() - self._status_time >= STATUS_S:
+                self._show_status(self.snapshot)  # counters stay live even when frames are rare
             wait_ms = int(self.pacer.wait_s() * 1000)
             self._frame_timer.setInterval(max(FRAME_MS, min(IDLE_POLL_MS, wait_ms)))
             return
         self._frame_timer.setInterval(FRAME_MS)
-        snap, self._undrawn = self.snapshot, False
-        self.drawn = snap
+        snap = self.drawn = self.snapshot
         for panel in self.visible_panels():
             panel.canvas.push(snap)
         self._count_fps()
@@ -311,8 +311,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.restoreGeometry(geometry)
         state = store.load_bytes("window/state")
         if state is None or not self.restoreState(state):
-            docks = list(self.docks.values())[:1]
-            self.resizeDocks(docks, [int(self.width() * DOCK_SHARE)], QtCore.Qt.Orientation.Horizontal)
+            self._share_width(list(self.docks.values()))
         if getattr(self.args, "views", None):
             self.show_views_side_by_side(self.args.views)
         for name, panel in self.panels.items():
@@ -336,8 +335,12 @@ class MainWindow(QtWidgets.QMainWindow):
             if name not in names:
                 self.addDockWidget(right, dock)
                 dock.hide()
-        if shown:
-            self.resizeDocks(shown[:1], [int(self.width() * DOCK_SHARE)], QtCore.Qt.Orientation.Horizontal)
+        self._share_width(shown)
+
+    def _share_width(self, docks: list[QtWidgets.QDockWidget]) -> None:
+        """Give the right dock column DOCK_SHARE of the window, the rest to the central view."""
+        if docks:
+            self.resizeDocks(docks[:1], [int(self.width() * DOCK_SHARE)], QtCore.Qt.Orientation.Horizontal)
 
     def _save_state(self) -> None:
         store.save_bytes("window/geometry", self.saveGeometry())

@@ -44,6 +44,14 @@ def to_qimage(pixels: np.ndarray) -> QtGui.QImage:
     return QtGui.QImage(rgba.data, w, h, 4 * w, QtGui.QImage.Format.Format_RGBA8888).copy()
 
 
+def target_combo(window, parent: QtWidgets.QWidget) -> QtWidgets.QComboBox:
+    """A choice of what to export: the dashboard or one visible view."""
+    combo = QtWidgets.QComboBox(parent)
+    for key, label in targets(window):
+        combo.addItem(label, key)
+    return combo
+
+
 class ScreenshotDialog(QtWidgets.QDialog):
     """What to export (target, scale, background), then Save… or Copy."""
 
@@ -52,9 +60,7 @@ class ScreenshotDialog(QtWidgets.QDialog):
         self.setWindowTitle("Export screenshot")
         self.setObjectName("screenshot-dialog")
         form = QtWidgets.QFormLayout(self)
-        self.target = QtWidgets.QComboBox(self)
-        for key, label in targets(window):
-            self.target.addItem(label, key)
+        self.target = target_combo(window, self)
         form.addRow("View", self.target)
         self.scale = QtWidgets.QComboBox(self)
         for s in SCALES:

@@ -142,7 +142,6 @@ def test_missing_layout_extra_is_reported_and_pca_is_shown(digits_data, monkeypa
 
 
 def test_tsne_runs_off_the_training_thread_and_is_warm_started(digits_data):
-    pytest.importorskip("torchdr")
     from gpuviz_app.core.layout import missing_extra
 
     if missing_extra():
@@ -193,7 +192,6 @@ def test_a_running_layout_is_cancelled_and_the_process_exits_cleanly():
     import subprocess
     import sys
 
-    pytest.importorskip("torchdr")
     from gpuviz_app.core.layout import missing_extra
 
     if missing_extra():

@@ -11,6 +11,7 @@ import sys
 from typing import Callable, Sequence
 
 from gpuviz_app import __version__
+from gpuviz_app.core.allocator import keep_freed_memory
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -183,6 +184,7 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    keep_freed_memory()
     if argv and argv[0] in COMMANDS:
         return COMMANDS[argv[0]](argv[1:])
     return cmd_launch(argv)

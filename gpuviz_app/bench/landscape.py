@@ -191,6 +191,16 @@ def run(quick: bool) -> list[Figure]:
         unit="s", peer=peer, peer_name="loss-landscapes random_plane" if peer is not None else "",
         goal=10.0 if cuda else 1.0, goal_text=">= 10x" if cuda else ">= 1x (not slower)", note=note,
         extra={"grid": grid, "eval_batch": len(y)}))
+    if x.dim() == 4 and not cuda:  # how much of the lead is the memory layout alone
+        import torch
+
+        peer_cl, note_cl = _peer(trainer, x.to(memory_format=torch.channels_last), y, device, grid)
+        figures.append(Figure(
+            key=f"landscape.grid_vs_channels_last_peer_{device}",
+            title=f"loss grid {grid}x{grid} vs the peer fed channels-last images ({device})", ours=full, unit="s",
+            peer=peer_cl, peer_name="the same peer, its batch converted to channels-last by hand",
+            note="informational: we feed images channels-last ourselves; the rest of the lead is one "
+                 "single-threaded worker per core instead of intra-op threads"))
     figures.append(Figure(
         key="landscape.first_picture", title=f"first coarse picture vs full {grid}x{grid} grid", ours=first,
         unit="s", peer=full, peer_name="our full grid", goal=None if quick else 10.0,

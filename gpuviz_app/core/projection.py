@@ -10,10 +10,9 @@ frame's, so the cloud moves smoothly instead of flipping or spinning.
 
 from __future__ import annotations
 
-import queue
-import threading
-
 import torch
+
+from gpuviz_app.core.cpu_workers import shared_workers, split
 
 # Row chunks of about this many bytes keep a chunk in cache for its second product on CPU.
 _CHUNK_BYTES = 2 << 20
@@ -57,62 +56,15 @@ def fused_pass(x: torch.Tensor, v: torch.Tensor, chunk: int | None = None) -> tu
     return y, xty.T, total
 
 
-class _RowWorkers:
-    """Daemon threads that each run a fused pass over a block of rows, single-threaded.
-
-    The chunked pass makes three small matrix products per chunk; run with torch's own
-    intra-op threads, each product is a parallel region ending in a barrier, and on a busy
-    machine (training, rendering and other programs sharing the cores) one descheduled
-    thread stalls every barrier: a 10 ms pass was measured taking 1.5 s. Whole blocks of rows
-    per thread meet once, at the end.
-    """
-
-    def __init__(self, count: int) -> None:
-        self.count = count
-        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
-        for i in range(count):
-            threading.Thread(target=self._serve, name=f"gpuviz-pca-{i}", daemon=True).start()
-
-    def _serve(self) -> None:
-        torch.set_num_threads(1)  # for this thread only: its products run here, no barriers
-        while True:
-            x, v, done = self.jobs.get()
-            try:
-                done.put(fused_pass(x, v))
-            except Exception as exc:  # noqa: BLE001 - handed back to the caller
-                done.put(exc)
-
-    def run(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        n = x.shape[0]
-        edges = [n * i // self.count for i in range(self.count + 1)]
-        results = []
-        for i in range(self.count):
-            done: queue.SimpleQueue = queue.SimpleQueue()
-            self.jobs.put((x[edges[i] : edges[i + 1]], v, done))
-            results.append(done)
-        parts = [r.get() for r in results]
-        for part in parts:
-            if isinstance(part, Exception):
-                raise part
-        y = torch.cat([p[0] for p in parts])
-        return y, sum(p[1] for p in parts), sum(p[2] for p in parts)
-
-
-_workers: _RowWorkers | None = None
-_workers_lock = threading.Lock()
-
-
 def split_fused_pass(x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """`fused_pass`, on the CPU split by rows over one single-threaded worker per torch thread."""
-    global _workers
     threads = torch.get_num_threads()
     if x.device.type != "cpu" or threads < 2 or x.numel() < _SPLIT_ELEMENTS:
         return fused_pass(x, v)
-    with _workers_lock:
-        if _workers is None or _workers.count != threads:
-            _workers = _RowWorkers(threads)
-        workers = _workers
-    return workers.run(x, v)
+    workers = shared_workers("gpuviz-pca", threads)
+    parts = workers.run([lambda a=a, b=b: fused_pass(x[a:b], v) for a, b in split(x.shape[0], threads)])
+    y = torch.cat([p[0] for p in parts])
+    return y, sum(p[1] for p in parts), sum(p[2] for p in parts)
 
 
 def procrustes(positions: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

@@ -1,5 +1,6 @@
 """Directions, batched evaluation and coarse-to-fine grids of the loss landscape."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -92,11 +93,22 @@ def test_including_biases_moves_them_along_the_weights_and_normalisation_layers_
     assert layout.filter_mask("cpu").sum() == 4 * 9 + 3 * 144
 
 
-def test_batched_and_one_by_one_evaluation_agree():
+@pytest.fixture
+def torch_threads():
+    before = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("pointwise,threads", [(False, 2), (True, 1), (True, 3)],
+                         ids=["vmap", "pointwise", "pointwise-3-workers"])
+def test_batched_and_one_by_one_evaluation_agree(pointwise, threads, torch_threads):
+    torch_threads(threads)  # the pointwise path splits points over this many workers
     torch.manual_seed(0)
     model = SmallCNN(1, 10, (8, 8))
     x, y = torch.randn(64, 1, 8, 8), torch.randint(0, 10, (64,))
-    ev = SurfaceEvaluator(model, nn.CrossEntropyLoss(), x, y, chunk=7)
+    ev = SurfaceEvaluator(model, nn.CrossEntropyLoss(), x, y, chunk=7, pointwise=pointwise)
+    assert ev.pointwise is pointwise
     centre = ev.layout.flatten(model)
     dirs = random_directions(centre, ev.layout, 2, seed=2)
     coords = torch.rand(20, 2) * 2 - 1

@@ -39,7 +39,7 @@ class VideoFormat:
 # one thread is what the recorder's budget can measure.
 FORMATS: dict[str, VideoFormat] = {
     ".mp4": VideoFormat("mp4", "libx264", "yuv420p", True,
-                        {"preset": "veryfast", "crf": "20", "threads": "1"}),
+                        {"preset": "ultrafast", "crf": "20", "threads": "1"}),
     ".webm": VideoFormat("webm", "libvpx-vp9", "yuv420p", True,
                          {"deadline": "realtime", "cpu-used": "8", "crf": "30", "b": "0",
                           "threads": "1", "row-mt": "0"}),

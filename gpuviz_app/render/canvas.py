@@ -9,6 +9,7 @@ import numpy as np
 from vispy import scene
 
 from gpuviz_app.core.snapshot import Snapshot
+from gpuviz_app.render import vispy_caches
 from gpuviz_app.render.plot import BACKGROUND
 from gpuviz_app.render.scaled import render_scaled
 from gpuviz_app.render.upload import HostUpload, UploadPath
@@ -27,6 +28,7 @@ class ViewCanvas:
         show: bool = False,
         parent: object = None,
     ) -> None:
+        vispy_caches.install()  # glyphs and shader parses shared by all canvases
         self.views = list(views)
         self.upload = upload or HostUpload()
         self.canvas = scene.SceneCanvas(size=size, show=show, app=app, bgcolor=BACKGROUND,

@@ -1,0 +1,78 @@
+"""The shared caches give the same glyph tiles, metrics and shader variables as VisPy's own code."""
+
+import numpy as np
+import pytest
+from vispy.visuals.text import text as vispy_text
+
+from gpuviz_app.render import vispy_caches as glyphs
+
+TEXT = "Loss 0.123 step AVWa"
+
+
+class RecordingAtlas:
+    """Wraps a font's atlas: records every tile written, answers regions as the atlas does."""
+
+    def __init__(self, atlas):
+        self.atlas = atlas
+        self.writes = []
+
+    def __getattr__(self, name):
+        return getattr(self.atlas, name)
+
+    def __setitem__(self, key, value):
+        self.writes.append(np.array(value))
+        self.atlas[key] = value
+
+
+def fresh_font():
+    font = vispy_text.FontManager(method="cpu").get_font("OpenSans")
+    font._atlas = RecordingAtlas(font._atlas)
+    return font
+
+
+def load(font, loader):
+    for char in TEXT:
+        if char not in font._glyphs:
+            loader(font, char)
+    return font
+
+
+@pytest.fixture(scope="module")
+def reference():
+    glyphs.install()
+    return load(fresh_font(), glyphs._original)  # VisPy's loader, as if no cache existed
+
+
+def test_a_second_atlas_reuses_tiles_and_matches_vispy_exactly(reference):
+    first = load(fresh_font(), vispy_text.TextureFont._load_char)
+    rendered = glyphs.stats["rendered"]
+    second = load(fresh_font(), vispy_text.TextureFont._load_char)
+    assert glyphs.stats["rendered"] == rendered, "the second atlas rendered glyphs again"
+    for font in (first, second):
+        assert len(font._atlas.writes) == len(reference._atlas.writes)
+        for ours, theirs in zip(font._atlas.writes, reference._atlas.writes):
+            np.testing.assert_array_equal(ours, theirs)
+        for char, ref in reference._glyphs.items():
+            got = font._glyphs[char]
+            assert got["size"] == ref["size"] and got["texcoords"] == ref["texcoords"]
+            assert got["offset"] == ref["offset"] and got["advance"] == ref["advance"]
+            assert got["kerning"] == ref["kerning"], char
+
+
+def test_a_program_from_known_source_gets_the_same_variables_without_parsing():
+    from vispy import gloo
+
+    glyphs.install()
+    vert = ("attribute vec2 a_pos; // position\nuniform float u_scale;\n"
+            "void main() { gl_Position = vec4(a_pos * u_scale, 0., 1.); }")
+    frag = "uniform vec4 u_color[2];\nvoid main() { gl_FragColor = u_color[0]; }"
+    first = gloo.Program(vert, frag)
+    parsed = glyphs.stats["parsed"]
+    second = gloo.Program(vert, frag)
+    assert glyphs.stats["parsed"] == parsed
+    assert second.variables == first.variables
+    names = {v[2] for v in first.variables}
+    assert {"a_pos", "u_scale", "u_color", "u_color[0]", "u_color[1]"} <= names
+    second["u_scale"] = 2.0  # known from the cached parse: applied; an unknown one waits, as before
+    second["u_missing"] = 1.0
+    assert "u_scale" in second._user_variables and "u_missing" in second._pending_variables

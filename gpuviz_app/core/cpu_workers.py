@@ -10,13 +10,46 @@ neither problem.
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import os
 import queue
 import threading
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 import torch
 
 T = TypeVar("T")
+
+
+@functools.lru_cache(maxsize=1)
+def _openmp() -> Any:
+    """The OpenMP runtime torch runs its parallel regions on, or None if it cannot be found."""
+    folder = os.path.join(os.path.dirname(torch.__file__), "lib")
+    for name in ("libgomp.so.1", "libiomp5.so", "libomp.so"):
+        path = os.path.join(folder, name)
+        if os.path.exists(path):
+            try:
+                return ctypes.CDLL(path)  # already loaded by torch: the same runtime
+            except OSError:
+                return None
+    return None
+
+
+def set_threads_here(count: int) -> None:
+    """Give the calling thread `count` torch threads, and only the calling thread.
+
+    `torch.set_num_threads` also sets the count that threads started later begin with:
+    a training thread started after a single-threaded worker would train on one thread.
+    OpenMP's own setter changes only the caller (torch's per-thread set-up runs first,
+    since it would overwrite it). Without a known OpenMP runtime, torch's setter is used.
+    """
+    torch.get_num_threads()
+    omp = _openmp()
+    if omp is None:
+        torch.set_num_threads(count)
+    else:
+        omp.omp_set_num_threads(int(count))
 
 
 class CpuWorkers:
@@ -29,7 +62,7 @@ class CpuWorkers:
             threading.Thread(target=self._serve, name=f"{name}-{i}", daemon=True).start()
 
     def _serve(self) -> None:
-        torch.set_num_threads(1)  # for this thread only
+        set_threads_here(1)
         while True:
             job = self.jobs.get()
             if job is None:

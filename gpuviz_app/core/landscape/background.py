@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import torch
 
+from gpuviz_app.core.cpu_workers import set_threads_here
 from gpuviz_app.core.landscape.evaluate import SurfaceEvaluator
 from gpuviz_app.core.landscape.levels import ProgressiveGrid, side
 from gpuviz_app.core.landscape.payload import LandscapeOptions, LandscapePayload
@@ -211,7 +212,7 @@ class LandscapeComputer:
         if self.stream is None:
             want = self.full_threads if rush else self.threads
             if torch.get_num_threads() != want:
-                torch.set_num_threads(want)
+                set_threads_here(want)
         start = time.perf_counter()
         try:
             if request is not None:

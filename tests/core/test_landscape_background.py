@@ -272,3 +272,24 @@ def test_the_background_runs_with_its_own_small_thread_budget_while_training_run
     c.recentre(Weights(step=0, flat=ev.layout.flatten(trainer.model), options=LandscapeOptions(resolution=11)))
     assert done.wait(60)
     assert threads and set(threads) == {1}
+
+
+@pytest.mark.skipif(torch.get_num_threads() < 2, reason="needs two or more torch threads")
+def test_rushing_spreads_points_over_workers_and_never_widens_the_thread(computers, data):
+    """A second OpenMP team in the process slows training for good: the landscape thread
+    keeps one torch thread, even while it works at full speed."""
+    trainer = trainer_on(data)
+    ev = SurfaceEvaluator(trainer.model, trainer.loss_fn, data.x[:32], data.y[:32], chunk=8)
+    seen = []
+    plane_losses = ev.plane_losses
+
+    def recording(*args):
+        seen.append((torch.get_num_threads(), ev.workers))
+        return plane_losses(*args)
+
+    ev.plane_losses = recording
+    c = computers(ev, share=0.5, threads=1)
+    c.recentre(Weights(step=0, flat=ev.layout.flatten(trainer.model), options=LandscapeOptions(resolution=11)))
+    assert c.wait_idle(60)  # a waiter makes it rush
+    assert seen and {threads for threads, _ in seen} == {1}
+    assert {workers for _, workers in seen} == {torch.get_num_threads()}

@@ -48,6 +48,7 @@ class SurfaceEvaluator:
         self.layout = ParamLayout(self.module)
         self.pointwise = x.device.type == "cpu" if pointwise is None else pointwise
         self._replicas: list[_PointModule] = []
+        self.workers: int | None = None  # CPU points in parallel; None: the caller's torch threads
         self.loss_fn = copy.deepcopy(loss_fn)
         self.x, self.y = x, y
         # images as channels-last: the CPU's pooling kernels are ~10x faster on that layout
@@ -100,11 +101,11 @@ class SurfaceEvaluator:
     def _pointwise_losses(self, count: int, write_point: Callable[[int, torch.Tensor], Any]) -> torch.Tensor:
         """One plain forward per point, after `write_point(i, vector)` puts point i into a replica.
 
-        With n torch threads in the calling thread, the points are split over n
-        single-threaded workers, one replica each.
+        The points are split over `workers` single-threaded workers (by default as many
+        as the calling thread's torch threads), one replica each.
         """
         out = torch.empty(count, device=self.device)
-        n = max(1, min(torch.get_num_threads(), count))
+        n = max(1, min(self.workers or torch.get_num_threads(), count))
         with self._busy:
             while len(self._replicas) < n:
                 self._replicas.append(_PointModule(self.module, self.layout))

@@ -154,6 +154,9 @@ def run(quick: bool) -> list[Figure]:
 
 
 def main() -> None:
+    from gpuviz_app.core.allocator import keep_freed_memory
+
+    keep_freed_memory()  # as `gpuviz` itself does
     quick = "--quick" in sys.argv[1:]
     print(json.dumps(_measure(quick)))
 

@@ -70,4 +70,6 @@ def probe_factory(name: str) -> ProbeFactory:
 
 
 def probe_factories(names: set[str] | list[str]) -> dict[str, ProbeFactory]:
-    return {name: probe_factory(name) for name in names if name in PROBES}
+    """Factories that import their probe's module on first use, on the training thread: the
+    modules import torch (~1 s), which would otherwise freeze a window that has just appeared."""
+    return {name: (lambda trainer, name=name: probe_factory(name)(trainer)) for name in names if name in PROBES}

@@ -79,3 +79,21 @@ def test_losses_cross_to_the_host_only_on_flush(data):
     t.flush()
     assert t.history.total("train_loss") == 10
     assert t.history.step_range() == (0, 10)
+
+
+@pytest.mark.parametrize("model,channels_last", [("cnn", True), ("mlp", False)])
+def test_a_cnn_on_the_cpu_gets_channels_last_batches(data, model, channels_last):
+    t = Trainer(data, TrainConfig(model=model))
+    seen = []
+    t.model.register_forward_pre_hook(lambda _m, args: seen.append(args[0].stride()))
+    t.train(2)
+    t.evaluate()
+    assert len(seen) == 4  # two steps, the first evaluation, this evaluation
+    for stride in seen:  # (N, 1, 8, 8): channels-last strides are (64, 1, 8, 1)
+        assert (stride[1] == 1) is channels_last, stride
+    plain = Trainer(data, TrainConfig(model=model))
+    plain._layout = torch.preserve_format
+    t2 = Trainer(data, TrainConfig(model=model))
+    plain.train(20)
+    t2.train(20)
+    np.testing.assert_allclose(losses(t2), losses(plain), rtol=1e-4, atol=1e-5)

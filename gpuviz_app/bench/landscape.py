@@ -56,7 +56,7 @@ def _ours(trainer, x, y, device: str, grid: int) -> tuple[float, float]:
             done.set()
 
     evaluator = SurfaceEvaluator(trainer.model, trainer.loss_fn, x, y)
-    computer = LandscapeComputer(evaluator, share=1.0, threads=torch.get_num_threads(), on_publish=on_publish)
+    computer = LandscapeComputer(evaluator, share=1.0, workers=torch.get_num_threads(), on_publish=on_publish)
     options = LandscapeOptions(resolution=grid, span=1.0)
     try:
         best = (float("inf"), float("inf"))

@@ -3,9 +3,10 @@
 Run with torch's intra-op threads, every small operation is a parallel region that ends
 in a barrier. On a busy machine (training, rendering and other programs sharing the
 cores) one descheduled thread stalls every barrier: a 10 ms PCA pass was measured taking
-1.5 s. A parallel region started from a thread other than the main one also gets an
-OpenMP team of its own. Work split into blocks, one per single-threaded worker, has
-neither problem.
+1.5 s. And every thread that runs parallel regions gets an OpenMP team of its own; with
+more team threads than cores, libgomp stops spinning at barriers, which halves the
+training's speed. Work split into blocks, one per single-threaded worker, has neither
+problem.
 """
 
 from __future__ import annotations

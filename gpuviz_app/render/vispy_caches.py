@@ -1,6 +1,6 @@
 """Process-wide caches for two pieces of VisPy's work that every canvas repeats.
 
-Together they took the window's first paint from 2.6 s to 0.8 s here.
+Together they took the window's first paint from 2.2 s to 1.2 s here.
 
 Glyphs. VisPy keeps a glyph atlas per text visual's font manager, so every canvas (and most text
 visuals) loads each character again: FreeType at 256 pt copied into a list, then a

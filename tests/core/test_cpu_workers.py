@@ -33,10 +33,21 @@ def test_an_error_in_a_task_is_raised_after_all_tasks_ended():
     assert done == [1]
 
 
-@pytest.mark.skipif(torch.get_num_threads() < 2, reason="needs a default of two or more torch threads")
-def test_threads_started_after_a_pool_keep_the_default_thread_count():
-    default = torch.get_num_threads()
-    shared_workers("test-default", 2).run([torch.get_num_threads] * 2)
+@pytest.fixture
+def two_threads_by_default():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # this thread's count and the one later threads start with
+    yield 2
+    torch.set_num_threads(before)
+
+
+def test_threads_started_after_a_pool_keep_the_default_thread_count(two_threads_by_default):
+    default = two_threads_by_default
+    pool = CpuWorkers(2, "test-default")  # started after the default was set
+    try:
+        assert pool.run([torch.get_num_threads] * 2) == [1, 1]
+    finally:
+        pool.close()
     seen = []
 
     def narrowed_then_new():
@@ -58,3 +69,11 @@ def test_split_covers_the_range_in_nearly_equal_parts():
     parts = split(10, 3)
     assert parts == [(0, 3), (3, 6), (6, 10)]
     assert split(2, 3) == [(0, 0), (0, 1), (1, 2)]
+
+
+def test_a_shared_pool_is_reused_and_replaced_when_its_size_changes():
+    first = shared_workers("test-shared", 2)
+    assert shared_workers("test-shared", 2) is first
+    bigger = shared_workers("test-shared", 3)
+    assert bigger is not first and bigger.count == 3
+    assert bigger.run([lambda i=i: i * i for i in range(4)]) == [0, 1, 4, 9]

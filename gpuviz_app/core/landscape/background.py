@@ -3,9 +3,9 @@
 The training thread hands over copies of the weights (a new centre, or a point of the
 path) and never waits; this thread measures the path's losses first, then refines the grid
 one chunk of points at a time, publishing a coarse picture as soon as the first level is
-complete. On the CPU it runs with its own small thread budget and sleeps between chunks so
-that it uses at most `share` of the time; on CUDA it works on its own stream. While training
-is paused (or somebody waits for the result) it works at full speed. Errors become
+complete. On the CPU it evaluates on one worker (one torch thread each) and sleeps between
+chunks so that it uses at most `share` of the time; on CUDA it works on its own stream. While training
+is paused (or somebody waits for the result) it works at full speed, on one worker per core. Errors become
 a message in the payload; the thread lives on for the next centre.
 """
 
@@ -69,7 +69,7 @@ class Job:
 
 
 class LandscapeComputer:
-    def __init__(self, evaluator: SurfaceEvaluator, share: float | None = None, threads: int = 1,
+    def __init__(self, evaluator: SurfaceEvaluator, share: float | None = None, workers: int = 1,
                  snapshot_bytes: int | None = None, on_publish: Callable[[LandscapePayload], None] | None = None,
                  activity: Callable[[], int] | None = None) -> None:
         self.evaluator = evaluator
@@ -80,8 +80,8 @@ class LandscapeComputer:
         self.device = evaluator.device
         cuda = self.device.type == "cuda"
         self.share = share if share is not None else (0.5 if cuda else 0.15)
-        self.threads = threads
-        self.full_threads = torch.get_num_threads()
+        self.workers = workers  # single-threaded CPU workers evaluating points, while training runs
+        self.full_workers = torch.get_num_threads()  # ... and while it does not
         self.stream = torch.cuda.Stream(self.device) if cuda else None
         budget = snapshot_bytes or ((512 << 20) if cuda else (128 << 20))
         self.snapshot_capacity = int(max(3, min(64, budget // (4 * evaluator.layout.size))))
@@ -216,7 +216,7 @@ class LandscapeComputer:
             # for good after one pause (484 -> 280 steps/s measured).
             if torch.get_num_threads() != 1:
                 set_threads_here(1)
-            self.evaluator.workers = self.full_threads if rush else self.threads
+            self.evaluator.workers = self.full_workers if rush else self.workers
         start = time.perf_counter()
         try:
             if request is not None:

@@ -53,7 +53,7 @@ class SurfaceEvaluator:
         self.x, self.y = x, y
         # images as channels-last: the CPU's pooling kernels are ~10x faster on that layout
         # (`to`, not `contiguous`: with one channel the latter keeps the old strides)
-        self._x_pointwise = x.to(memory_format=torch.channels_last) if x.dim() == 4 else x
+        self._x_pointwise = x.to(memory_format=torch.channels_last) if self.pointwise and x.dim() == 4 else x
         self.device = x.device
         self.buffers: dict[str, torch.Tensor] = {n: b.detach().clone() for n, b in self.module.named_buffers()}
         self._chunk = chunk

@@ -212,6 +212,15 @@ class TrainingSession:
         self._probes_closed = False
         for name, options in self._probe_options.items():
             self._configure_probe(name, options)
+        self._tell_probes_shown()
+
+    def _tell_probes_shown(self) -> None:
+        """Probes that work between snapshots (the weights recorder) learn whether their view is
+        on screen, so they can stop paying for it while hidden."""
+        for name, probe in self._probes.items():
+            set_shown = getattr(probe, "set_shown", None)
+            if set_shown is not None:
+                set_shown(name in self._active)
 
     def _drain_commands(self) -> bool:
         dirty = False
@@ -236,6 +245,7 @@ class TrainingSession:
             self._new_run(args[0])
         elif name == "active":
             self._active = args[0]
+            self._tell_probes_shown()
         elif name == "probe":
             probe_name, options = args
             self._probe_options[probe_name] = {**self._probe_options.get(probe_name, {}), **options}

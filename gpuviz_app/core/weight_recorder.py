@@ -53,6 +53,11 @@ class Recorder:
     def flush(self) -> None:
         raise NotImplementedError
 
+    def resume(self) -> None:
+        """Take up recording after a gap: the next step's update is measured from the weights
+        as they are now. Call with nothing pending (after `flush`)."""
+        raise NotImplementedError
+
     def _health(self, gnorm: torch.Tensor, wnorm: torch.Tensor, dnorm: torch.Tensor,
                 dead: torch.Tensor) -> torch.Tensor:
         """(K, 4, L) float64 rows of (grad norm, update ratio, weight norm, dead 0/1).
@@ -76,6 +81,10 @@ class BatchRecorder(Recorder):
         self.rows = torch.empty(rows, 2 * n, device=self.device)
         with torch.no_grad():
             self.prev = torch.cat([p.detach().reshape(-1) for p in params])
+
+    @torch.no_grad()
+    def resume(self) -> None:
+        torch.cat([p.detach().reshape(-1) for p in self.params], out=self.prev)
 
     def __call__(self, trainer: Any) -> None:
         if not self.pending:

@@ -6,8 +6,10 @@ per layer the sums of gradient norm, update-to-weight ratio and weight norm plus
 number of steps whose gradient was all zero. When the columns are full, neighbours merge:
 both histograms move to the union grid (`histogram.union`/`rebin`, exact) and their counts
 add; sums add. So after a million steps every step is still counted once, in a column
-covering 2**k of them; nothing is sampled or dropped. Step bookkeeping is on the host
-(plain ints), values on the device (no reads back).
+covering 2**k of them; nothing is sampled or dropped. Steps that were not recorded (the
+recorder was off: its view hidden) leave a gap: columns span steps, and `recorded` counts
+the steps each one actually holds. Step bookkeeping is on the host (plain ints), values on
+the device (no reads back).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ class ColumnRing:
         self.n = 0  # columns in use
         self.stride = 1
         self.first_step: int | None = None
-        self.steps = 0  # steps recorded
+        self.steps = 0  # steps spanned since first_step, gaps included
+        self.recorded = np.zeros(capacity, np.int64)  # steps each column holds
         c, s = capacity, series
         self.counts = torch.zeros(c, s, bins, dtype=torch.int64, device=self.device)
         self.e = torch.full((c, s), H.E_MIN, dtype=torch.int64, device=self.device)
@@ -48,14 +51,19 @@ class ColumnRing:
         last = self.first_step + self.steps - 1
         return np.stack([start, np.minimum(start + self.stride - 1, last)], axis=1)
 
-    def steps_per_column(self) -> np.ndarray:
-        cs = self.column_steps()
-        return cs[:, 1] - cs[:, 0] + 1
+    def recorded_per_column(self) -> np.ndarray:
+        """Steps each column in use holds (fewer than it spans across a gap; 0 inside one)."""
+        return self.recorded[: self.n].copy()
+
+    @property
+    def recorded_steps(self) -> int:
+        return int(self.recorded[: self.n].sum())
 
     # -- adding -----------------------------------------------------------------------------
     def add(self, first_step: int, hist: torch.Tensor, e: torch.Tensor, k0: torch.Tensor,
             lo: torch.Tensor, hi: torch.Tensor, nonfinite: torch.Tensor, health: torch.Tensor) -> None:
-        """Add K consecutive steps starting at `first_step`.
+        """Add K consecutive steps starting at `first_step` (later than the last step added:
+        the steps between are a gap).
 
         hist (K, S, bins) int64 binned on the batch grids e, k0 (S,); lo/hi (K, S) float64
         (+inf/-inf where a row had no finite value); nonfinite (K, S); health (K, 4, L).
@@ -63,8 +71,10 @@ class ColumnRing:
         k = hist.shape[0]
         if self.first_step is None:
             self.first_step = first_step
-        if first_step != self.first_step + self.steps:
-            raise ValueError(f"steps must be consecutive: expected {self.first_step + self.steps}, got {first_step}")
+        if first_step < self.first_step + self.steps:
+            raise ValueError(f"steps must come in order: expected {self.first_step + self.steps} or later, "
+                             f"got {first_step}")
+        self.steps = first_step - self.first_step
         g_last = self.steps + k - 1
         while g_last // self.stride >= self.capacity:
             self.merge()
@@ -90,6 +100,7 @@ class ColumnRing:
             self.e[sl], self.k0[sl], self.lo[sl], self.hi[sl] = ue, uk, ulo, uhi
         self.nonfinite[sl].index_add_(0, rel, nonfinite)
         self.health[sl].index_add_(0, rel, health)
+        np.add.at(self.recorded, cols, 1)
         self.steps += k
         self.n = max(self.n, c1 + 1)
 
@@ -105,9 +116,11 @@ class ColumnRing:
             H.rebin(self.counts[b], self.e[b], self.k0[b], ue, uk)
         nonfinite = self.nonfinite[a] + self.nonfinite[b]
         health = self.health[a] + self.health[b]
+        recorded = self.recorded[a] + self.recorded[b]
         self._clear(slice(0, self.capacity))
         self.counts[:h], self.e[:h], self.k0[:h], self.lo[:h], self.hi[:h] = merged, ue, uk, ulo, uhi
         self.nonfinite[:h], self.health[:h] = nonfinite, health
+        self.recorded[:h] = recorded
         self.n = h
         self.stride *= 2
 
@@ -119,3 +132,4 @@ class ColumnRing:
         self.hi[sl] = float("-inf")
         self.nonfinite[sl] = 0
         self.health[sl] = 0
+        self.recorded[sl] = 0

@@ -82,6 +82,10 @@ class StepRecorder(Recorder):
         self.padfix.index_add_(0, zero_slot, -self.padding)  # the padding zeros, taken back out
         self.edge_expect = -self.padfix[self.edge_slots]  # padding zeros when zero is outside a grid
 
+    @torch.no_grad()
+    def resume(self) -> None:
+        torch._foreach_copy_(self.views[1 - self.parity][: self.layers], [p.reshape(-1) for p in self.sources])
+
     def __call__(self, trainer: Any) -> None:
         i = self.pending
         if not i:

@@ -56,12 +56,14 @@ class WeightsPayload:
     of the density texture's column info; `extent[s, c]` bounds of its values (min, max). Series s < L are weights, L + s gradients. `health[l, c]` holds the
     column means of (gradient norm, update-to-weight ratio, weight norm), `dead_steps[l, c]`
     how many of its steps had an all-zero gradient; `latest` (4, L) the same four for the
-    last step (dead as 0/1). `column_steps` (n, 2) the first and last step of each column.
+    last step (dead as 0/1). `column_steps` (n, 2) the first and last step each column spans,
+    `recorded` (n,) how many of them it holds (0 in a gap, where health is NaN).
     """
 
     step: int
     layers: list[dict]
     column_steps: np.ndarray
+    recorded: np.ndarray
     stride: int
     counts: torch.Tensor
     grid: torch.Tensor
@@ -86,13 +88,49 @@ class WeightsProbe:
         self.recorder = None
         self.ring = ColumnRing(0, 0, trainer.device, capacity)
         self.latest = torch.zeros(4, 0, device=trainer.device)
+        self._add_hook = trainer.add_step_hook
+        self._remove_hook: Any = None
+        self.shown = True
+        self.record_hidden = False
         if self.layers:  # a model without weight matrices records nothing
             self.recorder = make_recorder([layer.weight for layer in self.layers], trainer.device, capacity,
                                           recorder)
             self.ring = self.recorder.ring
-            self.remove_hook = trainer.add_step_hook(self.recorder)
+            self._remove_hook = self._add_hook(self.recorder)
         convs = [layer for layer in self.layers if layer.kind == "conv"]
         self._colour = convs[0].index if convs and convs[0].shape[1] == 3 else None
+
+    # -- recording: every step while the view is shown (or always, if asked) --------------------
+    @property
+    def recording(self) -> bool:
+        return self._remove_hook is not None
+
+    def set_shown(self, shown: bool) -> None:
+        """The session says whether the view is on screen. On a CPU the recorder costs ~15% of
+        a step of the default CNN, too much to pay for a view nobody looks at, so by default
+        steps taken while it is hidden are not recorded: the ring keeps a gap for them."""
+        self.shown = bool(shown)
+        self._follow()
+
+    def configure(self, options: dict) -> None:
+        if "record_hidden" in options:
+            self.record_hidden = bool(options["record_hidden"])
+            self._follow()
+
+    def _follow(self) -> None:
+        want = self.recorder is not None and (self.shown or self.record_hidden)
+        if want and not self.recording:
+            self.recorder.resume()
+            self._remove_hook = self._add_hook(self.recorder)
+        elif not want and self.recording:
+            self.recorder.flush()
+            self._remove_hook()
+            self._remove_hook = None
+
+    def close(self) -> None:
+        if self.recording:
+            self._remove_hook()
+            self._remove_hook = None
 
     @torch.no_grad()
     def __call__(self, trainer: Any) -> WeightsPayload:
@@ -106,13 +144,15 @@ class WeightsProbe:
         peak = counts.amax(-1).double()
         inv_peak = torch.where(peak > 0, 1.0 / peak.clamp_min(1), 0.0)
         grid = torch.stack([ring.k0[:n] * width, width, inv_peak, counts.sum(-1).double()], dim=-1)
-        steps = torch.as_tensor(ring.steps_per_column(), device=ring.device, dtype=torch.float64)
+        recorded = ring.recorded_per_column()
+        steps = torch.as_tensor(recorded, device=ring.device, dtype=torch.float64)
         sums = ring.health[:n]  # (n, 4, L)
-        means = sums[:, :3] / steps.clamp_min(1)[:, None, None]
+        means = torch.where(steps[:, None, None] > 0, sums[:, :3] / steps.clamp_min(1)[:, None, None], float("nan"))
         return WeightsPayload(
             step=trainer.step_count,
             layers=[{"name": l.name, "kind": l.kind, "shape": l.shape, "label": l.label} for l in self.layers],
             column_steps=ring.column_steps(),
+            recorded=recorded,
             stride=ring.stride,
             counts=counts.permute(1, 0, 2).float().contiguous(),
             grid=grid.permute(1, 0, 2).float().contiguous(),

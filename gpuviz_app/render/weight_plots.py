@@ -78,10 +78,11 @@ class RidgePlot:
             self.plot.title, self.plot._decorated = title, None
             self._xr = self._yr = None
         steps = payload.column_steps
-        n = len(steps)
+        held = np.flatnonzero(payload.recorded[: len(steps)])  # columns in a gap hold nothing
+        n = len(held)
         if not n:
             return
-        picks = np.unique(np.round(np.linspace(0, n - 1, min(RIDGES, n))).astype(int))
+        picks = held[np.unique(np.round(np.linspace(0, n - 1, min(RIDGES, n))).astype(int))]
         counts = as_numpy(payload.counts[series])[picks].astype(np.float64)
         grid = as_numpy(payload.grid[series])[picks].astype(np.float64)
         base = steps[picks].mean(axis=1)
@@ -155,8 +156,9 @@ class HealthPlots:
         latest = as_numpy(payload.latest)
         dead = [bool(latest[3, i] > 0) for i in range(len(layers))] if latest.size else []
         labels = [f"{i + 1}" + (" dead" if d else "") for i, d in enumerate(dead)]
-        health = as_numpy(payload.health)  # (L, n, 3)
-        steps = payload.column_steps
+        held = np.flatnonzero(payload.recorded[: len(payload.column_steps)])  # gaps have no health
+        health = as_numpy(payload.health)[:, held]  # (L, n, 3)
+        steps = payload.column_steps[held]
         x = steps.mean(axis=1) if len(steps) else np.zeros(0)
         x_last = float(steps[-1, 1]) if len(steps) else 0.0
         for plot, k in ((self.grad, 0), (self.ratio, 1)):

@@ -129,3 +129,22 @@ def test_advance_is_deterministic():
     b = TrainingSession(digits, device="cpu", config=TrainConfig(seed=1), max_steps=30)
     assert a.advance(30).latest == b.advance(30).latest
     assert a.finished and b.finished
+
+
+def test_the_weights_recorder_runs_only_while_its_view_is_shown_unless_asked():
+    from gpuviz_app.core.probes import probe_factories
+
+    s = TrainingSession(digits, device="cpu", probes=probe_factories({"weights"}), active=set())
+    s.advance(5)
+    probe = s._probes["weights"]
+    assert not probe.recording and s.trainer._step_hooks == []
+    s.set_active_probes({"weights"})
+    s.advance(3)
+    assert probe.recording and s.mailbox.peek().parts["weights"].recorded.sum() == 3
+    s.set_active_probes(set())
+    s.configure_probe("weights", {"record_hidden": True})
+    s.advance(2)
+    assert probe.recording and probe(s.trainer).recorded.sum() == 5
+    s.close()
+    s.advance(1)  # fresh probes for the same trainer: one hook, not two
+    assert len(s.trainer._step_hooks) == 1

@@ -69,9 +69,35 @@ def test_merging_preserves_totals_and_per_column_sums():
     torch.testing.assert_close(ring.health[:8], health_before[0::2] + health_before[1::2])
 
 
-def test_steps_must_be_consecutive():
+def test_steps_must_come_in_order():
     ring = ColumnRing(series=2, layers=1, device="cpu", capacity=8)
     data = steps_data(4)
     ring.add(1, *batch(data[:2]))
-    with pytest.raises(ValueError, match="consecutive"):
-        ring.add(5, *batch(data[2:]))
+    with pytest.raises(ValueError, match="in order"):
+        ring.add(2, *batch(data[2:]))
+
+
+def test_a_gap_spans_columns_that_hold_no_steps_and_merges_stay_exact():
+    """Steps 1-20 and 61-100 recorded (the view was hidden in between): every recorded step
+    is counted once, columns inside the gap are empty, and `recorded` says what each holds."""
+    data = steps_data(100)
+    ring = ColumnRing(series=2, layers=1, device="cpu", capacity=8)
+    ring.add(1, *batch(data[:20]))
+    ring.add(61, *batch(data[60:]))
+    assert ring.steps == 100 and ring.recorded_steps == 60
+    spans, recorded = ring.column_steps(), ring.recorded_per_column()
+    assert spans[0, 0] == 1 and spans[-1, 1] == 100
+    for c, (first, last) in enumerate(spans):
+        held = [t for t in range(first, last + 1) if t <= 20 or t >= 61]
+        assert recorded[c] == len(held)
+        for s in range(2):
+            if not held:
+                assert ring.counts[c, s].sum() == 0
+                continue
+            values = np.concatenate([data[t - 1][s] for t in held])
+            edges = H.edges(int(ring.e[c, s]), int(ring.k0[c, s]))
+            expected, _ = np.histogram(values.astype(np.float64), edges)
+            np.testing.assert_array_equal(ring.counts[c, s].numpy(), expected)
+        assert ring.health[c, 0, 0].item() == pytest.approx(sum(float(data[t - 1][0].std()) for t in held),
+                                                           rel=1e-9)
+    assert (recorded == 0).any()  # a column inside the gap

@@ -95,6 +95,47 @@ def test_update_to_weight_ratio_equals_a_manual_computation(data, recorder):
         assert payload.latest[1, i].item() == pytest.approx(ratio, rel=1e-4)
 
 
+def test_steps_taken_while_hidden_are_a_gap_and_recording_resumes_exactly(data, recorder):
+    trainer = Trainer(data, TrainConfig(optimizer="sgd", lr=0.05))
+    probe = WeightsProbe(trainer, recorder=recorder)
+    capture = Capture(trainer)
+    trainer.train(3)
+    probe.set_shown(False)
+    assert not probe.recording
+    trainer.train(4)  # steps 4-7: not recorded, and the hook is off the training loop
+    probe.set_shown(True)
+    trainer.train(2)  # steps 8-9
+    payload = probe(trainer)
+    assert payload.column_steps[:, 0].tolist() == list(range(1, 10))
+    assert payload.recorded.tolist() == [1, 1, 1, 0, 0, 0, 0, 1, 1]
+    assert payload.counts[:, 3:7].sum() == 0
+    assert np.isnan(payload.health[:, 3:7].numpy()).all()
+    for i in range(len(probe.layers)):
+        for step in (1, 2, 3, 8, 9):  # step 8's update is measured from step 7's weights, not step 3's
+            w, prev = capture.weights[step][i], capture.weights[step - 1][i]
+            ratio = (torch.linalg.vector_norm(w - prev) / torch.linalg.vector_norm(w)).item()
+            assert payload.health[i, step - 1, 1].item() == pytest.approx(ratio, rel=1e-4)
+            values = capture.weights[step][i].numpy().ravel().astype(np.float64)
+            edges = H.edges(int(probe.ring.e[step - 1, i]), int(probe.ring.k0[step - 1, i]))
+            np.testing.assert_array_equal(payload.counts[i, step - 1].numpy(), np.histogram(values, edges)[0])
+
+
+def test_record_hidden_keeps_every_step_and_close_takes_the_hook_off(data, recorder):
+    trainer = Trainer(data, TrainConfig())
+    probe = WeightsProbe(trainer, recorder=recorder)
+    probe.configure({"record_hidden": True})
+    probe.set_shown(False)
+    trainer.train(5)
+    assert probe.recording and probe(trainer).recorded.tolist() == [1] * 5
+    probe.configure({"record_hidden": False})
+    assert not probe.recording
+    probe.set_shown(True)
+    probe.close()
+    hooks_left = len(trainer._step_hooks)
+    trainer.train(2)
+    assert hooks_left == 0 and probe(trainer).recorded.sum() == 5
+
+
 def test_layers_with_all_zero_gradients_are_flagged_dead(data, recorder):
     trainer = Trainer(data, TrainConfig(optimizer="sgd", lr=0.1, momentum=0.0))
     probe = WeightsProbe(trainer, recorder=recorder)

@@ -9,23 +9,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from gpuviz_app.core.config import OPTIMIZERS, TrainConfig
+from gpuviz_app.core.config import TrainConfig
 from gpuviz_app.core.history import MetricsHistory
 from gpuviz_app.core.models import build_model, resolve_model_kind
+from gpuviz_app.core.optimizers import make_optimizer
 from gpuviz_app.data.augment import Augmenter
 from gpuviz_app.data.device import DeviceDataset, EpochSampler
 
 _LOSS_BUFFER = 4096
-
-
-def make_optimizer(name: str, params, config: TrainConfig) -> torch.optim.Optimizer:
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay or 1e-2)
-    raise ValueError(f"unknown optimizer {name!r} (choose from {', '.join(OPTIMIZERS)})")
 
 
 class Trainer:
@@ -130,8 +121,7 @@ class Trainer:
 
     def set_lr(self, lr: float) -> None:
         self.config = self.config.with_changes(lr=lr)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        self.optimizer.lr = lr
 
     def set_batch_size(self, batch_size: int) -> None:
         self.config = self.config.with_changes(batch_size=max(1, int(batch_size)))

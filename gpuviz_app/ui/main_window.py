@@ -201,7 +201,10 @@ class MainWindow(QtWidgets.QMainWindow):
                 self._status_time = 0.0  # a change of state is shown at once
         if self.snapshot is self.drawn:
             return
-        if not self.pacer.ready():  # sleep until the budget allows a frame: polling costs CPU too
+        # A run's first steps are drawn at once, whatever start-up's first paints cost the budget.
+        drawn = self.drawn
+        starting = drawn is None or drawn.step == 0 or drawn.run_id != self.snapshot.run_id
+        if not self.pacer.ready() and not starting:  # sleep until the budget allows: polling costs CPU too
             if time.perf_counter() - self._status_time >= STATUS_S:
                 self._show_status(self.snapshot)  # counters stay live even when frames are rare
             wait_ms = int(self.pacer.wait_s() * 1000)

@@ -118,3 +118,25 @@ def test_views_option_shows_the_named_views_side_by_side(main_window, qtbot):
     top, bottom = window.docks["embedding"].geometry(), window.docks["landscape"].geometry()
     assert top.bottom() < bottom.top() and top.left() == bottom.left()  # one above the other, not tabbed
     assert window.centralWidget().width() > window.width() // 3
+
+
+def test_the_first_training_frame_is_drawn_at_once_then_frames_wait_for_the_budget(main_window, qtbot):
+    class Spent:
+        """A display budget that never allows a frame."""
+
+        def ready(self):
+            return False
+
+        def wait_s(self):
+            return 10.0
+
+        def restart(self):
+            pass
+
+    window = main_window("--device", "cpu", show=False)
+    window.pacer = Spent()
+    window.show()
+    qtbot.waitUntil(lambda: window.drawn is not None and window.drawn.step > 0, timeout=60_000)
+    first = window.drawn.step
+    wait_step(qtbot, window, first + 50)
+    assert window.drawn.step == first

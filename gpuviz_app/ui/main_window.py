@@ -201,10 +201,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 self._status_time = 0.0  # a change of state is shown at once
         if self.snapshot is self.drawn:
             return
-        # A run's first steps are drawn at once, whatever start-up's first paints cost the budget.
-        drawn = self.drawn
-        starting = drawn is None or drawn.step == 0 or drawn.run_id != self.snapshot.run_id
-        if not self.pacer.ready() and not starting:  # sleep until the budget allows: polling costs CPU too
+        if not self.pacer.ready() and not self._draw_at_once():  # sleep until the budget allows: polling costs CPU too
             if time.perf_counter() - self._status_time >= STATUS_S:
                 self._show_status(self.snapshot)  # counters stay live even when frames are rare
             wait_ms = int(self.pacer.wait_s() * 1000)
@@ -219,6 +216,15 @@ class MainWindow(QtWidgets.QMainWindow):
         if snap.finished and self.args.quit_when_done and not self._finishing:
             self._finishing = True
             self._finish_timer.start()  # after the last frame has been painted
+
+    def _draw_at_once(self) -> bool:
+        """A run's first steps, and training stopping or resuming, are drawn whatever the budget
+        holds: start-up's first paints, or idle costs above a small budget, would hold them back
+        (and `--quit-when-done` waits for the last frame)."""
+        drawn, snap = self.drawn, self.snapshot
+        if drawn is None or drawn.step == 0 or drawn.run_id != snap.run_id:
+            return True
+        return (drawn.finished, drawn.paused) != (snap.finished, snap.paused)
 
     def _show_status(self, snap: Snapshot) -> None:
         self._status_time = time.perf_counter()

@@ -120,7 +120,7 @@ def test_views_option_shows_the_named_views_side_by_side(main_window, qtbot):
     assert window.centralWidget().width() > window.width() // 3
 
 
-def test_the_first_training_frame_is_drawn_at_once_then_frames_wait_for_the_budget(main_window, qtbot):
+def test_the_first_and_last_training_frames_are_drawn_at_once_others_wait_for_the_budget(main_window, qtbot):
     class Spent:
         """A display budget that never allows a frame."""
 
@@ -133,10 +133,12 @@ def test_the_first_training_frame_is_drawn_at_once_then_frames_wait_for_the_budg
         def restart(self):
             pass
 
-    window = main_window("--device", "cpu", show=False)
+    window = main_window("--device", "cpu", "--steps", "400", show=False)
     window.pacer = Spent()
     window.show()
     qtbot.waitUntil(lambda: window.drawn is not None and window.drawn.step > 0, timeout=60_000)
     first = window.drawn.step
     wait_step(qtbot, window, first + 50)
-    assert window.drawn.step == first
+    assert window.drawn.step == first < 400
+    qtbot.waitUntil(lambda: window.drawn.finished, timeout=60_000)  # the end of training is shown at once
+    assert window.drawn.step == 400

@@ -50,6 +50,8 @@ class TrainingSession:
         self._probes_closed = False
         self._active: set[str] = set(self._probe_factories) if active is None else set(active)
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
+        self._paced = False  # probes wait for the display's request (`want_probes`)
+        self._probes_wanted = threading.Event()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.paused = False
@@ -88,6 +90,16 @@ class TrainingSession:
     def configure_probe(self, name: str, options: dict) -> None:
         """Options for one probe (kept for the probes of later runs too)."""
         self._send("probe", name, dict(options))
+
+    def pace_probes(self) -> None:
+        """From now on, probes run (besides the forced runs on a new run or a command) only
+        when the display asks with `want_probes`: a software-GL display drawing once a second
+        would otherwise get 30 payloads a second it never shows, each paid for by training."""
+        self._paced = True
+
+    def want_probes(self) -> None:
+        """The display will draw soon: the next snapshot may carry fresh probe payloads."""
+        self._probes_wanted.set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -301,11 +313,16 @@ class TrainingSession:
         t = self.trainer
         t.flush()
         now = time.perf_counter()
+        wanted = force_probes or not self._paced or self._probes_wanted.is_set()
+        ran = False
         for name in sorted(self._active & self._probes.keys()):
             probe = self._probes[name]
-            if self._scheduler.due(probe, now, force=force_probes):
+            if wanted and self._scheduler.due(probe, now, force=force_probes):
                 self._parts[name] = self._scheduler.run(probe, t)
                 self._versions[name] = self._versions.get(name, 0) + 1
+                ran = True
+        if ran and not force_probes:
+            self._probes_wanted.clear()
         if self._rate_time >= 0.25:
             rate = self._rate_steps / self._rate_time
             self.steps_per_s = rate if not self.steps_per_s else 0.7 * self.steps_per_s + 0.3 * rate

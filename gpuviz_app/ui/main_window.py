@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 FRAME_MS = 16  # the display polls the mailbox at up to ~60 Hz
 STATUS_S = 1.0  # between drawn frames the status bar still follows the newest snapshot (each repaint
 # recomposites the GL window, which costs a software renderer ~10 ms)
+PROBE_LEAD_S = 0.1  # the display asks for probe payloads this long before it may draw
 IDLE_POLL_MS = 250  # while the display budget refills, the mailbox is polled this often at least
 DOCK_SHARE = 0.45  # of the window's width, for the docked views when no layout was saved
 
@@ -154,6 +155,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for panel in self.panels.values():
             for view in panel.views:
                 self._send_probe_options(view)
+        self.session.pace_probes()
         self.thread = TrainingThread(self.session, self)
         self.thread.start()
         self.pacer.restart()
@@ -201,11 +203,16 @@ class MainWindow(QtWidgets.QMainWindow):
                 self._status_time = 0.0  # a change of state is shown at once
         if self.snapshot is self.drawn:
             return
-        if not self.pacer.ready() and not self._draw_at_once():  # sleep until the budget allows: polling costs CPU too
+        ready = self.pacer.ready()
+        if ready or self.pacer.wait_s() <= PROBE_LEAD_S:
+            session.want_probes()  # payloads are computed for the frames that will be drawn
+        if not ready and not self._draw_at_once():  # sleep until the budget allows: polling costs CPU too
             if time.perf_counter() - self._status_time >= STATUS_S:
                 self._show_status(self.snapshot)  # counters stay live even when frames are rare
-            wait_ms = int(self.pacer.wait_s() * 1000)
-            self._frame_timer.setInterval(max(FRAME_MS, min(IDLE_POLL_MS, wait_ms)))
+            wait_s = self.pacer.wait_s()
+            if wait_s > PROBE_LEAD_S:
+                wait_s -= PROBE_LEAD_S  # wake to ask for payloads, then again to draw them
+            self._frame_timer.setInterval(max(FRAME_MS, min(IDLE_POLL_MS, int(wait_s * 1000))))
             return
         self._frame_timer.setInterval(FRAME_MS)
         snap = self.drawn = self.snapshot

@@ -148,3 +148,33 @@ def test_the_weights_recorder_runs_only_while_its_view_is_shown_unless_asked():
     s.close()
     s.advance(1)  # fresh probes for the same trainer: one hook, not two
     assert len(s.trainer._step_hooks) == 1
+
+
+def test_paced_probes_run_only_when_the_display_asks():
+    calls = []
+
+    class Probe:
+        name, budget = "p", 1.0
+
+        def __init__(self, trainer):
+            pass
+
+        def __call__(self, trainer):
+            calls.append(trainer.step_count)
+            return trainer.step_count
+
+    s = TrainingSession(digits, device="cpu", probes={"p": Probe})
+    s.pace_probes()
+    t = threading.Thread(target=s.run, daemon=True)
+    t.start()
+    try:
+        assert wait_for(lambda: s.mailbox.peek() is not None and s.mailbox.peek().step > 200)
+        assert calls == [0]  # the new run's forced payload only
+        s.want_probes()
+        assert wait_for(lambda: len(calls) == 2)
+        step = s.mailbox.peek().step
+        assert wait_for(lambda: s.mailbox.peek().step > step + 200)
+        assert len(calls) == 2 and s.mailbox.peek().parts["p"] == calls[1]  # one request, one payload
+    finally:
+        s.stop()
+        t.join(5)

@@ -20,6 +20,7 @@ from gpuviz_app.ui import dataset_actions
 from gpuviz_app.ui import settings as store
 from gpuviz_app.ui import timing
 from gpuviz_app.ui.controls import TrainingControls
+from gpuviz_app.ui.display_rate import install_display_rate
 from gpuviz_app.ui.help_actions import install_help_actions
 from gpuviz_app.ui.export_actions import install_export
 from gpuviz_app.ui.lifetime import make_timer
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 FRAME_MS = 16  # the display polls the mailbox at up to ~60 Hz
 STATUS_S = 1.0  # between drawn frames the status bar still follows the newest snapshot (each repaint
 # recomposites the GL window, which costs a software renderer ~10 ms)
+MAX_FRAME_GAP_S = 2.0  # a frame at least this often, whatever the budget (idle repaints may exceed it)
 PROBE_LEAD_S = 0.1  # the display asks for probe payloads this long before it may draw
 IDLE_POLL_MS = 250  # while the display budget refills, the mailbox is polled this often at least
 DOCK_SHARE = 0.45  # of the window's width, for the docked views when no layout was saved
@@ -77,6 +79,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._finish_timer = make_timer(self, 50, self._finish, single_shot=True)
         self._fps_frames, self._fps_time, self.fps = 0, time.perf_counter(), 0.0
         self.pacer = FramePacer()
+        self._drawn_time = 0.0
+        self.display_rate = install_display_rate(self)
         self.panels["metrics"].canvas.canvas.events.draw.connect(self._first_paints)
 
     # -- construction -------------------------------------------------------------------
@@ -185,6 +189,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _active_probes_changed(self) -> None:
         if self.session is not None:
             self.session.set_active_probes(self._shown_probes())
+            self.session.want_probes()  # a view just shown gets its first payload at once
 
     def _on_frame(self) -> None:
         session = self.session
@@ -204,9 +209,11 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.snapshot is self.drawn:
             return
         ready = self.pacer.ready()
-        if ready or self.pacer.wait_s() <= PROBE_LEAD_S:
+        gap = time.perf_counter() - self._drawn_time
+        if ready or min(self.pacer.wait_s(), MAX_FRAME_GAP_S - gap) <= PROBE_LEAD_S:
             session.want_probes()  # payloads are computed for the frames that will be drawn
-        if not ready and not self._draw_at_once():  # sleep until the budget allows: polling costs CPU too
+        overdue = gap >= MAX_FRAME_GAP_S
+        if not ready and not overdue and not self._draw_at_once():  # sleep until the budget allows
             if time.perf_counter() - self._status_time >= STATUS_S:
                 self._show_status(self.snapshot)  # counters stay live even when frames are rare
             wait_s = self.pacer.wait_s()
@@ -216,6 +223,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self._frame_timer.setInterval(FRAME_MS)
         snap = self.drawn = self.snapshot
+        self._drawn_time = time.perf_counter()
         for panel in self.visible_panels():
             panel.canvas.push(snap)
         self._count_fps()

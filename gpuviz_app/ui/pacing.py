@@ -1,9 +1,9 @@
 """Frame pacing: the display draws as often as its CPU budget allows, up to the timer's rate.
 
-On a GPU a frame costs about a millisecond and the budget is never reached. On a software
-renderer (Mesa's llvmpipe) a frame of a 1280x800 window costs ~30 ms of CPU, most of it in
-the driver's raster threads, and drawing at 60 Hz would take the cores the training
-needs. The pacer keeps a token bucket of display CPU time (the GUI thread plus the GL
+On a software renderer (Mesa's llvmpipe) a frame of a 1280x800 window costs ~40 ms of CPU,
+about half of it in the driver's raster threads, and drawing at 60 Hz would take the cores
+the training needs; even on a GPU, VisPy's Python side of a frame takes the GIL the
+training loop needs. The pacer keeps a token bucket of display CPU time (the GUI thread plus the GL
 driver's worker threads) that fills at `budget` seconds per second; a frame is drawn only
 while the bucket is positive.
 """
@@ -60,27 +60,54 @@ class DisplayClock:
         return time.thread_time() + (self._driver_cpu() if self._driver_tids else 0.0)
 
 
-def default_budget() -> float:
-    """Display CPU seconds per second: 5% of the machine (at most one core), unless
-    GPUVIZ_DISPLAY_BUDGET sets it (in cores, e.g. 0.5 for a smoother display)."""
+DEFAULT_SHARE = 0.02  # of the machine's cores
+# View > Display rate: share of the machine's cores the display may use
+DISPLAY_SHARES = (("Favour training (2% of the CPU)", 0.02), ("Balanced (5%)", 0.05), ("Smooth (25%)", 0.25))
+
+
+def share_budget(share: float) -> float:
+    """Cores for a share of the machine, at most one."""
+    return min(1.0, share * (os.cpu_count() or 1))
+
+
+def budget_override() -> float | None:
+    """GPUVIZ_DISPLAY_BUDGET in cores, if set to a number."""
     override = os.environ.get("GPUVIZ_DISPLAY_BUDGET")
     if override:
         try:
             return max(0.005, float(override))
         except ValueError:
             pass
-    return min(1.0, 0.05 * (os.cpu_count() or 1))
+    return None
+
+
+def default_budget() -> float:
+    """Display CPU seconds per second: 2% of the machine (at most one core), unless
+    GPUVIZ_DISPLAY_BUDGET sets it (in cores, e.g. 0.5 for a smoother display).
+
+    Display time costs training more than its share: the GUI's Python holds the GIL the
+    training loop needs, and on few cores each preemption leaves torch's other thread
+    waiting at a barrier. Measured on 2 cores with software GL (5 paired runs, medians):
+    at 5% training ran at 0.91x with 4 frames/s, at 2% at 0.99x with 1.9 frames/s."""
+    override = budget_override()
+    return share_budget(DEFAULT_SHARE) if override is None else override
 
 
 class FramePacer:
     def __init__(self, budget: float | None = None, burst_s: float = 0.05, max_debt_s: float = 0.1,
                  clock=time.perf_counter, cpu_clock=None) -> None:
         self.budget = default_budget() if budget is None else budget
+        self.budget_base = self.budget  # the user's choice; `budget` may hold a recording's extra too
         self.burst_s = burst_s
         self.max_debt_s = max_debt_s  # one slow frame (shader compiles) delays the next by at most this/budget
         self._clock = clock
         self._cpu = cpu_clock or DisplayClock()
         self.restart()
+
+    def set_base(self, base: float) -> None:
+        """A new budget chosen by the user; extra budget added on top (a recording's) stays."""
+        self.budget += base - self.budget_base
+        self.budget_base = base
 
     def restart(self) -> None:
         """Forget past spending (start-up work is not drawing)."""

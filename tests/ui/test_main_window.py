@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from tests.ui.conftest import wait_drawn, wait_step
 
@@ -120,25 +121,52 @@ def test_views_option_shows_the_named_views_side_by_side(main_window, qtbot):
     assert window.centralWidget().width() > window.width() // 3
 
 
+class Spent:
+    """A display budget that never allows a frame."""
+
+    def ready(self):
+        return False
+
+    def wait_s(self):
+        return 10.0
+
+    def restart(self):
+        pass
+
+
+def test_a_frame_comes_at_least_every_max_frame_gap_whatever_the_budget(main_window, qtbot):
+    from gpuviz_app.ui.main_window import MAX_FRAME_GAP_S
+
+    window = main_window("--device", "cpu", show=False)
+    window.pacer = Spent()
+    window.show()
+    qtbot.waitUntil(lambda: window.drawn is not None and window.drawn.step > 0, timeout=60_000)
+    first = window.drawn.step
+    qtbot.waitUntil(lambda: window.drawn.step > first, timeout=int(4_000 * MAX_FRAME_GAP_S))
+
+
 def test_the_first_and_last_training_frames_are_drawn_at_once_others_wait_for_the_budget(main_window, qtbot):
-    class Spent:
-        """A display budget that never allows a frame."""
-
-        def ready(self):
-            return False
-
-        def wait_s(self):
-            return 10.0
-
-        def restart(self):
-            pass
-
     window = main_window("--device", "cpu", "--steps", "400", show=False)
     window.pacer = Spent()
     window.show()
     qtbot.waitUntil(lambda: window.drawn is not None and window.drawn.step > 0, timeout=60_000)
     first = window.drawn.step
     wait_step(qtbot, window, first + 50)
-    assert window.drawn.step == first < 400
+    assert window.drawn.step == first < 400  # (the next comes when MAX_FRAME_GAP_S is up, at the latest)
     qtbot.waitUntil(lambda: window.drawn.finished, timeout=60_000)  # the end of training is shown at once
     assert window.drawn.step == 400
+
+
+def test_the_display_rate_choice_sets_the_budget_and_is_remembered(main_window, qtbot, monkeypatch):
+    from gpuviz_app.ui.pacing import DISPLAY_SHARES, share_budget
+
+    monkeypatch.delenv("GPUVIZ_DISPLAY_BUDGET", raising=False)
+    window = main_window("--device", "cpu", show=False)
+    assert window.pacer.budget == pytest.approx(share_budget(0.02))
+    smooth = next(a for a in window.display_rate.actions() if a.data() == DISPLAY_SHARES[-1][1])
+    smooth.trigger()
+    assert window.pacer.budget == pytest.approx(share_budget(DISPLAY_SHARES[-1][1]))
+    window.close()
+    again = main_window("--device", "cpu", show=False)
+    assert again.pacer.budget == pytest.approx(share_budget(DISPLAY_SHARES[-1][1]))
+    assert again.display_rate.checkedAction().data() == DISPLAY_SHARES[-1][1]

@@ -17,7 +17,7 @@ import time
 
 from gpuviz_app.bench.common import Figure, best_time
 
-FLUSH_EVERY = 20  # steps between probe runs: ~30 Hz at ~600 steps/s
+FLUSH_EVERY = 20  # probe runs of a 30 Hz display at ~600 steps/s (slower ones leave the recorder's 32 rows to flush)
 
 
 def _trainers(device: str):

@@ -104,20 +104,25 @@ def test_a_failing_restart_keeps_the_current_run(running):
     assert s.mailbox.peek().config.model == "auto"
 
 
-def test_probes_run_within_their_budget():
-    calls = []
+def counting_probe(calls: list, budget: float):
+    """A probe class named "p" that records the step of each call and returns it."""
 
     class Probe:
-        name, budget = "p", 0.5
+        name = "p"
 
         def __init__(self, trainer):
-            pass
+            self.budget = budget
 
         def __call__(self, trainer):
             calls.append(trainer.step_count)
             return trainer.step_count
 
-    s = TrainingSession(digits, device="cpu", max_steps=40, probes={"p": Probe})
+    return Probe
+
+
+def test_probes_run_within_their_budget():
+    calls = []
+    s = TrainingSession(digits, device="cpu", max_steps=40, probes={"p": counting_probe(calls, 0.5)})
     for _ in range(4):
         snap = s.advance(10)
         assert snap.parts["p"] == snap.step
@@ -152,18 +157,7 @@ def test_the_weights_recorder_runs_only_while_its_view_is_shown_unless_asked():
 
 def test_paced_probes_run_only_when_the_display_asks():
     calls = []
-
-    class Probe:
-        name, budget = "p", 1.0
-
-        def __init__(self, trainer):
-            pass
-
-        def __call__(self, trainer):
-            calls.append(trainer.step_count)
-            return trainer.step_count
-
-    s = TrainingSession(digits, device="cpu", probes={"p": Probe})
+    s = TrainingSession(digits, device="cpu", probes={"p": counting_probe(calls, 1.0)})
     s.pace_probes()
     t = threading.Thread(target=s.run, daemon=True)
     t.start()

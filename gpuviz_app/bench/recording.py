@@ -53,7 +53,6 @@ def _measure(quick: bool) -> dict:
     while session.trainer is None or session.mailbox.peek() is None:
         time.sleep(0.05)
     pacer = FramePacer()
-    base_budget = pacer.budget
     arm_s, rounds = (1.0, 4) if quick else (1.0, 30)
     folder = Path(tempfile.mkdtemp(prefix="gpuviz-bench-"))
     rec = Recording(folder / "bench.mp4", SIZE, fps=FPS)
@@ -64,7 +63,7 @@ def _measure(quick: bool) -> dict:
     def arm(kind: str, seconds: float) -> float:
         """Run one arm; returns its training steps per second."""
         recording = kind == "record"
-        pacer.budget = base_budget + (extra_display_budget() if recording else 0.0)
+        pacer.extra = extra_display_budget() if recording else 0.0
         pacer.restart()
         draws = 0
         start_steps, start = session.trainer.step_count, time.perf_counter()

@@ -25,7 +25,7 @@ def install_display_rate(window: Any) -> QtGui.QActionGroup:
     group.setExclusive(True)
     override = budget_override()
     current = saved_share()
-    window.pacer.set_base(share_budget(current) if override is None else override)
+    window.pacer.base = share_budget(current) if override is None else override
     for text, share in DISPLAY_SHARES:
         action = menu.addAction(text)
         action.setCheckable(True)
@@ -38,7 +38,7 @@ def install_display_rate(window: Any) -> QtGui.QActionGroup:
 
     def chosen(action: QtGui.QAction) -> None:
         share = float(action.data())
-        window.pacer.set_base(share_budget(share))
+        window.pacer.base = share_budget(share)
         store.save_json(KEY, share)
 
     group.triggered.connect(chosen)

@@ -60,9 +60,9 @@ class DisplayClock:
         return time.thread_time() + (self._driver_cpu() if self._driver_tids else 0.0)
 
 
-DEFAULT_SHARE = 0.02  # of the machine's cores
-# View > Display rate: share of the machine's cores the display may use
+# View > Display rate: share of the machine's cores the display may use; the first is the default
 DISPLAY_SHARES = (("Favour training (2% of the CPU)", 0.02), ("Balanced (5%)", 0.05), ("Smooth (25%)", 0.25))
+DEFAULT_SHARE = DISPLAY_SHARES[0][1]
 
 
 def share_budget(share: float) -> float:
@@ -96,18 +96,18 @@ def default_budget() -> float:
 class FramePacer:
     def __init__(self, budget: float | None = None, burst_s: float = 0.05, max_debt_s: float = 0.1,
                  clock=time.perf_counter, cpu_clock=None) -> None:
-        self.budget = default_budget() if budget is None else budget
-        self.budget_base = self.budget  # the user's choice; `budget` may hold a recording's extra too
+        self.base = default_budget() if budget is None else budget  # the user's choice
+        self.extra = 0.0  # on top of it while a recording runs
         self.burst_s = burst_s
         self.max_debt_s = max_debt_s  # one slow frame (shader compiles) delays the next by at most this/budget
         self._clock = clock
         self._cpu = cpu_clock or DisplayClock()
         self.restart()
 
-    def set_base(self, base: float) -> None:
-        """A new budget chosen by the user; extra budget added on top (a recording's) stays."""
-        self.budget += base - self.budget_base
-        self.budget_base = base
+    @property
+    def budget(self) -> float:
+        """Display CPU seconds per second: the user's base and a recording's extra."""
+        return self.base + self.extra
 
     def restart(self) -> None:
         """Forget past spending (start-up work is not drawing)."""

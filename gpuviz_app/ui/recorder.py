@@ -67,7 +67,6 @@ class WindowRecorder(QtCore.QObject):
         self.target = ""
         self._seen: dict[str, int] = {}
         self._pixels: dict[str, np.ndarray] = {}
-        self._budget_added = 0.0
         self._timer = make_timer(self, POLL_MS, self._poll)
         self._timer.setObjectName("gpuviz-recorder")
         self._status_timer = make_timer(self, 250, self._emit_status)
@@ -101,8 +100,7 @@ class WindowRecorder(QtCore.QObject):
         self.target = target
         self._seen.clear()
         self._pixels.clear()
-        self._budget_added = extra_display_budget()
-        self.window.pacer.budget += self._budget_added
+        self.window.pacer.extra = extra_display_budget()
         for _, panel in target_panels(self.window, target):
             panel.canvas.canvas.update()  # a first frame now, even if training is paused
         self._timer.start()
@@ -115,8 +113,7 @@ class WindowRecorder(QtCore.QObject):
         rec, self.recording = self.recording, None
         self._timer.stop()
         self._status_timer.stop()
-        self.window.pacer.budget -= self._budget_added
-        self._budget_added = 0.0
+        self.window.pacer.extra = 0.0
         self._pixels.clear()
         if rec is not None:
             self.active_changed.emit(False)

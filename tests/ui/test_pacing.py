@@ -38,8 +38,8 @@ def test_the_default_budget_is_two_percent_of_the_machine_unless_set(monkeypatch
 
 def test_a_new_base_budget_keeps_extra_budget_added_on_top():
     p, _ = pacer(budget=0.04)
-    p.budget += 0.03  # a recording's extra
-    p.set_base(0.5)
-    assert p.budget == pytest.approx(0.53) and p.budget_base == 0.5
-    p.budget -= 0.03
+    p.extra = 0.03  # a recording's extra
+    p.base = 0.5
+    assert p.budget == pytest.approx(0.53) and p.base == 0.5
+    p.extra = 0.0
     assert p.budget == pytest.approx(0.5)

@@ -7,13 +7,12 @@ cannot be imported at all, so an indirect import is caught as well as a direct o
 from __future__ import annotations
 
 import pkgutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import gpuviz_app
+from tests.fresh_python import run_python
 
 ROOT = Path(gpuviz_app.__file__).parent
 
@@ -52,14 +51,14 @@ def layer_modules(layer: str) -> list[str]:
 def test_layer_imports_nothing_forbidden(layer):
     modules = layer_modules(layer)
     code = BLOCKER.format(forbidden=RULES[layer], modules=modules)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    proc = run_python(code)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def test_the_rule_catches_a_violation():
     """The checker itself fails when a forbidden import happens."""
     code = BLOCKER.format(forbidden=["json"], modules=["json"])
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    proc = run_python(code, timeout=60)
     assert proc.returncode != 0 and "layer rule" in proc.stderr
 
 
@@ -70,6 +69,6 @@ def test_window_start_up_path_does_not_import_torch():
         "import gpuviz_app.ui.main_window, gpuviz_app.ui.app, gpuviz_app.cli\n"
         "print('torch' in sys.modules)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    proc = run_python(code, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "False"

@@ -12,6 +12,7 @@ from gpuviz_app.core.trainer import Trainer
 from gpuviz_app.data.builtin import digits
 from gpuviz_app.data.dataset import Dataset
 from gpuviz_app.data.device import DeviceDataset
+from tests.fresh_python import run_python
 
 
 @pytest.fixture(scope="module")
@@ -189,15 +190,11 @@ print("busy", probe._layout.busy)
 
 def test_a_running_layout_is_cancelled_and_the_process_exits_cleanly():
     """Interpreter exit would stop the layout thread inside torch (an abort) unless it is cancelled."""
-    import subprocess
-    import sys
-
     from gpuviz_app.core.layout import missing_extra
 
     if missing_extra():
         pytest.skip(missing_extra())
-    proc = subprocess.run([sys.executable, "-c", EXIT_WHILE_LAYOUT_RUNS], capture_output=True, text=True,
-                          timeout=300)
+    proc = run_python(EXIT_WHILE_LAYOUT_RUNS)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "busy True" in proc.stdout
     assert "terminate called" not in proc.stderr

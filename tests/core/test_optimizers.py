@@ -1,12 +1,10 @@
-import subprocess
-import sys
-
 import pytest
 import torch
 from torch import nn
 
 from gpuviz_app.core.config import TrainConfig
 from gpuviz_app.core.optimizers import make_optimizer
+from tests.fresh_python import run_python
 
 
 def model(seed: int) -> nn.Module:
@@ -65,6 +63,6 @@ def test_training_never_imports_torch_dynamo():
         "    t.train(1)\n"
         "print('torch._dynamo' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    out = run_python(code)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "False"

@@ -1,7 +1,6 @@
 """Asking for probes imports nothing heavy: the window asks for them on its own thread."""
 
-import subprocess
-import sys
+from tests.fresh_python import run_python
 
 CODE = """
 import sys
@@ -21,6 +20,6 @@ print("ok")
 
 
 def test_probe_factories_import_their_modules_only_when_called():
-    proc = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, timeout=300)
+    proc = run_python(CODE)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "ok"

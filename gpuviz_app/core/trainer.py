@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 import numpy as np
@@ -13,6 +12,7 @@ from gpuviz_app.core.config import TrainConfig
 from gpuviz_app.core.history import MetricsHistory
 from gpuviz_app.core.models import build_model, resolve_model_kind
 from gpuviz_app.core.optimizers import make_optimizer
+from gpuviz_app.core.run_context import RunContext, StepHook, StepHooks
 from gpuviz_app.data.augment import Augmenter
 from gpuviz_app.data.device import DeviceDataset, EpochSampler
 
@@ -45,17 +45,23 @@ class Trainer:
         self._losses = torch.zeros(_LOSS_BUFFER, device=self.device)
         self._pending = 0
         self._pending_first = 1
-        self._step_hooks: list[Callable[["Trainer"], None]] = []
+        self.hooks = StepHooks()
         cnn_on_cpu = self.device.type == "cpu" and self.model_kind == "cnn"
         self._layout = torch.channels_last if cnn_on_cpu else torch.preserve_format
-        self.hook_time = 0.0  # seconds spent in step hooks (part of the training time)
+        self.context = RunContext(
+            model=self.model, device=self.device, inputs=data.x, targets=data.y, loss_fn=self.loss_fn,
+            eval_rows=data.eval_idx, classes=tuple(data.classes), kind=data.kind, host_inputs=data.source.x,
+            name=data.name, step_source=lambda: self.step_count, hooks=self.hooks,
+        )
 
-    def add_step_hook(self, fn: Callable[["Trainer"], None]) -> Callable[[], None]:
-        """Call `fn(trainer)` after every optimisation step (gradients still in `.grad`,
-        under no_grad); returns a function that removes it. A hook must not read values
-        back to the host: it runs on the training loop's hot path."""
-        self._step_hooks.append(fn)
-        return lambda: self._step_hooks.remove(fn) if fn in self._step_hooks else None
+    @property
+    def hook_time(self) -> float:
+        """Seconds spent in step hooks (part of the training time)."""
+        return self.hooks.time
+
+    def add_step_hook(self, fn: StepHook) -> Callable[[], None]:
+        """Call `fn(context)` after every optimisation step; returns its remover (see `StepHooks`)."""
+        return self.hooks.add(fn)
 
     def step(self) -> None:
         if self.step_count == 0 and self.history.total("eval_loss") == 0:
@@ -70,19 +76,12 @@ class Trainer:
         self._losses[self._pending] = loss.detach()
         self._pending += 1
         self.step_count += 1
-        if self._step_hooks:
-            self._run_hooks()
+        if self.hooks:
+            self.hooks.run(self.context)
         if self._pending == _LOSS_BUFFER:
             self.flush()
         if self.step_count % self.config.eval_every == 0:
             self.evaluate()
-
-    def _run_hooks(self) -> None:
-        start = time.perf_counter()
-        with torch.no_grad():
-            for hook in self._step_hooks:
-                hook(self)
-        self.hook_time += time.perf_counter() - start
 
     def train(self, steps: int) -> None:
         for _ in range(steps):

@@ -1,0 +1,41 @@
+"""What `gpuviz record` is asked to do, as one plain object (no argparse past `cli.py`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MIN_SIDE, MAX_SIDE = 16, 16384
+
+
+@dataclass(frozen=True)
+class RecordOptions:
+    """`view` is a view name or "dashboard"; `size` None takes the view's own render size.
+    `train_changes` holds the training settings given on the command line."""
+
+    steps: int
+    view: str = "metrics"
+    path: str | list[str] | None = None
+    out: str | None = None
+    screenshot: str | None = None
+    csv: str | None = None
+    size: tuple[int, int] | None = None
+    fps: float = 30.0
+    every: int | None = None
+    scale: float = 1.0
+    force: bool = False
+    device: str = "auto"
+    train_changes: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """'WxH' in pixels; raises ValueError with a sentence naming the setting."""
+    if text is None:
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size expects WxH, like 1280x720, not {text!r}") from None
+    if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
+        raise ValueError(f"--size {text} is outside {MIN_SIDE}..{MAX_SIDE} pixels")
+    return w, h

@@ -1,0 +1,26 @@
+"""What the command line asks of the window, as one plain object (no argparse past `cli.py`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """`path` is None (the last dataset, else the digits), one path, or several forming one
+    dataset. `train_changes` holds only the training settings given on the command line:
+    they win over the ones the last session saved. `views` opens those docks side by side."""
+
+    path: str | list[str] | None = None
+    device: str = "auto"
+    steps: int | None = None
+    quit_when_done: bool = False
+    screenshot: str | None = None
+    views: tuple[str, ...] | None = None
+    train_changes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scripted(self) -> bool:
+        """A run that exits by itself: it neither reads nor saves the user's remembered state."""
+        return self.quit_when_done

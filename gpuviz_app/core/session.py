@@ -14,7 +14,8 @@ import time
 from typing import Any, Callable
 
 from gpuviz_app.core.mailbox import Mailbox
-from gpuviz_app.core.probes import ProbeFactory, ProbeScheduler
+from gpuviz_app.core.probe_demand import ProbeScheduler
+from gpuviz_app.core.probes import ProbeFactory
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.data.dataset import Dataset
 

@@ -55,7 +55,8 @@ def _timed_write(canvas, upload, target, data, is_texture: bool, repeat: int) ->
 def run(quick: bool) -> list[Figure]:
     import torch
 
-    from gpuviz_app.render.upload import HostUpload, choose_upload
+    from gpuviz_app.render.upload import HostUpload
+    from gpuviz_app.render.upload_choice import choose_upload
 
     cuda = torch.cuda.is_available()
     canvas = _canvas(cuda)

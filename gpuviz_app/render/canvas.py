@@ -50,7 +50,7 @@ class ViewCanvas:
 
     def configure_upload(self, device: str) -> UploadPath:
         """Choose the upload path for tensors on `device` (needs the canvas drawn once)."""
-        from gpuviz_app.render.upload import choose_upload
+        from gpuviz_app.render.upload_choice import choose_upload
 
         self.upload = choose_upload(self.canvas, device)
         return self.upload
@@ -61,17 +61,13 @@ class ViewCanvas:
         The upload path sees the whole frame (begin/end), so an interop path can wait on the
         snapshot's CUDA event once and map all its resources in one call.
         """
-        begin = getattr(self.upload, "begin_frame", None)
-        if begin is not None:
-            begin(snapshot)
+        self.upload.begin_frame(snapshot)
         changed = False
         try:
             for view in self.views:
                 changed |= bool(view.update(snapshot, self.upload))
         finally:
-            end = getattr(self.upload, "end_frame", None)
-            if end is not None:
-                end()
+            self.upload.end_frame()
         if changed:
             self.canvas.update()
         return changed
@@ -88,7 +84,5 @@ class ViewCanvas:
         return render_scaled(self.canvas, (int(round(w * scale)), int(round(h * scale))), alpha=alpha)
 
     def close(self) -> None:
-        closer = getattr(self.upload, "close", None)
-        if closer is not None:
-            closer()
+        self.upload.close()
         self.canvas.close()

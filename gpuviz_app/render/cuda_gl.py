@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from gpuviz_app.render.upload import HostUpload, as_numpy
+from gpuviz_app.render.upload import HostUpload, UploadPath, as_numpy
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class _Pending:
     offset: Any
 
 
-class CudaGLUpload:
+class CudaGLUpload(UploadPath):
     """The `cuda-gl` upload path. Create it with `try_cuda_gl`, which checks it can work."""
 
     name = "cuda-gl"

@@ -5,7 +5,9 @@ import pytest
 from vispy import gloo, scene
 
 from gpuviz_app.render.gl_readback import read_buffer, read_texture
-from gpuviz_app.render.upload import HostUpload, as_numpy, choose_upload
+from gpuviz_app.render.upload import HostUpload, UploadPath, as_numpy
+from gpuviz_app.render.upload_choice import choose_upload
+from tests.conftest import has_cuda
 
 
 @pytest.fixture
@@ -74,10 +76,59 @@ def test_forcing_cuda_gl_where_it_cannot_work_falls_back_with_the_reason(canvas,
     assert "GPUVIZ_UPLOAD=cuda-gl cannot be used" in capsys.readouterr().err
 
 
-def test_cuda_device_without_interop_falls_back_without_crashing(canvas):
-    """Here (no CUDA, or software GL, or no cuda-python) a CUDA device still gets a working path."""
-    from tests.conftest import has_cuda
+def test_a_failing_interop_set_up_falls_back_to_host_with_its_reason(canvas, monkeypatch):
+    """Whatever the machine: when CUDA–GL refuses, a CUDA device still gets a working path."""
+    from gpuviz_app.render import cuda_gl
+
+    def refuse(canvas, device):
+        raise cuda_gl.InteropUnavailable("the GL context is not on the training GPU")
+
+    monkeypatch.setattr(cuda_gl, "try_cuda_gl", refuse)
+    upload = choose_upload(canvas, "cuda:0")
+    assert isinstance(upload, HostUpload)
+    assert upload.reason == "host staging: the GL context is not on the training GPU"
+
+
+def test_an_unexpected_interop_error_falls_back_to_host(canvas, monkeypatch):
+    from gpuviz_app.render import cuda_gl
+
+    def crash(canvas, device):
+        raise OSError("driver exploded")
+
+    monkeypatch.setattr(cuda_gl, "try_cuda_gl", crash)
+    upload = choose_upload(canvas, "cuda:0")
+    assert upload.name == "host" and "CUDA–GL set-up failed: driver exploded" in upload.reason
+
+
+@pytest.mark.skipif(has_cuda(), reason="the machine has CUDA: see the gpu test below")
+def test_without_cuda_a_cuda_device_gets_the_host_path_and_says_why(canvas):
+    upload = choose_upload(canvas, "cuda:0")
+    assert upload.name == "host" and upload.reason.startswith("host staging:")
+
+
+@pytest.mark.gpu
+def test_with_cuda_and_gl_on_that_gpu_the_interop_path_is_chosen(canvas):
+    """The render conftest puts EGL on cuda:0's device, so interop must work here."""
+    from gpuviz_app.render.cuda_gl import CudaGLUpload
 
     upload = choose_upload(canvas, "cuda:0")
-    if not has_cuda():
-        assert upload.name == "host" and upload.reason.startswith("host staging:")
+    try:
+        assert isinstance(upload, CudaGLUpload), upload.reason
+        assert upload.name == "cuda-gl" and upload.reason.startswith("CUDA–GL interop on ")
+    finally:
+        upload.close()
+
+
+def test_every_upload_path_declares_the_frame_protocol():
+    """ViewCanvas calls these on any path; the base class makes them no-ops."""
+    host = HostUpload()
+    for member in ("begin_frame", "end_frame", "close"):
+        assert getattr(type(host), member) is getattr(UploadPath, member)
+    host.begin_frame(None)
+    host.end_frame()
+    host.close()
+    from gpuviz_app.render.cuda_gl import CudaGLUpload
+
+    assert issubclass(CudaGLUpload, UploadPath)
+    assert CudaGLUpload.begin_frame is not UploadPath.begin_frame  # interop batches a frame's writes
+    assert CudaGLUpload.end_frame is not UploadPath.end_frame

@@ -63,13 +63,13 @@ def _measure(quick: bool) -> dict:
     def arm(kind: str, seconds: float) -> float:
         """Run one arm; returns its training steps per second."""
         recording = kind == "record"
-        pacer.extra = extra_display_budget() if recording else 0.0
+        pacer.set_extra(extra_display_budget() if recording else 0.0)
         pacer.restart()
         draws = 0
         start_steps, start = session.trainer.step_count, time.perf_counter()
         while time.perf_counter() - start < seconds:
             time.sleep(0.016)  # the window's frame timer
-            pacer.tokens -= rec.take_encoder_cpu()  # as the window does: encoding is paid from the budget
+            pacer.charge(rec.take_encoder_cpu())  # as the window does: encoding is paid from the budget
             if kind == "alone" or not pacer.ready():
                 continue
             snap = session.mailbox.take()

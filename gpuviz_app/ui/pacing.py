@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Callable
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _DRIVER_THREAD_PREFIXES = ("llvmpipe", "lp:")  # Mesa's software rasteriser threads
@@ -94,10 +95,16 @@ def default_budget() -> float:
 
 
 class FramePacer:
+    """A token bucket of display CPU seconds, refilled at `budget` (the user's base plus a
+    recording's extra) seconds per second. Only its methods change it: `set_base` (View >
+    Display rate), `set_extra` (while a recording runs), `charge` (work done for the display
+    outside the GUI thread's clock, such as the video encoder's)."""
+
     def __init__(self, budget: float | None = None, burst_s: float = 0.05, max_debt_s: float = 0.1,
-                 clock=time.perf_counter, cpu_clock=None) -> None:
-        self.base = default_budget() if budget is None else budget  # the user's choice
-        self.extra = 0.0  # on top of it while a recording runs
+                 clock: Callable[[], float] = time.perf_counter,
+                 cpu_clock: Callable[[], float] | None = None) -> None:
+        self._base = default_budget() if budget is None else budget
+        self._extra = 0.0
         self.burst_s = burst_s
         self.max_debt_s = max_debt_s  # one slow frame (shader compiles) delays the next by at most this/budget
         self._clock = clock
@@ -105,23 +112,48 @@ class FramePacer:
         self.restart()
 
     @property
+    def base(self) -> float:
+        """The user's choice, in cores."""
+        return self._base
+
+    @property
+    def extra(self) -> float:
+        """Cores granted on top of the base while a recording runs."""
+        return self._extra
+
+    @property
     def budget(self) -> float:
         """Display CPU seconds per second: the user's base and a recording's extra."""
-        return self.base + self.extra
+        return self._base + self._extra
+
+    def set_base(self, cores: float) -> None:
+        self._settle()  # time until now was earned at the old rate
+        self._base = max(0.0, float(cores))
+
+    def set_extra(self, cores: float) -> None:
+        self._settle()
+        self._extra = max(0.0, float(cores))
+
+    def charge(self, seconds: float) -> None:
+        """Pay `seconds` of CPU spent for the display elsewhere (it delays the next frame)."""
+        self._tokens -= max(0.0, seconds)
 
     def restart(self) -> None:
         """Forget past spending (start-up work is not drawing)."""
         self._wall, self._spent = self._clock(), self._cpu()
-        self.tokens = self.burst_s
+        self._tokens = self.burst_s
+
+    def _settle(self) -> None:
+        wall, cpu = self._clock(), self._cpu()
+        tokens = self._tokens + self.budget * (wall - self._wall) - (cpu - self._spent)
+        self._tokens = max(-self.max_debt_s, min(self.burst_s, tokens))
+        self._wall, self._spent = wall, cpu
 
     def ready(self) -> bool:
         """Account for the CPU used since the last call; True when a frame may be drawn now."""
-        wall, cpu = self._clock(), self._cpu()
-        tokens = self.tokens + self.budget * (wall - self._wall) - (cpu - self._spent)
-        self.tokens = max(-self.max_debt_s, min(self.burst_s, tokens))
-        self._wall, self._spent = wall, cpu
-        return self.tokens > 0
+        self._settle()
+        return self._tokens > 0
 
     def wait_s(self) -> float:
         """Seconds until the bucket is positive again (0 when a frame may be drawn now)."""
-        return max(0.0, -self.tokens / self.budget) if self.budget > 0 else 0.0
+        return max(0.0, -self._tokens / self.budget) if self.budget > 0 else 0.0

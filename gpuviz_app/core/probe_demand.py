@@ -1,44 +1,135 @@
-"""When each probe may run: the time it and the training have used (see `ProbeScheduler`)."""
+"""Whether a probe runs now: the one place that decides it (see `ProbeDemand`)."""
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Callable, Iterable
 
-from gpuviz_app.core.probes import Probe
+DEFAULT_MIN_INTERVAL_S = 1 / 30
 
 
-class ProbeScheduler:
-    """Decides when each probe may run, from the time it and the training have used.
+@dataclass
+class ProbeAccount:
+    """What one probe may spend and has spent in this run."""
 
-    A probe runs only while the time it has spent stays under `budget` times the time spent
-    training, so a costly view slows its own refresh rate, never the training."""
+    budget: float
+    min_interval_s: float
+    spent: float = 0.0
+    last_run: float | None = None
 
-    def __init__(self, min_interval_s: float = 1 / 30) -> None:
+
+class ProbeDemand:
+    """Holds everything that decides whether a probe runs, and answers `due(name, now)`.
+
+    - shown: only probes whose view is on screen run (a hidden view costs nothing);
+    - forced: after a new run, a command while idle, or a synchronous `advance`, every shown
+      probe runs once whatever its budget, so the next snapshot is complete;
+    - paced: once `pace()` is called, probes run only after the display said it will draw
+      (`want()`); a display drawing once a second would otherwise get payloads it never shows,
+      each paid for by training. One request is served by one round of payloads;
+    - budget: a probe runs only while the time it has spent stays under its `budget` times
+      the time spent training, so a costly view slows its own refresh, never the training;
+    - minimum interval: never twice within `min_interval_s`.
+
+    `clock` is the time source for the accounts (a test may pass a fake one). `want` may be
+    called from any thread; everything else runs on the source's thread.
+    """
+
+    def __init__(
+        self,
+        shown: Iterable[str] = (),
+        min_interval_s: float = DEFAULT_MIN_INTERVAL_S,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.clock = clock
         self.min_interval_s = min_interval_s
-        self.spent: dict[str, float] = {}
-        self.last_run: dict[str, float] = {}
+        self.shown: frozenset[str] = frozenset(shown)
         self.train_time = 0.0
+        self._accounts: dict[str, ProbeAccount] = {}
+        self._forced = False
+        self._paced = False
+        self._wanted = threading.Event()
+        self._served = False
+
+    # -- what is asked for ----------------------------------------------------------------
+    def set_shown(self, names: Iterable[str]) -> None:
+        self.shown = frozenset(names)
+
+    def pace(self) -> None:
+        """From now on, unforced runs wait for `want`."""
+        self._paced = True
+
+    @property
+    def paced(self) -> bool:
+        return self._paced
+
+    def want(self) -> None:
+        """The display will draw soon: the next round may compute fresh payloads (any thread)."""
+        self._wanted.set()
+
+    @property
+    def wanted(self) -> bool:
+        return not self._paced or self._wanted.is_set()
+
+    def force(self) -> None:
+        """Every shown probe runs in the next round, budget and pacing aside."""
+        self._forced = True
+
+    @property
+    def forced(self) -> bool:
+        return self._forced
+
+    # -- accounts -------------------------------------------------------------------------
+    def track(self, name: str, budget: float, min_interval_s: float | None = None) -> None:
+        """Start accounting for a probe of this run (what it spent before is forgotten)."""
+        interval = self.min_interval_s if min_interval_s is None else min_interval_s
+        self._accounts[name] = ProbeAccount(budget=budget, min_interval_s=interval)
+
+    def new_run(self) -> None:
+        """A new run: accounts start empty and the first round is forced."""
+        self._accounts.clear()
+        self.train_time = 0.0
+        self.force()
 
     def add_training_time(self, seconds: float) -> None:
         self.train_time += seconds
 
-    def due(self, probe: Probe, now: float, force: bool = False) -> bool:
-        if probe.name not in self.last_run or force:
-            return True
-        if now - self.last_run[probe.name] < self.min_interval_s:
+    def spent(self, name: str) -> float:
+        account = self._accounts.get(name)
+        return account.spent if account is not None else 0.0
+
+    # -- the decision ---------------------------------------------------------------------
+    def due(self, name: str, now: float | None = None) -> bool:
+        """Whether the probe `name` should run in this round."""
+        if name not in self.shown:
             return False
-        return self.spent.get(probe.name, 0.0) <= probe.budget * self.train_time
+        if self._forced:
+            return True
+        if not self.wanted:
+            return False
+        account = self._accounts.get(name)
+        if account is None or account.last_run is None:
+            return True
+        now = self.clock() if now is None else now
+        if now - account.last_run < account.min_interval_s:
+            return False
+        return account.spent <= account.budget * self.train_time
 
-    def run(self, probe: Probe, context: Any) -> Any:
-        start = time.perf_counter()
-        payload = probe(context)
-        end = time.perf_counter()
-        self.spent[probe.name] = self.spent.get(probe.name, 0.0) + (end - start)
-        self.last_run[probe.name] = end
-        return payload
+    def ran(self, name: str, start: float, end: float) -> None:
+        """The probe ran from `start` to `end` (times of `clock`)."""
+        account = self._accounts.get(name)
+        if account is None:
+            account = self._accounts[name] = ProbeAccount(budget=0.0, min_interval_s=self.min_interval_s)
+        account.spent += end - start
+        account.last_run = end
+        if not self._forced:
+            self._served = True
 
-    def reset(self) -> None:
-        self.spent.clear()
-        self.last_run.clear()
-        self.train_time = 0.0
+    def round_done(self) -> None:
+        """End of a round: a forced round is over, and a served request is cleared."""
+        self._forced = False
+        if self._served:
+            self._wanted.clear()
+            self._served = False

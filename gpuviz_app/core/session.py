@@ -13,9 +13,22 @@ import threading
 import time
 from typing import Any, Callable
 
+from gpuviz_app.core.commands import (
+    Command,
+    CommandMethods,
+    Configure,
+    ConfigureProbe,
+    ProbeAction,
+    Reset,
+    SetDataset,
+    SetPaused,
+    SetShownProbes,
+    StepOnce,
+)
 from gpuviz_app.core.mailbox import Mailbox
-from gpuviz_app.core.probe_demand import ProbeScheduler
-from gpuviz_app.core.probes import ProbeFactory
+from gpuviz_app.core.probe_demand import ProbeDemand
+from gpuviz_app.core.probe_host import ProbeHost
+from gpuviz_app.core.probes import Probe, ProbeFactory
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.data.dataset import Dataset
 
@@ -24,8 +37,12 @@ log = logging.getLogger(__name__)
 DatasetSource = Callable[[], Dataset]
 
 
-class TrainingSession:
-    """Train until stopped or `max_steps`, publishing snapshots at most `publish_hz` times a second."""
+class TrainingSession(CommandMethods):
+    """Train until stopped or `max_steps`, publishing snapshots at most `publish_hz` times a second.
+
+    The in-process trainer as a run source (see `gpuviz_app.sources.base.RunSource`). Commands
+    (`send`, or the convenience methods of `CommandMethods`) are applied in order between
+    training slices; whether a probe runs is decided by `demand` only."""
 
     def __init__(
         self,
@@ -37,6 +54,7 @@ class TrainingSession:
         probes: dict[str, ProbeFactory] | None = None,
         slice_s: float = 1 / 120,
         active: set[str] | None = None,
+        demand: ProbeDemand | None = None,
     ) -> None:
         self.mailbox: Mailbox[Snapshot] = Mailbox()
         self._dataset_source = dataset
@@ -45,14 +63,11 @@ class TrainingSession:
         self.max_steps = max_steps
         self.publish_interval = 1.0 / publish_hz
         self.slice_s = slice_s
-        self._probe_factories: dict[str, ProbeFactory] = dict(probes or {})
-        self._probe_options: dict[str, dict] = {}
-        self._probes: dict[str, Any] = {}
-        self._probes_closed = False
-        self._active: set[str] = set(self._probe_factories) if active is None else set(active)
-        self._commands: queue.SimpleQueue = queue.SimpleQueue()
-        self._paced = False  # probes wait for the display's request (`want_probes`)
-        self._probes_wanted = threading.Event()
+        factories = dict(probes or {})
+        self.demand = demand if demand is not None else ProbeDemand()
+        self.demand.set_shown(factories if active is None else active)
+        self.probe_host = ProbeHost(factories, self.demand)
+        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.paused = False
@@ -63,44 +78,33 @@ class TrainingSession:
         self.trainer: Any = None
         self.dataset: Dataset | None = None
         self.steps_per_s = 0.0
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            SetPaused: self._set_paused,
+            StepOnce: self._step_once,
+            Reset: self._reset,
+            Configure: self._configure,
+            SetDataset: self._set_dataset,
+            SetShownProbes: self._set_shown_probes,
+            ConfigureProbe: self._configure_probe,
+            ProbeAction: self._probe_action,
+        }
 
     # -- commands (any thread) ------------------------------------------------------
-    def _send(self, name: str, *args: Any) -> None:
-        self._commands.put((name, args))
+    def send(self, command: Command) -> None:
+        """Queue one command; the loop applies commands in the order they were sent."""
+        if type(command) not in self._handlers:
+            raise TypeError(f"not a session command: {command!r}")
+        self._commands.put(command)
         self._wake.set()
-
-    def set_paused(self, paused: bool) -> None:
-        self._send("paused", bool(paused))
-
-    def step_once(self, steps: int = 1) -> None:
-        self._send("step_once", int(steps))
-
-    def reset(self) -> None:
-        self._send("reset")
-
-    def configure(self, **changes: Any) -> None:
-        """Change lr, batch_size or optimizer in place; model or seed restart the run."""
-        self._send("configure", changes)
-
-    def set_dataset(self, dataset: Dataset) -> None:
-        self._send("dataset", dataset)
-
-    def set_active_probes(self, names: set[str]) -> None:
-        self._send("active", set(names))
-
-    def configure_probe(self, name: str, options: dict) -> None:
-        """Options for one probe (kept for the probes of later runs too)."""
-        self._send("probe", name, dict(options))
 
     def pace_probes(self) -> None:
         """From now on, probes run (besides the forced runs on a new run or a command) only
-        when the display asks with `want_probes`: a software-GL display drawing once a second
-        would otherwise get 30 payloads a second it never shows, each paid for by training."""
-        self._paced = True
+        when the display asks with `want_probes` (see `ProbeDemand`)."""
+        self.demand.pace()
 
     def want_probes(self) -> None:
         """The display will draw soon: the next snapshot may carry fresh probe payloads."""
-        self._probes_wanted.set()
+        self.demand.want()
 
     def stop(self) -> None:
         self._stop.set()
@@ -109,6 +113,13 @@ class TrainingSession:
     @property
     def stopped(self) -> bool:
         return self._stop.is_set()
+
+    @property
+    def probes(self) -> dict[str, Probe]:
+        """The current run's probes by name (empty before the run starts and after `close`)."""
+        return self.probe_host.probes
+
+    _probes = probes  # the name older callers read
 
     # -- the loop (worker thread) -----------------------------------------------------
     def run(self, until_finished: bool = False) -> None:
@@ -135,7 +146,8 @@ class TrainingSession:
                 idle = self.finished or (self.paused and not self._single_steps)
                 if idle:
                     if dirty:
-                        self._publish(force_probes=True)
+                        self.demand.force()
+                        self._publish()
                     self._wake.wait(0.05)
                     self._wake.clear()
                     continue
@@ -153,13 +165,14 @@ class TrainingSession:
 
     def advance(self, steps: int, settle: bool = False) -> Snapshot:
         """Synchronous use (headless recording): train exactly `steps` steps, then publish
-        a snapshot with every active probe recomputed; with `settle`, probes with background
+        a snapshot with every shown probe recomputed; with `settle`, probes with background
         work finish it first, so the snapshot does not depend on timing."""
         if self.trainer is None:
             self._start()
         self._drain_commands()
-        if self._probes_closed:
-            self._make_probes()
+        host = self.probe_host
+        if host.closed:
+            host.make(self.trainer.context)
         t = self.trainer
         for _ in range(steps):
             if self.max_steps is not None and t.step_count >= self.max_steps:
@@ -169,24 +182,14 @@ class TrainingSession:
         if self.max_steps is not None and t.step_count >= self.max_steps:
             self.finished = True
         if settle:
-            for name in sorted(self._active & self._probes.keys()):
-                settle_probe = getattr(self._probes[name], "settle", None)
-                if settle_probe is not None:
-                    settle_probe(t)
-        self._publish(force_probes=True)
+            host.settle(t.context)
+        self.demand.force()
+        self._publish()
         return self.mailbox.peek()
 
     def close(self) -> None:
         """Let the probes stop what they started (background threads); the session may run again."""
-        for probe in self._probes.values():
-            close = getattr(probe, "close", None)
-            if close is not None:
-                try:
-                    close()
-                except Exception:  # noqa: BLE001 - closing must not hide the reason training stopped
-                    log.exception("closing a probe failed")
-        self._probes = {}
-        self._probes_closed = True
+        self.probe_host.close()
 
     def _start(self) -> None:
         from gpuviz_app.core.device import resolve_device
@@ -196,8 +199,8 @@ class TrainingSession:
 
     def _new_run(self, dataset: Dataset | None = None) -> None:
         """Start a fresh run; on failure the current run stays as it was."""
-        from gpuviz_app.core.device import device_name
         from gpuviz_app.core.config import TrainConfig
+        from gpuviz_app.core.device import device_name
         from gpuviz_app.core.trainer import Trainer
         from gpuviz_app.data.device import DeviceDataset
 
@@ -211,83 +214,65 @@ class TrainingSession:
         self.run_id += 1
         self.finished = False
         self.error = ""
-        self._scheduler = ProbeScheduler()
-        self.close()
-        self._make_probes()
-        self._parts: dict[str, Any] = {}
-        self._versions: dict[str, int] = {}
+        self.probe_host.start_run(trainer.context)
         self._rate_steps, self._rate_time = 0, 0.0
-        self._publish(force_probes=True)
-
-    def _make_probes(self) -> None:
-        """Fresh probes for the current run, with the options the views asked for."""
-        self._probes = {name: f(self.trainer) for name, f in self._probe_factories.items()}
-        self._probes_closed = False
-        for name, options in self._probe_options.items():
-            self._configure_probe(name, options)
-        self._tell_probes_shown()
-
-    def _tell_probes_shown(self) -> None:
-        """Probes that work between snapshots (the weights recorder) learn whether their view is
-        on screen, so they can stop paying for it while hidden."""
-        for name, probe in self._probes.items():
-            set_shown = getattr(probe, "set_shown", None)
-            if set_shown is not None:
-                set_shown(name in self._active)
+        self._publish()
 
     def _drain_commands(self) -> bool:
+        """Apply the queued commands in order; True when there were any."""
         dirty = False
         while True:
             try:
-                name, args = self._commands.get_nowait()
+                command = self._commands.get_nowait()
             except queue.Empty:
                 return dirty
             dirty = True
-            self._apply(name, *args)
+            self._handlers[type(command)](command)
 
-    def _apply(self, name: str, *args: Any) -> None:
+    # -- what each command does (worker thread) ---------------------------------------
+    def _set_paused(self, command: SetPaused) -> None:
+        self.paused = command.paused
+
+    def _step_once(self, command: StepOnce) -> None:
+        self.paused = True
+        self._single_steps += command.steps
+
+    def _reset(self, command: Reset) -> None:
+        self._new_run()
+
+    def _set_dataset(self, command: SetDataset) -> None:
+        self._new_run(command.dataset)
+
+    def _set_shown_probes(self, command: SetShownProbes) -> None:
+        self.probe_host.set_shown(command.names)
+
+    def _configure_probe(self, command: ConfigureProbe) -> None:
+        self.probe_host.configure(command.name, command.options)
+
+    def _probe_action(self, command: ProbeAction) -> None:
+        self.probe_host.act(command.name, command.action)
+
+    def _configure(self, command: Configure) -> None:
+        changes = dict(command.changes)
+        if {"model", "seed"} & changes.keys():
+            previous = self._config
+            self._config = previous.with_changes(**changes)
+            try:
+                self._new_run()
+            except Exception:
+                self._config = previous
+                raise
+            return
         t = self.trainer
-        if name == "paused":
-            self.paused = args[0]
-        elif name == "step_once":
-            self.paused = True
-            self._single_steps += args[0]
-        elif name == "reset":
-            self._new_run()
-        elif name == "dataset":
-            self._new_run(args[0])
-        elif name == "active":
-            self._active = args[0]
-            self._tell_probes_shown()
-        elif name == "probe":
-            probe_name, options = args
-            self._probe_options[probe_name] = {**self._probe_options.get(probe_name, {}), **options}
-            self._configure_probe(probe_name, options)
-        elif name == "configure":
-            changes = dict(args[0])
-            if {"model", "seed"} & changes.keys():
-                previous = self._config
-                self._config = previous.with_changes(**changes)
-                try:
-                    self._new_run()
-                except Exception:
-                    self._config = previous
-                    raise
-                return
-            self._config = self._config.with_changes(**changes)
-            if "lr" in changes:
-                t.set_lr(changes["lr"])
-            if "batch_size" in changes:
-                t.set_batch_size(changes["batch_size"])
-            if "optimizer" in changes:
-                t.set_optimizer(changes["optimizer"])
-            if "augment" in changes:
-                t.config = t.config.with_changes(augment=changes["augment"])
-
-    def _configure_probe(self, name: str, options: dict) -> None:
-        configure = getattr(self._probes.get(name), "configure", None)
-        if configure is not None:
-            configure(options)
+        self._config = self._config.with_changes(**changes)
+        if "lr" in changes:
+            t.set_lr(changes["lr"])
+        if "batch_size" in changes:
+            t.set_batch_size(changes["batch_size"])
+        if "optimizer" in changes:
+            t.set_optimizer(changes["optimizer"])
+        if "augment" in changes:
+            t.config = t.config.with_changes(augment=changes["augment"])
 
     def _train_slice(self) -> None:
         t = self.trainer
@@ -306,24 +291,14 @@ class TrainingSession:
             if time.perf_counter() - start >= self.slice_s:
                 break
         elapsed = time.perf_counter() - start
-        self._scheduler.add_training_time(elapsed)
+        self.demand.add_training_time(elapsed)
         self._rate_steps += steps
         self._rate_time += elapsed
 
-    def _publish(self, force_probes: bool = False) -> None:
+    def _publish(self) -> None:
         t = self.trainer
         t.flush()
-        now = time.perf_counter()
-        wanted = force_probes or not self._paced or self._probes_wanted.is_set()
-        ran = False
-        for name in sorted(self._active & self._probes.keys()):
-            probe = self._probes[name]
-            if wanted and self._scheduler.due(probe, now, force=force_probes):
-                self._parts[name] = self._scheduler.run(probe, t)
-                self._versions[name] = self._versions.get(name, 0) + 1
-                ran = True
-        if ran and not force_probes:
-            self._probes_wanted.clear()
+        self.probe_host.collect(t.context)
         if self._rate_time >= 0.25:
             rate = self._rate_steps / self._rate_time
             self.steps_per_s = rate if not self.steps_per_s else 0.7 * self.steps_per_s + 0.3 * rate
@@ -344,8 +319,8 @@ class TrainingSession:
             wall_time=time.time(),
             metrics=t.history,
             latest=t.latest(),
-            parts=dict(self._parts),
-            versions=dict(self._versions),
+            parts=dict(self.probe_host.parts),
+            versions=dict(self.probe_host.versions),
             event=event,
             device=str(t.device),
             device_name=self.device_name,

@@ -1,9 +1,14 @@
+import dataclasses
 import threading
 import time
 
 import pytest
 
+from gpuviz_app.core.commands import Configure, ConfigureProbe, ProbeAction, SetPaused
 from gpuviz_app.core.config import TrainConfig
+from gpuviz_app.core.probe_demand import ProbeDemand
+from gpuviz_app.core.probes import Probe
+from gpuviz_app.core.run_context import RunContext
 from gpuviz_app.core.session import TrainingSession
 from gpuviz_app.data.builtin import digits
 
@@ -104,29 +109,116 @@ def test_a_failing_restart_keeps_the_current_run(running):
     assert s.mailbox.peek().config.model == "auto"
 
 
-def counting_probe(calls: list, budget: float):
-    """A probe class named "p" that records the step of each call and returns it."""
+def counting_probe(calls: list, budget: float, cost=None, actions: list | None = None):
+    """A probe class named "p" that records the step of each call and returns it; `cost()` is
+    called inside each call (to charge a fake clock), `actions` collects what it is asked to do."""
 
-    class Probe:
+    class Counting(Probe):
         name = "p"
 
-        def __init__(self, trainer):
+        def __init__(self, context):
+            assert isinstance(context, RunContext)  # probes see the run, never the trainer
             self.budget = budget
 
-        def __call__(self, trainer):
-            calls.append(trainer.step_count)
-            return trainer.step_count
+        def __call__(self, context):
+            if cost is not None:
+                cost()
+            calls.append(context.step)
+            return context.step
 
-    return Probe
+        def configure(self, options):
+            if actions is not None:
+                actions.append(("configure", dict(options)))
+
+        def act(self, action):
+            if actions is not None:
+                actions.append(("act", action))
+
+    return Counting
 
 
-def test_probes_run_within_their_budget():
+def test_advance_recomputes_every_shown_probe():
     calls = []
     s = TrainingSession(digits, device="cpu", max_steps=40, probes={"p": counting_probe(calls, 0.5)})
     for _ in range(4):
         snap = s.advance(10)
         assert snap.parts["p"] == snap.step
     assert snap.version("p") == 5 and calls == [0, 10, 20, 30, 40]
+
+
+class OffsetClock:
+    """The real clock plus whatever the probes were charged: a probe "costs" seconds without
+    taking them, so the test does not depend on how fast the machine is."""
+
+    def __init__(self):
+        self.offset = 0.0
+
+    def charge(self, seconds):
+        self.offset += seconds
+
+    def __call__(self):
+        return time.perf_counter() + self.offset
+
+
+def test_a_probe_over_its_budget_is_skipped_while_training_goes_on():
+    clock = OffsetClock()
+    dear, cheap = [], []
+    dear_probe = counting_probe(dear, budget=0.5, cost=lambda: clock.charge(1000.0))
+    cheap_probe = counting_probe(cheap, budget=1.0)
+    s = TrainingSession(digits, device="cpu", probes={"dear": dear_probe, "cheap": cheap_probe},
+                        demand=ProbeDemand(clock=clock))
+    t = threading.Thread(target=s.run, daemon=True)
+    t.start()
+    try:
+        assert wait_for(lambda: len(cheap) >= 5)  # the loop runs unforced rounds
+        assert dear == [0]  # the new run's forced payload; 1000 s is never within half the training time
+        assert s.mailbox.peek().version("dear") == 1
+    finally:
+        s.stop()
+        t.join(5)
+
+
+def test_commands_are_dataclasses_applied_in_the_order_sent():
+    actions = []
+    s = TrainingSession(digits, device="cpu", probes={"p": counting_probe([], 1.0, actions=actions)})
+    s.advance(0)
+    s.configure(lr=0.1)
+    s.send(Configure({"lr": 0.2}))
+    s.set_paused(False)
+    s.step_once(2)
+    s.configure_probe("p", {"a": 1})
+    s.probe_action("p", "recentre")
+    s.send(ConfigureProbe("p", {"a": 2}))
+    s.send(ProbeAction("nobody", "recentre"))  # a view without a probe: ignored
+    snap = s.advance(0)
+    assert snap.config.lr == 0.2 and snap.paused
+    assert actions == [("configure", {"a": 1}), ("act", "recentre"), ("configure", {"a": 2})]
+    s.set_paused(False)
+    assert not s.advance(0).paused
+    with pytest.raises(TypeError):
+        s.send(("paused", True))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SetPaused(True).paused = False
+
+
+def test_probe_options_outlive_the_run_but_actions_do_not():
+    actions = []
+    s = TrainingSession(digits, device="cpu", probes={"p": counting_probe([], 1.0, actions=actions)})
+    s.advance(0)
+    s.configure_probe("p", {"a": 1})
+    s.probe_action("p", "recentre")
+    s.configure_probe("p", {"b": 2})
+    s.advance(0)
+    actions.clear()
+    s.reset()
+    s.advance(0)
+    assert actions == [("configure", {"a": 1, "b": 2})]  # the fresh probe gets the merged options
+
+
+def test_the_session_is_a_run_source():
+    from gpuviz_app.sources import RunSource
+
+    assert isinstance(TrainingSession(digits, device="cpu"), RunSource)
 
 
 def test_advance_is_deterministic():
@@ -141,18 +233,18 @@ def test_the_weights_recorder_runs_only_while_its_view_is_shown_unless_asked():
 
     s = TrainingSession(digits, device="cpu", probes=probe_factories({"weights"}), active=set())
     s.advance(5)
-    probe = s._probes["weights"]
-    assert not probe.recording and s.trainer._step_hooks == []
+    probe = s.probes["weights"]
+    assert not probe.recording and len(s.trainer.hooks) == 0
     s.set_active_probes({"weights"})
     s.advance(3)
     assert probe.recording and s.mailbox.peek().parts["weights"].recorded.sum() == 3
     s.set_active_probes(set())
     s.configure_probe("weights", {"record_hidden": True})
     s.advance(2)
-    assert probe.recording and probe(s.trainer).recorded.sum() == 5
+    assert probe.recording and probe(s.trainer.context).recorded.sum() == 5
     s.close()
     s.advance(1)  # fresh probes for the same trainer: one hook, not two
-    assert len(s.trainer._step_hooks) == 1
+    assert len(s.trainer.hooks) == 1
 
 
 def test_paced_probes_run_only_when_the_display_asks():

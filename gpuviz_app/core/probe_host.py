@@ -1,0 +1,114 @@
+"""The probes of one source's runs: made, configured, asked, run and closed in one place.
+
+Any source that computes payloads itself (the built-in trainer's session, a user's script on
+the training thread, a script in another process) needs the same handling: fresh probes for
+each run from its `RunContext`, the views' options kept across runs, one-off actions, telling
+probes whether they are on screen, and numbered payloads. Whether a probe runs is decided
+by the `ProbeDemand` only. Torch-free: the probes bring torch in when they are made.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable, Mapping
+
+from gpuviz_app.core.probe_demand import ProbeDemand
+from gpuviz_app.core.probes import Probe, ProbeFactory
+
+log = logging.getLogger(__name__)
+
+
+class ProbeHost:
+    """Owns the probes of the current run and their latest payloads.
+
+    `parts[name]` is the newest payload of each probe and `versions[name]` grows at each
+    recomputation, so a view uploads only what changed (see `Snapshot`)."""
+
+    def __init__(
+        self,
+        factories: Mapping[str, ProbeFactory] | None = None,
+        demand: ProbeDemand | None = None,
+    ) -> None:
+        self.factories: dict[str, ProbeFactory] = dict(factories or {})
+        self.demand = demand if demand is not None else ProbeDemand(shown=self.factories)
+        self.probes: dict[str, Probe] = {}
+        self.options: dict[str, dict[str, Any]] = {}
+        self.parts: dict[str, Any] = {}
+        self.versions: dict[str, int] = {}
+        self.closed = True
+
+    # -- runs -------------------------------------------------------------------------------
+    def start_run(self, context: Any) -> None:
+        """A new run: the old probes close, fresh ones are made, payloads start over and the
+        next round runs every shown probe."""
+        self.close()
+        self.parts, self.versions = {}, {}
+        self.demand.new_run()
+        self.make(context)
+
+    def make(self, context: Any) -> None:
+        """Fresh probes for `context`, with the options the views asked for."""
+        self.probes = {name: factory(context) for name, factory in self.factories.items()}
+        self.closed = False
+        for name, probe in self.probes.items():
+            self.demand.track(name, probe.budget)
+        for name, options in self.options.items():
+            if name in self.probes:
+                self.probes[name].configure(dict(options))
+        self._tell_shown()
+
+    def close(self) -> None:
+        """Let the probes stop what they started (hooks, background threads)."""
+        for probe in self.probes.values():
+            try:
+                probe.close()
+            except Exception:  # noqa: BLE001 - closing must not hide the reason a run stopped
+                log.exception("closing a probe failed")
+        self.probes = {}
+        self.closed = True
+
+    # -- what the views ask -----------------------------------------------------------------
+    def set_shown(self, names: Iterable[str]) -> None:
+        """Probes that work between snapshots (the weights tracker) learn whether their view
+        is on screen, so they can stop paying for it while hidden."""
+        self.demand.set_shown(names)
+        self._tell_shown()
+
+    def _tell_shown(self) -> None:
+        for name, probe in self.probes.items():
+            probe.set_shown(name in self.demand.shown)
+
+    def configure(self, name: str, options: Mapping[str, Any]) -> None:
+        """Merge `options` into the probe's kept options and pass them to the live probe."""
+        self.options[name] = {**self.options.get(name, {}), **options}
+        probe = self.probes.get(name)
+        if probe is not None:
+            probe.configure(dict(options))
+
+    def act(self, name: str, action: str) -> None:
+        probe = self.probes.get(name)
+        if probe is not None:
+            probe.act(action)
+
+    def settle(self, context: Any, timeout: float | None = None) -> None:
+        """Shown probes finish their background work, so the next payloads do not depend on timing."""
+        for name in sorted(self.demand.shown & self.probes.keys()):
+            self.probes[name].settle(context, timeout)
+
+    # -- payloads ---------------------------------------------------------------------------
+    def collect(self, context: Any) -> bool:
+        """Run the probes the demand says are due; True when any payload was recomputed."""
+        demand = self.demand
+        ran = False
+        try:
+            for name in sorted(self.probes):
+                if not demand.due(name, demand.clock()):
+                    continue
+                start = demand.clock()
+                self.parts[name] = self.probes[name](context)
+                demand.ran(name, start, demand.clock())
+                self.versions[name] = self.versions.get(name, 0) + 1
+                ran = True
+        finally:
+            demand.round_done()
+        return ran

@@ -1,0 +1,132 @@
+"""Whether a probe runs: `ProbeDemand` decides, `ProbeHost` asks it and keeps the accounts.
+
+A fake clock stands in for time, so each test states exactly how long things took."""
+
+from gpuviz_app.core.probe_demand import ProbeDemand
+from gpuviz_app.core.probe_host import ProbeHost
+from gpuviz_app.core.probes import Probe
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def first_round(demand: ProbeDemand, name: str = "p", cost: float = 0.0) -> None:
+    """The forced round that starts a run (after `track`, which `new_run` would forget)."""
+    demand.force()
+    assert demand.due(name, demand.clock())
+    start = demand.clock()
+    demand.ran(name, start, start + cost)
+    demand.round_done()
+
+
+def test_a_probe_runs_only_while_its_time_stays_within_its_budget_of_training():
+    clock = FakeClock()
+    demand = ProbeDemand(shown={"p"}, min_interval_s=0.0, clock=clock)
+    demand.track("p", budget=0.1)
+    first_round(demand, cost=1.0)  # the first payload is never refused
+    demand.add_training_time(5.0)
+    clock.now = 100.0
+    assert not demand.due("p", clock.now)  # 1 s spent > 0.1 * 5 s
+    demand.add_training_time(4.0)
+    assert not demand.due("p", clock.now)  # 1 s > 0.9 s
+    demand.add_training_time(1.0)
+    assert demand.due("p", clock.now)  # 1 s <= 0.1 * 10 s
+    demand.ran("p", 100.0, 101.0)
+    demand.round_done()
+    assert demand.spent("p") == 2.0 and not demand.due("p", 200.0)
+
+
+def test_a_probe_never_runs_twice_within_its_minimum_interval():
+    demand = ProbeDemand(shown={"p", "q"}, min_interval_s=0.5, clock=FakeClock())
+    demand.track("p", budget=10.0)
+    demand.track("q", budget=10.0, min_interval_s=2.0)
+    first_round(demand)
+    demand.ran("q", 0.0, 0.0)
+    demand.add_training_time(100.0)
+    assert not demand.due("p", 0.4) and demand.due("p", 0.5)
+    assert not demand.due("q", 1.9) and demand.due("q", 2.0)
+
+
+def test_forced_rounds_ignore_budget_and_interval_but_not_what_is_shown():
+    demand = ProbeDemand(shown={"p"}, clock=FakeClock())
+    demand.track("p", budget=0.0)
+    first_round(demand, cost=5.0)
+    assert not demand.due("p", 0.0)
+    demand.force()
+    assert demand.due("p", 0.0) and not demand.due("hidden", 0.0)
+    demand.round_done()
+    assert not demand.due("p", 0.0)  # one forced round only
+    demand.set_shown(set())
+    demand.force()
+    assert not demand.due("p", 0.0)
+
+
+def test_paced_probes_wait_for_the_display_and_one_request_is_served_once():
+    demand = ProbeDemand(shown={"p"}, min_interval_s=0.0, clock=FakeClock())
+    demand.pace()
+    demand.track("p", budget=1.0)
+    first_round(demand)  # forced: runs without a request, and does not use one up
+    demand.add_training_time(10.0)
+    assert not demand.due("p", 1.0)
+    demand.want()
+    assert demand.due("p", 1.0)
+    demand.round_done()
+    assert demand.due("p", 1.0)  # nothing ran: the request stands
+    demand.ran("p", 1.0, 1.0)
+    demand.round_done()
+    assert not demand.due("p", 2.0)
+
+
+class Costly(Probe):
+    """Charges the fake clock `cost` seconds per call and counts the calls."""
+
+    name = "costly"
+    budget = 0.1
+
+    def __init__(self, clock: FakeClock, cost: float):
+        self.clock, self.cost, self.calls = clock, cost, 0
+
+    def __call__(self, context):
+        self.calls += 1
+        self.clock.now += self.cost
+        return self.calls
+
+
+def test_the_host_charges_each_probe_what_its_call_cost_and_skips_it_over_budget():
+    clock = FakeClock()
+    demand = ProbeDemand(min_interval_s=0.0, clock=clock)
+    host = ProbeHost({"costly": lambda context: Costly(clock, cost=2.0)}, demand)
+    demand.set_shown({"costly"})
+    host.start_run(context=None)
+    assert host.collect(None) and host.versions == {"costly": 1}
+    assert demand.spent("costly") == 2.0
+    demand.add_training_time(10.0)
+    assert not host.collect(None) and host.versions == {"costly": 1}  # 2 s > 0.1 * 10 s
+    demand.add_training_time(10.0)
+    assert host.collect(None) and host.versions == {"costly": 2} and host.parts == {"costly": 2}
+    host.start_run(context=None)  # a new run: fresh probe, fresh accounts, a forced round
+    assert host.collect(None) and host.versions == {"costly": 1} and demand.spent("costly") == 2.0
+
+
+def test_the_host_runs_only_shown_probes_and_tells_probes_whether_they_are_shown():
+    seen = []
+
+    class Watching(Probe):
+        def set_shown(self, shown):
+            seen.append(shown)
+
+        def __call__(self, context):
+            return "payload"
+
+    host = ProbeHost({"w": lambda context: Watching()})
+    host.set_shown(set())
+    host.start_run(context=None)
+    assert not host.collect(None) and host.parts == {}
+    host.set_shown({"w"})
+    assert host.collect(None) and host.parts == {"w": "payload"}
+    assert seen == [False, True]

@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gpuviz_app.data.dataset import Dataset, DatasetError
-from gpuviz_app.data.formats import LOADERS, LoadContext, load_path
+from gpuviz_app.data.formats import LoadContext, load_path
 from gpuviz_app.data.formats.idx import load_idx_files
 from gpuviz_app.data.formats.images import load_image_files
+from gpuviz_app.data.formats.registry import data_format
 from tests.datasets import make
 
 HANG_S = 20  # far beyond what any of these small inputs takes: hitting it means a hang
@@ -122,7 +123,7 @@ def test_file_loaders_only_refuse_with_a_reason(seeds, name, data):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / original.name
         path.write_bytes(payload)
-        loader = LOADERS[SINGLE_FILE[name]]
+        loader = data_format(SINGLE_FILE[name]).load
         check(attempt(loader, path, LoadContext(path=path)), Path(tmp))
         check(attempt(load_path, path), Path(tmp))  # the sniffing entry point too
 

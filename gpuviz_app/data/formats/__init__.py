@@ -10,33 +10,12 @@ from __future__ import annotations
 import errno
 import stat
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from gpuviz_app.data.dataset import Dataset, DatasetError
 from gpuviz_app.data.formats.context import LoadCancelled, LoadContext, LoadOptions
 
-__all__ = ["LOADERS", "LoadCancelled", "LoadContext", "LoadOptions", "load_file", "load_path", "load_paths"]
-
-
-def _loader(module: str, name: str) -> Callable[[Path, LoadContext], Dataset]:
-    def load(path: Path, ctx: LoadContext) -> Dataset:
-        import importlib
-
-        return getattr(importlib.import_module(f"gpuviz_app.data.formats.{module}"), name)(path, ctx)
-
-    load.__name__ = name
-    return load
-
-
-# One loader per format that `sniff_file` names; each takes (path, context).
-LOADERS: dict[str, Callable[[Path, LoadContext], Dataset]] = {
-    "npz": _loader("numpy_files", "load_npz"),
-    "npy": _loader("numpy_files", "load_npy"),
-    "idx": _loader("idx", "load_idx"),
-    "torch": _loader("tensor_files", "load_torch"),
-    "safetensors": _loader("tensor_files", "load_safetensors"),
-    "table": _loader("table", "load_table"),
-}
+__all__ = ["LoadCancelled", "LoadContext", "LoadOptions", "load_file", "load_path", "load_paths"]
 
 
 def _stat(path: Path):
@@ -53,10 +32,11 @@ def _stat(path: Path):
 
 
 def load_file(path: Path, ctx: LoadContext) -> Dataset:
+    from gpuviz_app.data.formats.registry import data_format
     from gpuviz_app.data.formats.sniff import sniff_file
 
     ctx.path = ctx.path or path
-    return LOADERS[sniff_file(path)](path, ctx)
+    return data_format(sniff_file(path)).load(path, ctx)
 
 
 def load_path(path: Path, ctx: LoadContext | None = None) -> Dataset:

@@ -126,9 +126,9 @@ def _is_image(path: Path) -> bool:
 
 
 def _data_files(files: list[Path]) -> list[Path]:
-    from gpuviz_app.data.formats.sniff import TABLE_EXTENSIONS
+    from gpuviz_app.data.formats.sniff import SIGNED_SUFFIXES, TABLE_EXTENSIONS
 
-    known = {".npz", ".npy", ".pt", ".pth", ".safetensors"} | TABLE_EXTENSIONS
+    known = SIGNED_SUFFIXES | TABLE_EXTENSIONS
     return [f for f in files if f.suffix.lower() in known and f.name.lower() not in ("readme.txt", "license.txt")
             and not f.name.lower().endswith(".meta.txt")]
 

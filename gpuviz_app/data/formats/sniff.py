@@ -11,15 +11,18 @@ from pathlib import Path
 
 from gpuviz_app.data.dataset import DatasetError
 from gpuviz_app.data.formats.context import read_head
+from gpuviz_app.data.formats.registry import BY_NAME, IMAGES
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
-TABLE_EXTENSIONS = frozenset({".csv", ".tsv", ".tab", ".txt", ".data"})
+IMAGE_EXTENSIONS = IMAGES.suffixes
+TABLE_EXTENSIONS = BY_NAME["table"].suffixes
+TORCH_EXTENSIONS = BY_NAME["torch"].suffixes
+# formats whose first bytes are a signature: a file named like one that lacks it is refused
+SIGNED_SUFFIXES = frozenset().union(*(BY_NAME[n].suffixes for n in ("npz", "npy", "torch", "safetensors")))
 IDX_TYPES = frozenset({0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E})
 PICKLE_EXTENSIONS = frozenset({".pkl", ".pickle", ".joblib"})
-TORCH_EXTENSIONS = frozenset({".pt", ".pth"})
 
-# Formats a loader exists for; "image" files are read only as part of a folder.
-DATA_FORMATS = ("npz", "npy", "idx", "torch", "safetensors", "table")
+# What `sniff_file` may answer: the registered formats (images are read only as part of a folder).
+DATA_FORMATS = tuple(BY_NAME)
 
 PICKLE_REASON = ("is a Python pickle, which can run code when opened, so gpuviz does not open it "
                  "(save the arrays as .npz or safetensors instead)")
@@ -84,7 +87,7 @@ def sniff_file(path: Path) -> str:
         raise DatasetError(path, "is an HDF5 file, which gpuviz does not read (save the arrays as .npz)")
     if suffix not in TABLE_EXTENSIONS and _named_idx(path.name.lower()):
         raise DatasetError(path, f"has the wrong magic number (0x{head[:4].hex()}) for an IDX file")
-    if suffix in (".npz", ".npy", ".pt", ".pth", ".safetensors"):
+    if suffix in SIGNED_SUFFIXES:
         raise DatasetError(path, f"does not hold what its {suffix} name promises (its first bytes are "
                                  "not that format's signature)")
     if suffix in TABLE_EXTENSIONS or is_text(head):

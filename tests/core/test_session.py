@@ -228,20 +228,20 @@ def test_advance_is_deterministic():
     assert a.finished and b.finished
 
 
-def test_the_weights_recorder_runs_only_while_its_view_is_shown_unless_asked():
+def test_the_weights_tracker_runs_only_while_its_view_is_shown_unless_asked():
     from gpuviz_app.core.probes import probe_factories
 
     s = TrainingSession(digits, device="cpu", probes=probe_factories({"weights"}), active=set())
     s.advance(5)
     probe = s.probes["weights"]
-    assert not probe.recording and len(s.trainer.hooks) == 0
+    assert not probe.tracking and len(s.trainer.hooks) == 0
     s.set_active_probes({"weights"})
     s.advance(3)
-    assert probe.recording and s.mailbox.peek().parts["weights"].recorded.sum() == 3
+    assert probe.tracking and s.mailbox.peek().parts["weights"].tracked.sum() == 3
     s.set_active_probes(set())
-    s.configure_probe("weights", {"record_hidden": True})
+    s.configure_probe("weights", {"track_hidden": True})
     s.advance(2)
-    assert probe.recording and probe(s.trainer.context).recorded.sum() == 5
+    assert probe.tracking and probe(s.trainer.context).tracked.sum() == 5
     s.close()
     s.advance(1)  # fresh probes for the same trainer: one hook, not two
     assert len(s.trainer.hooks) == 1

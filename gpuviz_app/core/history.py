@@ -1,7 +1,7 @@
 """Metric history in fixed memory, with min/max decimation for drawing.
 
 Every logged value stays represented: when a series fills its buckets, neighbouring
-buckets merge exactly (min of mins, max of maxes, sums added), so a spike at step
+buckets merge exactly (`core.merge_store`) (min of mins, max of maxes, sums added), so a spike at step
 700,000 still shows after a million steps. Drawing asks for one (min, max) pair per
 pixel column, which costs O(buckets) whatever the number of steps logged.
 """
@@ -12,6 +12,8 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
+
+from gpuviz_app.core.merge_store import MergeStore, runs
 
 DEFAULT_CAPACITY = 1 << 18
 
@@ -29,90 +31,74 @@ class Decimated:
 
 
 class SeriesHistory:
-    """An append-only (step, value) series stored as at most `capacity` buckets."""
+    """An append-only (step, value) series stored as at most `capacity` buckets.
+
+    Bucket i holds values number i * stride .. (i + 1) * stride - 1 of the series (a
+    `MergeStore` over the values' ordinals), with the steps of its first and last value.
+    """
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        if capacity < 2 or capacity % 2:
-            raise ValueError("capacity must be an even number >= 2")
+        self._store = MergeStore(capacity, self._merge_pairs)
         self.capacity = capacity
-        self.stride = 1
-        self.n = 0
         self.first = np.zeros(capacity, np.int64)
         self.last = np.zeros(capacity, np.int64)
-        self.vmin = np.zeros(capacity, np.float64)
-        self.vmax = np.zeros(capacity, np.float64)
+        self.vmin = np.full(capacity, np.nan)
+        self.vmax = np.full(capacity, np.nan)
         self.vsum = np.zeros(capacity, np.float64)
-        self.count = np.zeros(capacity, np.int64)
         self.finite = np.zeros(capacity, np.int64)
         self.total = 0
         self.latest = float("nan")
 
     def __len__(self) -> int:
-        return self.n
+        return self._store.n
+
+    @property
+    def n(self) -> int:
+        return self._store.n
+
+    @property
+    def stride(self) -> int:
+        return self._store.stride
+
+    @property
+    def count(self) -> np.ndarray:
+        """Values each bucket holds."""
+        return self._store.held
 
     def extend(self, steps: np.ndarray, values: np.ndarray) -> None:
         steps = np.asarray(steps, np.int64).ravel()
         values = np.asarray(values, np.float64).ravel()
         if steps.shape != values.shape:
             raise ValueError("steps and values differ in length")
-        if len(values) == 0:
+        m = len(values)
+        if m == 0:
             return
-        values = np.where(np.isfinite(values), values, np.nan)
-        i, m = 0, len(values)
-        while i < m:
-            if self.n and self.count[self.n - 1] < self.stride:
-                k = min(self.stride - int(self.count[self.n - 1]), m - i)
-                self._add_to_last(steps[i : i + k], values[i : i + k])
-                i += k
-            elif self.n == self.capacity:
-                self._merge_pairs()
-            else:
-                k = min((m - i) // self.stride, self.capacity - self.n)
-                if k:
-                    span = k * self.stride
-                    self._write_buckets(
-                        steps[i : i + span].reshape(k, self.stride),
-                        values[i : i + span].reshape(k, self.stride),
-                    )
-                    i += span
-                else:
-                    self._write_buckets(steps[i:m].reshape(1, -1), values[i:m].reshape(1, -1))
-                    i = m
+        finite = np.isfinite(values)
+        values = np.where(finite, values, np.nan)
+        entries = self._store.place(self.total, m)
+        starts, e = runs(entries)
+        ends = np.r_[starts[1:], m] - 1
+        fresh = self._store.held[e] == ends - starts + 1  # buckets holding only these values
+        self.first[e] = np.where(fresh, steps[starts], self.first[e])
+        self.last[e] = steps[ends]
+        self.vmin[e] = np.fmin(self.vmin[e], np.fmin.reduceat(values, starts))
+        self.vmax[e] = np.fmax(self.vmax[e], np.fmax.reduceat(values, starts))
+        self.vsum[e] += np.add.reduceat(np.where(finite, values, 0.0), starts)
+        self.finite[e] += np.add.reduceat(finite.astype(np.int64), starts)
         self.total += m
         self.latest = float(values[-1])
 
-    def _write_buckets(self, steps: np.ndarray, values: np.ndarray) -> None:
-        k, n = len(steps), self.n
-        sl = slice(n, n + k)
-        self.first[sl] = steps[:, 0]
-        self.last[sl] = steps[:, -1]
-        self.vmin[sl] = np.fmin.reduce(values, axis=1)
-        self.vmax[sl] = np.fmax.reduce(values, axis=1)
-        self.vsum[sl] = np.nansum(values, axis=1)
-        self.count[sl] = values.shape[1]
-        self.finite[sl] = np.isfinite(values).sum(axis=1)
-        self.n += k
-
-    def _add_to_last(self, steps: np.ndarray, values: np.ndarray) -> None:
-        j = self.n - 1
-        self.last[j] = steps[-1]
-        self.vmin[j] = np.fmin(self.vmin[j], np.fmin.reduce(values))
-        self.vmax[j] = np.fmax(self.vmax[j], np.fmax.reduce(values))
-        self.vsum[j] += np.nansum(values)
-        self.count[j] += len(values)
-        self.finite[j] += int(np.isfinite(values).sum())
-
-    def _merge_pairs(self) -> None:
-        h = self.capacity // 2
-        self.first[:h] = self.first[0::2]
-        self.last[:h] = self.last[1::2]
-        self.vmin[:h] = np.fmin(self.vmin[0::2], self.vmin[1::2])
-        self.vmax[:h] = np.fmax(self.vmax[0::2], self.vmax[1::2])
-        self.vsum[:h] = self.vsum[0::2] + self.vsum[1::2]
-        self.count[:h] = self.count[0::2] + self.count[1::2]
-        self.finite[:h] = self.finite[0::2] + self.finite[1::2]
-        self.n = h
-        self.stride *= 2
+    def _merge_pairs(self, a: slice, b: slice, h: int) -> None:
+        self.first[:h] = self.first[a]
+        self.last[:h] = self.last[b]
+        self.vmin[:h] = np.fmin(self.vmin[a], self.vmin[b])
+        self.vmax[:h] = np.fmax(self.vmax[a], self.vmax[b])
+        self.vsum[:h] = self.vsum[a] + self.vsum[b]
+        self.finite[:h] = self.finite[a] + self.finite[b]
+        self.first[h:] = self.last[h:] = 0
+        self.vmin[h:] = self.vmax[h:] = np.nan
+        self.vsum[h:] = 0.0
+        self.finite[h:] = 0
 
     def step_range(self) -> tuple[int, int] | None:
         if not self.n:

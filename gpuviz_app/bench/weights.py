@@ -1,9 +1,9 @@
-"""Weights probe: the cost of recording every step, and one histogram against TensorBoard's.
+"""Weights probe: the cost of tracking every step, and one histogram against TensorBoard's.
 
 (a) The per-step reductions (histograms of every layer's weights and gradients, norms,
 update ratio, dead flags) for the default CNN on the built-in digits, as a share of a
 training step: two identical trainers train in alternating blocks, one with the
-recorder's step hook; the hook's own time, plus the flushes the probe makes when it
+tracker's step hook; the hook's own time, plus the flushes the probe makes when it
 runs (every FLUSH_EVERY steps, about the app's rate on a CPU), is compared with the
 plain trainer's step time.
 (b) An exact histogram of 1M float32 weights (range, grid, bins, counts; on the device)
@@ -17,19 +17,19 @@ import time
 
 from gpuviz_app.bench.common import Figure, best_time
 
-FLUSH_EVERY = 20  # probe runs of a 30 Hz display at ~600 steps/s (slower ones leave the recorder's 32 rows to flush)
+FLUSH_EVERY = 20  # probe runs of a 30 Hz display at ~600 steps/s (slower ones leave the tracker's 32 rows to flush)
 
 
 def _trainers(device: str):
     from gpuviz_app.core.config import TrainConfig
     from gpuviz_app.core.trainer import Trainer
-    from gpuviz_app.core.weights import WeightsProbe
+    from gpuviz_app.core.probes.weights.probe import WeightsProbe
     from gpuviz_app.data.builtin import digits
     from gpuviz_app.data.device import DeviceDataset
 
     data = DeviceDataset(digits(), device)
     plain, hooked = Trainer(data, TrainConfig()), Trainer(data, TrainConfig())
-    probe = WeightsProbe(hooked)
+    probe = WeightsProbe(hooked.context)
     return plain, hooked, probe
 
 
@@ -41,7 +41,7 @@ def per_step_cost(device: str, quick: bool) -> Figure:
     block, rounds = (40, 4) if quick else (80, 12)
     plain.train(20)
     hooked.train(20)
-    probe.recorder.flush()
+    probe.tracker.flush()
     best_plain = best_cost = best_hooked = float("inf")
     for _ in range(rounds):
         sync()
@@ -54,13 +54,13 @@ def per_step_cost(device: str, quick: bool) -> Figure:
         for _ in range(block // FLUSH_EVERY):
             hooked.train(FLUSH_EVERY)
             flush_start = time.perf_counter()
-            probe.recorder.flush()
+            probe.tracker.flush()
             flushing += time.perf_counter() - flush_start
         sync()
         end = time.perf_counter()
         best_hooked = min(best_hooked, (end - start) / block)
         best_cost = min(best_cost, (hooked.hook_time - before + flushing) / block)
-    exact = getattr(probe.recorder, "exact_steps", 0)
+    exact = getattr(probe.tracker, "exact_steps", 0)
     return Figure(
         key=f"weights.per_step_{device}",
         title=f"weights: per-step reductions ({device})",
@@ -71,7 +71,7 @@ def per_step_cost(device: str, quick: bool) -> Figure:
         goal=20.0,
         goal_text="<= 5% step",
         note=(f"{100 * best_cost / best_plain:.1f}% of a step; wall-clock A/B: "
-              f"{100 * (best_hooked / best_plain - 1):+.1f}%; {type(probe.recorder).__name__}, "
+              f"{100 * (best_hooked / best_plain - 1):+.1f}%; {type(probe.tracker).__name__}, "
               f"{exact} of {hooked.step_count} steps re-binned after leaving the grid"),
     )
 
@@ -87,7 +87,7 @@ def _tensorboard_writer():
 def histogram_1m(device: str, quick: bool) -> list[Figure]:
     import torch
 
-    from gpuviz_app.core import histogram as H
+    from gpuviz_app.core.probes.weights import histogram as H
 
     x = torch.randn(1 << 20, generator=torch.Generator().manual_seed(0)).mul_(0.05).to(device)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
@@ -133,7 +133,7 @@ def histogram_all_layers(device: str, quick: bool) -> Figure:
     """Histograms of every weight and gradient of the default model, as the probe makes them."""
     import torch
 
-    from gpuviz_app.core import histogram as H
+    from gpuviz_app.core.probes.weights import histogram as H
     from gpuviz_app.core.config import TrainConfig
     from gpuviz_app.core.trainer import Trainer
     from gpuviz_app.data.builtin import digits

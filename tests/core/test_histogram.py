@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from gpuviz_app.core import histogram as H
+from gpuviz_app.core.probes.weights import histogram as H
 
 # Magnitudes within 2**120 of each other: `fit` keeps x * 2**-e a normal float (module doc).
 magnitude = st.floats(min_value=2.0**-60, max_value=2.0**60, width=32)

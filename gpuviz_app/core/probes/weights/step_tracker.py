@@ -1,4 +1,4 @@
-"""The CPU recorder: each step is binned right after it, while its values are in cache.
+"""The CPU tracker: each step is binned right after it, while its values are in cache.
 
 Weights and gradients are copied into a padded 2-D buffer of CHUNK-wide rows, one
 series per run of rows, so that a grid's scale and offset are per-row values broadcast
@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from gpuviz_app.core import histogram as H
-from gpuviz_app.core.weight_recorder import Recorder
+from gpuviz_app.core.probes.weights import histogram as H
+from gpuviz_app.core.probes.weights.tracker import WeightTracker
 
 CHUNK = 256
 HEADROOM = 0.125  # of the data's span, added on each side when a grid is fitted
@@ -38,11 +38,11 @@ def occupied_bounds(hist: torch.Tensor, e: torch.Tensor, k0: torch.Tensor) -> tu
     return torch.where(empty, float("inf"), lo), torch.where(empty, float("-inf"), hi)
 
 
-class StepRecorder(Recorder):
+class StepTracker(WeightTracker):
     def __init__(self, params: list[torch.nn.Parameter], device: torch.device, capacity: int = 512,
                  max_rows: int = 32) -> None:
         super().__init__(params, device, capacity)
-        s, nl, bins = len(self.sizes), self.layers, self.ring.bins
+        s, nl, bins = len(self.sizes), self.layers, self.columns.bins
         self.slots = bins + 2
         chunks = [math.ceil(n / CHUNK) for n in self.sizes]
         self.chunk_series = torch.repeat_interleave(torch.arange(s), torch.tensor(chunks, dtype=torch.int64))
@@ -77,7 +77,7 @@ class StepRecorder(Recorder):
         series = torch.arange(len(self.sizes))
         self.scale_c = torch.exp2(-e.double()).float()[self.chunk_series][:, None]
         self.k0_c = k0.float()[self.chunk_series][:, None]
-        zero_slot = (-k0).clamp(-1, self.ring.bins) + 1 + series * self.slots
+        zero_slot = (-k0).clamp(-1, self.columns.bins) + 1 + series * self.slots
         self.padfix = torch.zeros(len(self.sizes) * self.slots, dtype=torch.int64)
         self.padfix.index_add_(0, zero_slot, -self.padding)  # the padding zeros, taken back out
         self.edge_expect = -self.padfix[self.edge_slots]  # padding zeros when zero is outside a grid
@@ -86,10 +86,10 @@ class StepRecorder(Recorder):
     def resume(self) -> None:
         torch._foreach_copy_(self.views[1 - self.parity][: self.layers], [p.reshape(-1) for p in self.sources])
 
-    def __call__(self, trainer: Any) -> None:
+    def __call__(self, context: Any) -> None:
         i = self.pending
         if not i:
-            self.pending_first = trainer.step_count
+            self.pending_first = context.step
         buf, prev = self.bufs[self.parity], self.bufs[1 - self.parity]
         torch._foreach_copy_(self.shaped[self.parity], self.sources + self.grads())
         if not self._bin_fast(buf):
@@ -99,7 +99,7 @@ class StepRecorder(Recorder):
         torch.linalg.vector_norm(torch.sub(buf[:wr], prev[:wr], out=self.t[:wr]), dim=1, out=self.dnorms[i])
         self.parity ^= 1
         self.pending += 1
-        self.last_step = trainer.step_count
+        self.last_step = context.step
         if self.pending == len(self.acc):
             self.flush()
 
@@ -110,7 +110,7 @@ class StepRecorder(Recorder):
         torch.mul(buf, self.scale_c, out=t)
         t.floor_()
         t.sub_(self.k0_c)
-        t.clamp_(-1.0, float(self.ring.bins))
+        t.clamp_(-1.0, float(self.columns.bins))
         t.add_(self.base_c)
         self.ti.copy_(t)
         try:
@@ -149,7 +149,7 @@ class StepRecorder(Recorder):
             rows_lo, rows_hi = occupied_bounds(self._rows(i).sum(0), self.e, self.k0)
             lo, hi = torch.minimum(lo, rows_lo), torch.maximum(hi, rows_hi)
         pad = HEADROOM * torch.nan_to_num(hi - lo, nan=0.0, posinf=0.0, neginf=0.0).clamp_min(0)
-        e, k0 = H.fit(lo - pad, hi + pad, self.e if i else None, self.ring.bins)
+        e, k0 = H.fit(lo - pad, hi + pad, self.e if i else None, self.columns.bins)
         if i:
             self._rows(i).copy_(H.rebin(self._rows(i), self.e, self.k0, e, k0))
         self._set_grid(e, k0)
@@ -160,7 +160,7 @@ class StepRecorder(Recorder):
         row = self.acc[i].view(-1, self.slots)
         row.zero_()
         for s, v in enumerate(views):
-            row[s, 1:-1] = H.count(H.bin_index(v, e[s], k0[s]), self.ring.bins, sanitise=True)
+            row[s, 1:-1] = H.count(H.bin_index(v, e[s], k0[s]), self.columns.bins, sanitise=True)
         self.nonfinite[i] = torch.tensor(self.sizes) - row.sum(-1)
 
     @torch.no_grad()
@@ -179,10 +179,10 @@ class StepRecorder(Recorder):
         dsq.index_add_(1, self.chunk_series[: self.weight_rows], self.dnorms[:k].double() ** 2)
         gnorm = sq[:, nl:].sqrt()
         health = self._health(gnorm, sq[:, :nl].sqrt(), dsq.sqrt(), gnorm == 0)
-        self.ring.add(self.pending_first, hist, self.e, self.k0, blo.expand(k, -1), bhi.expand(k, -1),
+        self.columns.add(self.pending_first, hist, self.e, self.k0, blo.expand(k, -1), bhi.expand(k, -1),
                       self.nonfinite[:k].clone(), health)
         # the next batch starts on grids fitted to this one (finer if the data shrank)
         pad = HEADROOM * torch.nan_to_num(bhi - blo, nan=0.0, posinf=0.0, neginf=0.0).clamp_min(0)
-        self._set_grid(*H.fit(blo - pad, bhi + pad, bins=self.ring.bins))
+        self._set_grid(*H.fit(blo - pad, bhi + pad, bins=self.columns.bins))
         self.nonfinite.zero_()
         self.pending = 0

@@ -52,7 +52,7 @@ def fit(lo: torch.Tensor, hi: torch.Tensor, e_floor: torch.Tensor | None = None,
         w = torch.exp2(ee)
         return torch.floor(hi / w) - torch.floor(lo / w) <= bins - 1
 
-    # log2 may round either way near powers of two: settle on the smallest e that fits.
+    # log2 may round either way near powers of two: take the smallest e that fits.
     e = torch.where((e - 1 >= floor_) & fits(e - 1), e - 1, e)
     e = torch.where(fits(e), e, e + 1).clamp(max=E_MAX)
     w = torch.exp2(e)

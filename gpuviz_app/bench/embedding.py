@@ -20,7 +20,7 @@ def _frames(n: int, count: int = 2) -> list:
     """Embedding payloads of `n` points as the probe hands them over (bounds included)."""
     import torch
 
-    from gpuviz_app.core.embedding import EmbeddingFrame
+    from gpuviz_app.core.probes.embedding.frame import EmbeddingFrame
 
     rng = np.random.default_rng(0)
     labels = torch.from_numpy(rng.integers(0, 10, n).astype(np.float32))
@@ -47,7 +47,7 @@ def update_cost(n: int, repeat: int) -> Figure:
     from gpuviz_app.core.snapshot import Snapshot
     from gpuviz_app.render.canvas import ViewCanvas
     from gpuviz_app.render.views.embedding import EmbeddingView
-    from gpuviz_app.render.views.embedding_overlay import class_colors
+    from gpuviz_app.render.views.embedding.overlay import class_colors
 
     frames = _frames(n)
     history = MetricsHistory(capacity=4)
@@ -104,7 +104,7 @@ def activations(n: int, d: int, seed: int) -> np.ndarray:
 def projection_cost(n: int, d: int, repeat: int, device: str = "cpu") -> Figure:
     import torch
 
-    from gpuviz_app.core.projection import WarmPCA
+    from gpuviz_app.core.probes.embedding.projection import WarmPCA
 
     base = activations(n, d, seed=1)
     drift = np.random.default_rng(2).normal(size=(d, d)).astype(np.float32) * 0.01

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from gpuviz_app.core.config import TrainConfig
-from gpuviz_app.core.embedding import EmbeddingProbe, leaf_layers
+from gpuviz_app.core.probes.embedding.probe import EmbeddingProbe, leaf_layers
 from gpuviz_app.core.probes import PROBES, probe_factories
 from gpuviz_app.core.session import TrainingSession
 from gpuviz_app.core.trainer import Trainer
@@ -33,7 +33,7 @@ def test_the_probe_is_registered():
 
 def test_default_is_the_penultimate_layer_of_the_whole_small_dataset(digits_data):
     trainer = make_trainer(digits_data)
-    frame = EmbeddingProbe(trainer)(trainer)
+    frame = EmbeddingProbe(trainer.context)(trainer.context)
     n = len(digits_data)
     assert frame.positions.shape == (n, 2) and frame.positions.dtype == torch.float32
     assert frame.features == 64  # the 64-unit ReLU before the last Linear of SmallCNN
@@ -52,8 +52,8 @@ def test_default_is_the_penultimate_layer_of_the_whole_small_dataset(digits_data
 def test_activations_match_a_forward_hook_on_the_layer(digits_data):
     """The projection is of the real activations: PCA of them computed directly agrees."""
     trainer = make_trainer(digits_data)
-    probe = EmbeddingProbe(trainer, {"layer": "head.2"})
-    frame = probe(trainer)
+    probe = EmbeddingProbe(trainer.context, {"layer": "head.2"})
+    frame = probe(trainer.context)
     captured = []
     handle = dict(trainer.model.named_modules())["head.2"].register_forward_hook(lambda m, i, o: captured.append(o))
     with torch.no_grad():
@@ -71,8 +71,8 @@ def test_activations_match_a_forward_hook_on_the_layer(digits_data):
 
 def test_layer_by_name_dimensions_and_sample_size(digits_data):
     trainer = make_trainer(digits_data)
-    probe = EmbeddingProbe(trainer, {"layer": "features.0", "dims": 3, "samples": 500})
-    frame = probe(trainer)
+    probe = EmbeddingProbe(trainer.context, {"layer": "features.0", "dims": 3, "samples": 500})
+    frame = probe(trainer.context)
     assert frame.positions.shape == (500, 3)
     assert frame.features == 16 * 8 * 8
     assert frame.layer == "features.0"
@@ -84,23 +84,23 @@ def test_layer_by_name_dimensions_and_sample_size(digits_data):
 
 def test_frames_come_every_k_steps_and_warm_start(digits_data):
     trainer = make_trainer(digits_data)
-    probe = EmbeddingProbe(trainer, {"every": 5})
-    first = probe(trainer)
+    probe = EmbeddingProbe(trainer.context, {"every": 5})
+    first = probe(trainer.context)
     trainer.train(3)
-    assert probe(trainer) is first  # not yet k steps
+    assert probe(trainer.context) is first  # not yet k steps
     trainer.train(2)
-    second = probe(trainer)
+    second = probe(trainer.context)
     assert second.frame == first.frame + 1 and second.epoch == first.epoch
     assert probe._pca.cold_starts == 1
     assert second.positions is not first.positions  # payloads are fresh tensors
     probe.configure({"dims": 3})
-    third = probe(trainer)
+    third = probe(trainer.context)
     assert third.epoch == second.epoch + 1 and third.positions.shape[1] == 3
 
 
 def test_the_mlp_has_a_penultimate_layer_too(digits_data):
     trainer = make_trainer(digits_data, model="mlp")
-    frame = EmbeddingProbe(trainer)(trainer)
+    frame = EmbeddingProbe(trainer.context)(trainer.context)
     assert frame.features == 64 and frame.layer == "input of net.5"
 
 
@@ -110,7 +110,7 @@ def test_vectors_data_works():
     y = (x[:, 0] > 0).astype(np.int64)
     data = DeviceDataset(Dataset("v", x, y, ["neg", "pos"], "vectors"), "cpu")
     trainer = make_trainer(data)
-    frame = EmbeddingProbe(trainer, {"samples": 10_000})(trainer)
+    frame = EmbeddingProbe(trainer.context, {"samples": 10_000})(trainer.context)
     assert frame.positions.shape == (300, 2) and frame.kind == "vectors"
 
 
@@ -133,24 +133,24 @@ def test_session_forwards_view_options_to_the_probe():
 
 
 def test_missing_layout_extra_is_reported_and_pca_is_shown(digits_data, monkeypatch):
-    import gpuviz_app.core.embedding as embedding
+    import gpuviz_app.core.probes.embedding.probe as embedding
 
     monkeypatch.setattr(embedding, "missing_extra", lambda: "t-SNE/UMAP need the optional 'embedding-extra' extra")
     trainer = make_trainer(digits_data)
-    frame = EmbeddingProbe(trainer, {"method": "tsne"})(trainer)
+    frame = EmbeddingProbe(trainer.context, {"method": "tsne"})(trainer.context)
     assert "embedding-extra" in frame.status and "PCA" in frame.status
     assert frame.positions.shape == (len(digits_data), 2)
 
 
 def test_tsne_runs_off_the_training_thread_and_is_warm_started(digits_data):
-    from gpuviz_app.core.layout import missing_extra
+    from gpuviz_app.core.probes.embedding.neighbour_layout import missing_extra
 
     if missing_extra():
         pytest.skip(missing_extra())
     trainer = make_trainer(digits_data)
-    probe = EmbeddingProbe(trainer, {"method": "tsne", "samples": 300, "every": 1})
+    probe = EmbeddingProbe(trainer.context, {"method": "tsne", "samples": 300, "every": 1})
     start = time.perf_counter()
-    first = probe(trainer)
+    first = probe(trainer.context)
     assert time.perf_counter() - start < 5  # returned while the layout is computed elsewhere
     assert first.status.startswith("computing t-SNE")
     assert probe._layout.busy
@@ -158,7 +158,7 @@ def test_tsne_runs_off_the_training_thread_and_is_warm_started(digits_data):
     deadline = time.perf_counter() + 240
     while probe._layout.runs < 2 and time.perf_counter() < deadline:
         trainer.train(1)
-        frames.append(probe(trainer))
+        frames.append(probe(trainer.context))
         time.sleep(0.2)
     assert probe._layout.runs >= 2, probe._layout.error
     tsne = [f for f in frames if f.status.startswith("t-SNE")]
@@ -167,22 +167,22 @@ def test_tsne_runs_off_the_training_thread_and_is_warm_started(digits_data):
     layout = probe._layout
     if not layout.busy:
         trainer.train(1)
-        probe(trainer)  # starts the next layout
+        probe(trainer.context)  # starts the next layout
     probe.configure({"method": "pca"})
-    probe(trainer)  # a restart cancels the running layout
+    probe(trainer.context)  # a restart cancels the running layout
     layout._thread.join(60)
     assert not layout.busy and layout.take() is None
 
 
 EXIT_WHILE_LAYOUT_RUNS = """
 import time
-from gpuviz_app.core.embedding import EmbeddingProbe
+from gpuviz_app.core.probes.embedding.probe import EmbeddingProbe
 from gpuviz_app.core.session import TrainingSession
 from gpuviz_app.data.builtin import digits
 session = TrainingSession(digits, device="cpu", max_steps=5)
 session.advance(5)
-probe = EmbeddingProbe(session.trainer, {"method": "tsne"})
-probe(session.trainer)
+probe = EmbeddingProbe(session.trainer.context, {"method": "tsne"})
+probe(session.trainer.context)
 time.sleep(1.0)
 print("busy", probe._layout.busy)
 """
@@ -190,7 +190,7 @@ print("busy", probe._layout.busy)
 
 def test_a_running_layout_is_cancelled_and_the_process_exits_cleanly():
     """Interpreter exit would stop the layout thread inside torch (an abort) unless it is cancelled."""
-    from gpuviz_app.core.layout import missing_extra
+    from gpuviz_app.core.probes.embedding.neighbour_layout import missing_extra
 
     if missing_extra():
         pytest.skip(missing_extra())
@@ -201,24 +201,24 @@ def test_a_running_layout_is_cancelled_and_the_process_exits_cleanly():
 
 
 def test_a_sample_too_large_for_memory_is_cut_and_says_so(digits_data, monkeypatch):
-    import gpuviz_app.core.embedding as embedding
+    import gpuviz_app.core.probes.embedding.probe as embedding
 
     monkeypatch.setattr(embedding, "MAX_ELEMENTS", 64 * 500)
     trainer = make_trainer(digits_data)
-    frame = EmbeddingProbe(trainer)(trainer)
+    frame = EmbeddingProbe(trainer.context)(trainer.context)
     assert frame.positions.shape == (500, 2)
     assert "limited to 500 points" in frame.status
 
 
 def test_a_diverged_model_keeps_the_last_picture_and_says_why(digits_data):
     trainer = make_trainer(digits_data)
-    probe = EmbeddingProbe(trainer, {"every": 1})
-    good = probe(trainer)
+    probe = EmbeddingProbe(trainer.context, {"every": 1})
+    good = probe(trainer.context)
     with torch.no_grad():
         for p in trainer.model.parameters():
             p.fill_(float("nan"))
     trainer.step_count += 1
-    frame = probe(trainer)  # must not raise: a probe error would stop training
+    frame = probe(trainer.context)  # must not raise: a probe error would stop training
     assert frame.frame == good.frame + 1
     assert torch.equal(frame.positions, good.positions)
     assert "projection failed" in frame.status

@@ -1,23 +1,26 @@
 """The embedding probe: a layer's activations for a fixed sample, projected on the training device.
 
-Every `every` steps (and within the probe's time budget) the model runs on the sample
-in chunks under no_grad with a hook on the chosen layer; the activations are projected
-to 2-D or 3-D by `WarmPCA` (or handed to a t-SNE/UMAP thread) without leaving the
-device. The payload is float32 positions and labels shaped exactly like the view's GL
+The sample is drawn from the run context's inputs, whatever the model and the task
+(classification, regression, inputs only). Every `every` steps (and within the probe's
+time budget) the model runs on the sample in chunks under no_grad with a hook on the
+chosen layer; the activations are projected to 2-D or 3-D by `WarmPCA` (or handed to a
+t-SNE/UMAP thread) without leaving the device. The payload is float32 positions and labels shaped exactly like the view's GL
 buffers, so a CUDA-GL path can copy them device to device.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from gpuviz_app.core.layout import MAX_POINTS, METHODS, NeighbourLayout, missing_extra
-from gpuviz_app.core.projection import align, normalise, WarmPCA
+from gpuviz_app.core.probes import Probe
+from gpuviz_app.core.probes.embedding.frame import EmbeddingFrame
+from gpuviz_app.core.probes.embedding.neighbour_layout import MAX_POINTS, METHODS, NeighbourLayout, missing_extra
+from gpuviz_app.core.probes.embedding.projection import WarmPCA, align, normalise
+from gpuviz_app.core.run_context import RunContext
 
 PENULTIMATE = "penultimate"
 DEFAULT_OPTIONS: dict[str, Any] = {"layer": PENULTIMATE, "samples": 10_000, "dims": 2, "method": "pca",
@@ -25,39 +28,6 @@ DEFAULT_OPTIONS: dict[str, Any] = {"layer": PENULTIMATE, "samples": 10_000, "dim
 # Activations kept on the device at most (elements); a larger sample is cut to fit.
 MAX_ELEMENTS = 1 << 28
 CHUNK = 4096
-
-
-@dataclass(frozen=True)
-class EmbeddingFrame:
-    """One projection. Tensors are on the training device and never written again.
-
-    `positions` (N, dims) float32; `labels`, `predicted` (N,) float32 class numbers;
-    `index` (N,) int64 rows of the dataset. `frame` grows with every new projection,
-    `sample_id` when the sample (index, labels) changes, `epoch` when the projection was
-    restarted (new layer, dimension or method: no transition from the previous frame).
-    """
-
-    frame: int
-    step: int
-    positions: torch.Tensor
-    labels: torch.Tensor
-    predicted: torch.Tensor
-    index: torch.Tensor
-    sample_id: int
-    epoch: int
-    dims: int
-    layer: str
-    features: int
-    method: str
-    classes: list[str]
-    kind: str
-    inputs: np.ndarray  # the host dataset's raw inputs (images in [0, 1]), for thumbnails
-    layers: tuple[str, ...] = ()
-    status: str = ""
-    bounds: torch.Tensor | None = None  # (2, dims): lower and upper corners of `positions`
-
-    def __len__(self) -> int:
-        return int(self.positions.shape[0])
 
 
 def leaf_layers(model: nn.Module, example: torch.Tensor) -> list[str]:
@@ -84,21 +54,34 @@ def last_parametrised(model: nn.Module, order: list[str]) -> str:
     return with_params[-1]
 
 
-class EmbeddingProbe:
+def sample_labels(context: RunContext, index: torch.Tensor) -> torch.Tensor:
+    """float32 labels of the rows `index`: class numbers, the first target column, or zeros."""
+    targets = context.targets
+    if targets is None:
+        return torch.zeros(len(index), device=index.device, dtype=torch.float32)
+    rows = targets[index]
+    if context.classification and rows.dim() > 1 and rows.shape[1] > 1:
+        return rows.argmax(dim=1).to(torch.float32)  # one-hot or probabilities
+    return rows.reshape(len(index), -1)[:, 0].to(torch.float32)
+
+
+class EmbeddingProbe(Probe):
     """Keeps the sample, the warm PCA basis and the previous positions of one run."""
 
     name = "embedding"
     budget = 0.2
 
-    def __init__(self, trainer: Any, options: dict[str, Any] | None = None) -> None:
+    def __init__(self, context: RunContext, options: dict[str, Any] | None = None) -> None:
         self.options = dict(DEFAULT_OPTIONS)
         self.configure(options or {})
-        data = trainer.data
-        was_training = trainer.model.training
-        trainer.model.eval()
-        self.layers = tuple(leaf_layers(trainer.model, data.x[:2]))
-        trainer.model.train(was_training)
-        self._final = last_parametrised(trainer.model, list(self.layers))
+        model = context.model
+        was_training = model.training
+        model.eval()
+        try:
+            self.layers = tuple(leaf_layers(model, context.inputs[:2]))
+        finally:
+            model.train(was_training)
+        self._final = last_parametrised(model, list(self.layers))
         self._key: tuple | None = None
         self._frame_no = 0
         self._epoch = 0
@@ -124,16 +107,17 @@ class EmbeddingProbe:
             self.options["method"] = "pca"
 
     # -- the sample ---------------------------------------------------------------------------
-    def _choose_sample(self, data: Any, wanted: int, width: int) -> None:
-        n = len(data)
+    def _choose_sample(self, context: RunContext, wanted: int, width: int) -> None:
+        n = len(context.inputs)
+        device = context.inputs.device
         wanted = max(1, min(int(wanted), n, MAX_ELEMENTS // max(width, 1)))
         if wanted >= n:
-            index = torch.arange(n, device=data.device)
+            index = torch.arange(n, device=device)
         else:
             perm = torch.randperm(n, generator=torch.Generator().manual_seed(1234))[:wanted]
-            index = perm.sort().values.to(data.device)
+            index = perm.sort().values.to(device)
         self.index = index
-        self.labels = data.y[index].to(torch.float32)
+        self.labels = sample_labels(context, index)
         self._sample_id += 1
 
     # -- activations --------------------------------------------------------------------------
@@ -147,25 +131,28 @@ class EmbeddingProbe:
 
         return modules[layer].register_forward_hook(keep)
 
-    def _run(self, trainer: Any, layer: str, index: torch.Tensor, keep: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """Activations (N, D) of `layer` and predicted classes (N,) for `index`, in chunks."""
-        model, data = trainer.model, trainer.data
+    def _run(self, context: RunContext, layer: str, index: torch.Tensor,
+             keep: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Activations (N, D) of `layer` and predictions (N,) for the rows `index`, in chunks."""
+        model, inputs = context.model, context.inputs
+        device = inputs.device
         captured: list[torch.Tensor] = []
         hook = self._hook(model, layer, captured)
         was_training = model.training
         model.eval()
         n = len(index)
-        predicted = torch.empty(n, device=data.device, dtype=torch.float32)
+        predicted = torch.empty(n, device=device, dtype=torch.float32)
         buffer = self._buffer if keep else None
         try:
             with torch.no_grad():
                 for start in range(0, n, CHUNK):
                     rows = index[start : start + CHUNK]
-                    out = model(data.x[rows])
-                    predicted[start : start + len(rows)] = out.argmax(dim=1)
+                    out = model(inputs[rows])
+                    out = out[0] if isinstance(out, (tuple, list)) else out
+                    predicted[start : start + len(rows)] = context.predictions(out)
                     act = captured.pop().reshape(len(rows), -1)
                     if buffer is None or buffer.shape != (n, act.shape[1]):
-                        buffer = torch.empty(n, act.shape[1], device=data.device, dtype=torch.float32)
+                        buffer = torch.empty(n, act.shape[1], device=device, dtype=torch.float32)
                     buffer[start : start + len(rows)] = act
         finally:
             hook.remove()
@@ -175,19 +162,19 @@ class EmbeddingProbe:
         return buffer, predicted
 
     # -- the call -------------------------------------------------------------------------------
-    def __call__(self, trainer: Any) -> EmbeddingFrame | None:
+    def __call__(self, context: RunContext) -> EmbeddingFrame | None:
         o = self.options
         layer = o["layer"] if o["layer"] in self.layers else PENULTIMATE
         method = o["method"]
         key = (layer, o["samples"], o["dims"], method)
         restart = key != self._key
-        if not restart and self._last is not None and trainer.step_count - self._last_step < o["every"]:
+        if not restart and self._last is not None and context.step - self._last_step < o["every"]:
             return self._last
         if restart:
-            self._restart(trainer, key, layer, method)
+            self._restart(context, key, layer, method)
         elif self._layout is not None and self._layout.busy and self._shown is not None:
             return self._last  # the next layout is still being computed
-        activations, predicted = self._run(trainer, layer, self.index, keep=True)
+        activations, predicted = self._run(context, layer, self.index, keep=True)
         try:
             positions, status = self._project(activations, method)
         except RuntimeError as exc:  # e.g. non-finite activations of a diverged run: never stop training
@@ -195,35 +182,37 @@ class EmbeddingProbe:
             if self._last is None:
                 return None
             self._frame_no += 1
-            self._last_step = trainer.step_count
+            self._last_step = context.step
             self._last = replace(self._last, frame=self._frame_no, status=f"projection failed: {exc}")
             return self._last
         if positions is None:
             return self._last
-        self._last_step = trainer.step_count
+        self._last_step = context.step
         self._frame_no += 1
-        data = trainer.data
         self._last = EmbeddingFrame(
-            frame=self._frame_no, step=trainer.step_count, positions=positions, labels=self.labels,
+            frame=self._frame_no, step=context.step, positions=positions, labels=self.labels,
             predicted=predicted, index=self.index, sample_id=self._sample_id, epoch=self._epoch,
             dims=o["dims"], layer=self._layer_title(layer), features=activations.shape[1], method=method,
-            classes=list(data.classes), kind=data.kind, inputs=data.source.x, layers=(PENULTIMATE, *self.layers),
+            classes=list(context.classes), kind=context.kind, inputs=context.host_inputs,
+            layers=(PENULTIMATE, *self.layers),
             status=status, bounds=torch.stack([positions.amin(dim=0), positions.amax(dim=0)]),
         )
         return self._last
 
-    def _restart(self, trainer: Any, key: tuple, layer: str, method: str) -> None:
+    def _restart(self, context: RunContext, key: tuple, layer: str, method: str) -> None:
         self._key = key
         self._epoch += 1
         self._buffer = None
         wanted = self.options["samples"]
         self._limited = ""
-        if method in METHODS and wanted > MAX_POINTS and len(trainer.data) > MAX_POINTS:
+        rows = len(context.inputs)
+        if method in METHODS and wanted > MAX_POINTS and rows > MAX_POINTS:
             wanted = MAX_POINTS
             self._limited = f"; {METHODS[method]} sample limited to {MAX_POINTS:,} points"
-        width = self._run(trainer, layer, trainer.data.train_idx[:1], keep=False)[0].shape[1]
-        self._choose_sample(trainer.data, wanted, width)
-        if len(self.index) < min(wanted, len(trainer.data)):
+        first_row = torch.zeros(1, dtype=torch.int64, device=context.inputs.device)
+        width = self._run(context, layer, first_row, keep=False)[0].shape[1]
+        self._choose_sample(context, wanted, width)
+        if len(self.index) < min(wanted, rows):
             self._limited = f"; sample limited to {len(self.index):,} points ({width:,} features each)"
         self._pca = WarmPCA(self.options["dims"])
         self._shown = None
@@ -256,5 +245,5 @@ class EmbeddingProbe:
         return f"input of {self._final}" if layer == PENULTIMATE else layer
 
 
-def embedding_probe(trainer: Any) -> EmbeddingProbe:
-    return EmbeddingProbe(trainer)
+def embedding_probe(context: RunContext) -> EmbeddingProbe:
+    return EmbeddingProbe(context)

@@ -26,7 +26,7 @@ def _setup(quick: bool):  # noqa: ANN202
     import torch
 
     from gpuviz_app.core.config import TrainConfig
-    from gpuviz_app.core.landscape.evaluate import evaluation_batch
+    from gpuviz_app.core.probes.landscape.evaluate import evaluation_batch
     from gpuviz_app.core.trainer import Trainer
     from gpuviz_app.data.builtin import digits
     from gpuviz_app.data.device import DeviceDataset
@@ -35,7 +35,7 @@ def _setup(quick: bool):  # noqa: ANN202
     data = DeviceDataset(digits(), device)
     trainer = Trainer(data, TrainConfig(lr=3e-3))
     trainer.train(50 if quick else 100)
-    x, y = evaluation_batch(data, 32 if quick else 256)
+    x, y = evaluation_batch(trainer.context, 32 if quick else 256)
     return device, data, trainer, x, y
 
 
@@ -43,9 +43,9 @@ def _ours(trainer, x, y, device: str, grid: int) -> tuple[float, float]:
     """Seconds to the first coarse picture and to the full grid, from the centre's hand-over."""
     import torch
 
-    from gpuviz_app.core.landscape.background import LandscapeComputer, Weights
-    from gpuviz_app.core.landscape.evaluate import SurfaceEvaluator
-    from gpuviz_app.core.landscape.payload import LandscapeOptions
+    from gpuviz_app.core.probes.landscape.background import LandscapeComputer, Weights
+    from gpuviz_app.core.probes.landscape.evaluate import SurfaceEvaluator
+    from gpuviz_app.core.probes.landscape.payload import LandscapeOptions
 
     published: list[tuple[float, int]] = []
     done = threading.Event()

@@ -7,12 +7,12 @@ import torch
 from torch import nn
 
 from gpuviz_app.core.config import TrainConfig
-from gpuviz_app.core.landscape.background import LandscapeComputer, Weights
-from gpuviz_app.core.landscape.evaluate import SurfaceEvaluator
-from gpuviz_app.core.landscape.levels import ProgressiveGrid
-from gpuviz_app.core.landscape.params import random_directions
-from gpuviz_app.core.landscape.payload import LandscapeOptions
-from gpuviz_app.core.landscape.probe import LandscapeProbe
+from gpuviz_app.core.probes.landscape.background import LandscapeComputer, Weights
+from gpuviz_app.core.probes.landscape.evaluate import SurfaceEvaluator
+from gpuviz_app.core.probes.landscape.levels import ProgressiveGrid
+from gpuviz_app.core.probes.landscape.params import random_directions
+from gpuviz_app.core.probes.landscape.payload import LandscapeOptions
+from gpuviz_app.core.probes.landscape.probe import LandscapeProbe
 from gpuviz_app.core.probes import probe_factories
 from gpuviz_app.core.session import TrainingSession
 from gpuviz_app.core.trainer import Trainer
@@ -69,11 +69,11 @@ def test_the_background_grid_of_a_quadratic_equals_the_formula(computers):
 def test_background_refinement_shows_a_coarse_grid_before_the_full_one(computers, data):
     trainer = trainer_on(data)
     seen = []
-    probe = LandscapeProbe(trainer)
+    probe = LandscapeProbe(trainer.context)
     probe.configure({"resolution": 21, "eval_batch": 64})
-    probe._ensure_computer(trainer)
+    probe._ensure_computer(trainer.context)
     probe.computer.on_publish = lambda p: seen.append((p.finished_side, p.progress, tuple(p.grid.shape)))
-    probe(trainer)
+    probe(trainer.context)
     assert probe.computer.wait_idle(120)
     probe.close()
     sides = [s for s, _, _ in seen]
@@ -100,17 +100,17 @@ def test_cancel_stops_the_refinement(computers, data):
 
 def test_a_recentre_uses_the_newest_weights_copied_at_that_moment(data):
     trainer = trainer_on(data, lr=0.01)
-    probe = LandscapeProbe(trainer)
+    probe = LandscapeProbe(trainer.context)
     probe.configure(dict(FAST, recentre_every=0))
-    assert probe.settle(trainer, 60)
-    assert probe(trainer).centre_step == 0
+    assert probe.settle(trainer.context, 60)
+    assert probe(trainer.context).centre_step == 0
     trainer.train(30)
-    probe.configure({"recentre": 1})  # on demand
-    probe(trainer)
+    probe.act("recentre")  # on demand
+    probe(trainer.context)
     newest = probe.computer.evaluator.layout.flatten(trainer.model)
     trainer.train(20)  # training goes on while the grid is computed
     assert probe.computer.wait_idle(60)
-    p = probe(trainer)
+    p = probe(trainer.context)
     ev = probe.computer.evaluator  # (the evaluator belongs to the background thread: use it only when idle)
     assert p.centre_step == 30 and p.state == "done"
     assert p.centre_loss == pytest.approx(float(ev.loss(newest)), abs=1e-6)
@@ -121,12 +121,12 @@ def test_a_recentre_uses_the_newest_weights_copied_at_that_moment(data):
 
 def test_recentres_every_k_steps_once_the_grid_is_done(data):
     trainer = trainer_on(data)
-    probe = LandscapeProbe(trainer)
+    probe = LandscapeProbe(trainer.context)
     probe.configure(dict(FAST, recentre_every=20))
     centres = []
     for _ in range(5):
-        probe.settle(trainer, 60)
-        centres.append(probe(trainer).centre_step)
+        probe.settle(trainer.context, 60)
+        centres.append(probe(trainer.context).centre_step)
         trainer.train(10)
     probe.close()
     assert centres == [0, 0, 20, 20, 40]
@@ -134,16 +134,16 @@ def test_recentres_every_k_steps_once_the_grid_is_done(data):
 
 def test_the_path_carries_the_loss_measured_at_each_point(data):
     trainer = trainer_on(data, lr=0.01)
-    probe = LandscapeProbe(trainer)
+    probe = LandscapeProbe(trainer.context)
     probe.configure(dict(FAST, recentre_every=1000))
-    probe.settle(trainer, 60)
+    probe.settle(trainer.context, 60)
     ev = probe.computer.evaluator
     measured = {}
     for _ in range(4):
         trainer.train(10)
         measured[trainer.step_count] = float(ev.loss(ev.layout.flatten(trainer.model)))
-        probe.settle(trainer, 60)
-    p = probe(trainer)
+        probe.settle(trainer.context, 60)
+    p = probe(trainer.context)
     probe.close()
     assert p.path_steps == (0, 10, 20, 30, 40)
     for step, loss in measured.items():
@@ -155,16 +155,16 @@ def test_the_path_carries_the_loss_measured_at_each_point(data):
 
 def test_pca_directions_come_from_the_path_with_explained_variance(data):
     trainer = trainer_on(data, lr=0.01)
-    probe = LandscapeProbe(trainer)
+    probe = LandscapeProbe(trainer.context)
     probe.configure(dict(FAST, recentre_every=1000, mode="pca"))
-    probe.settle(trainer, 60)
-    assert "random directions for now" in probe(trainer).message  # no path yet
+    probe.settle(trainer.context, 60)
+    assert "random directions for now" in probe(trainer.context).message  # no path yet
     for _ in range(6):
         trainer.train(10)
-        probe.settle(trainer, 60)
-    probe.configure({"recentre": 1})
-    probe.settle(trainer, 60)
-    p = probe(trainer)
+        probe.settle(trainer.context, 60)
+    probe.act("recentre")
+    probe.settle(trainer.context, 60)
+    p = probe(trainer.context)
     probe.close()
     assert p.mode == "pca" and p.centre_step == 60 and p.message == ""
     assert p.axis_labels[0].startswith("PC1 ") and p.axis_labels[0].endswith("%")
@@ -176,10 +176,10 @@ def test_pca_directions_come_from_the_path_with_explained_variance(data):
 
 def test_slice_mode_gives_a_profile(data):
     trainer = trainer_on(data)
-    probe = LandscapeProbe(trainer)
+    probe = LandscapeProbe(trainer.context)
     probe.configure(dict(FAST, mode="slice"))
-    probe.settle(trainer, 60)
-    p = probe(trainer)
+    probe.settle(trainer.context, 60)
+    p = probe(trainer.context)
     probe.close()
     assert p.grid.shape == (11,) and p.mode == "slice"
     assert float(p.grid[5]) == pytest.approx(p.centre_loss, abs=1e-5)
@@ -247,9 +247,9 @@ def test_settled_frames_do_not_depend_on_timing():
 
 def test_the_probe_returns_at_once_while_the_grid_is_computed_on_its_own_thread(data):
     trainer = trainer_on(data)
-    probe = LandscapeProbe(trainer)
+    probe = LandscapeProbe(trainer.context)
     probe.configure({"resolution": 101, "eval_batch": 64})
-    probe(trainer)  # hands the centre over and returns long before the 101 x 101 grid is done
+    probe(trainer.context)  # hands the centre over and returns long before the 101 x 101 grid is done
     assert not probe.computer.grid_done()
     trainer.train(3)  # training goes on meanwhile
     assert probe.computer._thread is not threading.current_thread() and probe.computer.alive

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from gpuviz_app.core.landscape.evaluate import SurfaceEvaluator
-from gpuviz_app.core.landscape.levels import ProgressiveGrid, side, strides
-from gpuviz_app.core.landscape.params import (ParamLayout, filter_normalised, pca_directions, project,
+from gpuviz_app.core.probes.landscape.evaluate import SurfaceEvaluator
+from gpuviz_app.core.probes.landscape.levels import ProgressiveGrid, side, strides
+from gpuviz_app.core.probes.landscape.params import (ParamLayout, filter_normalised, pca_directions, project,
                                               random_directions)
 from gpuviz_app.core.models import MLP, SmallCNN
 

@@ -43,19 +43,19 @@ class Probe:
 
 
 def _landscape(context: Any) -> Probe:
-    from gpuviz_app.core.landscape.probe import landscape_probe
+    from gpuviz_app.core.probes.landscape.probe import landscape_probe
 
     return landscape_probe(context)
 
 
 def _weights(context: Any) -> Probe:
-    from gpuviz_app.core.weights import weights_probe
+    from gpuviz_app.core.probes.weights.probe import weights_probe
 
     return weights_probe(context)
 
 
 def _embedding(context: Any) -> Probe:
-    from gpuviz_app.core.embedding import embedding_probe
+    from gpuviz_app.core.probes.embedding.probe import embedding_probe
 
     return embedding_probe(context)
 

@@ -22,10 +22,10 @@ from typing import Any, Callable
 import torch
 
 from gpuviz_app.core.cpu_workers import set_threads_here
-from gpuviz_app.core.landscape.evaluate import SurfaceEvaluator
-from gpuviz_app.core.landscape.levels import ProgressiveGrid, side
-from gpuviz_app.core.landscape.payload import LandscapeOptions, LandscapePayload
-from gpuviz_app.core.landscape.params import pca_directions, project, random_directions
+from gpuviz_app.core.probes.landscape.evaluate import SurfaceEvaluator
+from gpuviz_app.core.probes.landscape.levels import ProgressiveGrid, side
+from gpuviz_app.core.probes.landscape.payload import LandscapeOptions, LandscapePayload
+from gpuviz_app.core.probes.landscape.params import pca_directions, project, random_directions
 
 log = logging.getLogger(__name__)
 

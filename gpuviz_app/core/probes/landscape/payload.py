@@ -1,4 +1,7 @@
-"""What the landscape probe hands to the display, and the options it takes (torch-free)."""
+"""What the landscape probe hands to the display, and the options it takes (torch-free).
+
+Besides its options the probe takes one action, `RECENTRE`: a new grid around the weights
+as they are now."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ RESOLUTIONS = (11, 21, 31, 41, 51, 61, 81, 101)
 EVAL_BATCHES = (64, 128, 256, 512, 1024, 2048)
 RECENTRE_EVERY = (100, 250, 500, 1000, 5000, 0)  # 0: only on demand
 SPANS = (0.1, 0.25, 0.5, 1.0, 2.0)
+RECENTRE = "recentre"  # the action: centre a new grid on the current weights
 
 
 @dataclass(frozen=True)
@@ -20,8 +24,7 @@ class LandscapeOptions:
     eval_batch: int = 256         # samples the loss is measured on (fixed for the run)
     span: float = 1.0             # the grid covers [-span, span] along each random direction
     include_bias: bool = False    # move biases and normalisation parameters too
-    recentre_every: int = 500     # steps between re-centres (0: only on demand)
-    recentre: int = 0             # raise it to re-centre now
+    recentre_every: int = 500     # steps between re-centres (0: only on demand: the "recentre" action)
     seed: int = 0                 # of the random directions
 
     def with_changes(self, changes: dict) -> "LandscapeOptions":

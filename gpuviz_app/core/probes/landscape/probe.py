@@ -1,22 +1,25 @@
 """The "landscape" probe: cheap on the training thread, the work happens in the background.
 
 Each call copies the weights when they are needed (a new centre every `recentre_every`
-steps once the previous grid is complete, or on demand; a path point every few steps) and
-returns the latest finished or partial grid. `settle` waits for the background work, for
-deterministic headless output; `close` stops the thread at the end of a run.
+steps once the previous grid is complete, or on demand through the "recentre" action; a
+path point every few steps) and returns the latest finished or partial grid. The loss is
+the run context's loss function on a fixed evaluation batch of its inputs and targets;
+a run without either gets a payload that says so. `settle` waits for the background
+work, for deterministic headless output; `close` stops the thread at the end of a run.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 import torch
 
-from gpuviz_app.core.landscape.background import LandscapeComputer, Weights
-from gpuviz_app.core.landscape.evaluate import SurfaceEvaluator, evaluation_batch
-from gpuviz_app.core.landscape.payload import LandscapeOptions, LandscapePayload
+from gpuviz_app.core.probes.landscape.background import LandscapeComputer, Weights
+from gpuviz_app.core.probes.landscape.evaluate import SurfaceEvaluator, evaluation_batch
+from gpuviz_app.core.probes import Probe
+from gpuviz_app.core.probes.landscape.payload import RECENTRE, LandscapeOptions, LandscapePayload
+from gpuviz_app.core.run_context import RunContext
 
 log = logging.getLogger(__name__)
 
@@ -24,17 +27,27 @@ PATH_HZ = 20.0  # path points per second of wall time, at most, while training l
 MAX_PENDING = 4  # path points waiting to be measured before new ones are skipped
 
 
-class LandscapeProbe:
+def missing_loss(context: RunContext) -> str:
+    """Why the run has no loss surface ('' when it has one)."""
+    if context.loss_fn is None:
+        return "no loss surface: the run has no loss function"
+    if context.targets is None:
+        return "no loss surface: the run has no targets"
+    return ""
+
+
+class LandscapeProbe(Probe):
     name = "landscape"
     budget = 0.05
 
-    def __init__(self, trainer: Any, options: LandscapeOptions | None = None, share: float | None = None) -> None:
+    def __init__(self, context: RunContext, options: LandscapeOptions | None = None,
+                 share: float | None = None) -> None:
         self.options = options or LandscapeOptions()
         self.share = share
         self.computer: LandscapeComputer | None = None
         self._evaluator_key: tuple | None = None
         self._centre_step: int | None = None
-        self._recentre_token = self.options.recentre
+        self._recentre_asked = False
         self._restart = False
         self._last_point_step = -1
         self._last_point_time = 0.0
@@ -51,24 +64,34 @@ class LandscapeProbe:
         if changed - {"recentre_every"}:
             self._restart = True
 
+    def act(self, action: str) -> None:
+        """`RECENTRE`: a new grid around the weights of the next call (unknown actions are ignored)."""
+        if action == RECENTRE:
+            self._recentre_asked = True
+
     @property
     def path_every(self) -> int:
         return max(1, self.options.recentre_every // 200) if self.options.recentre_every else 5
 
     # -- calls -----------------------------------------------------------------------------------
-    def __call__(self, trainer: Any) -> LandscapePayload:
+    def __call__(self, context: RunContext) -> LandscapePayload:
+        missing = missing_loss(context)
+        if missing:
+            return LandscapePayload(state="error", message=missing, step=context.step)
         try:
-            self._sync(trainer, live=True)
-            return self.computer.latest().with_step(trainer.step_count)
+            self._sync(context, live=True)
+            return self.computer.latest().with_step(context.step)
         except Exception as exc:  # noqa: BLE001 - a failing view must not stop training
             log.exception("landscape probe failed")
             self.error = f"landscape failed: {exc}"
-            return LandscapePayload(state="error", message=self.error, step=trainer.step_count)
+            return LandscapePayload(state="error", message=self.error, step=context.step)
 
-    def settle(self, trainer: Any, timeout: float | None = None) -> bool:
+    def settle(self, context: RunContext, timeout: float | None = None) -> bool:
         """Hand over what is due, then wait until the background has finished it all."""
+        if missing_loss(context):
+            return True  # nothing to compute: the payload says why
         try:
-            self._sync(trainer, live=False)
+            self._sync(context, live=False)
         except Exception:  # noqa: BLE001 - the next call returns the reason as the payload
             log.exception("landscape probe failed")
             return False
@@ -84,26 +107,26 @@ class LandscapeProbe:
             self.computer.close()
 
     # -- internals -------------------------------------------------------------------------------
-    def _sync(self, trainer: Any, live: bool) -> None:
+    def _sync(self, context: RunContext, live: bool) -> None:
         if self._closed:
             raise RuntimeError("the landscape probe was closed")
-        self._ensure_computer(trainer)
-        step = trainer.step_count
+        self._ensure_computer(context)
+        step = context.step
         opts = self.options
         computer = self.computer
         due = (
             self._centre_step is None
             or self._restart
-            or opts.recentre != self._recentre_token
+            or self._recentre_asked
             or (opts.recentre_every > 0 and step - self._centre_step >= opts.recentre_every
                 and computer.grid_done())
         )
         if due:
             self._restart = False
-            self._recentre_token = opts.recentre
+            self._recentre_asked = False
             self._centre_step = self._last_point_step = step
             self._last_point_time = time.perf_counter()
-            computer.recentre(self._copy(trainer, buffers=True))
+            computer.recentre(self._copy(context, buffers=True))
             return
         if step - self._last_point_step < self.path_every:
             return
@@ -111,32 +134,32 @@ class LandscapeProbe:
         if live and (now - self._last_point_time < 1.0 / PATH_HZ or computer.pending_points() >= MAX_PENDING):
             return
         self._last_point_step, self._last_point_time = step, now
-        computer.add_point(self._copy(trainer))
+        computer.add_point(self._copy(context))
 
-    def _ensure_computer(self, trainer: Any) -> None:
-        key = (id(trainer), self.options.eval_batch)
+    def _ensure_computer(self, context: RunContext) -> None:
+        key = (id(context), self.options.eval_batch)
         if self.computer is not None and key == self._evaluator_key:
             return
         if self.computer is not None:
             self.computer.close()
-        x, y = evaluation_batch(trainer.data, self.options.eval_batch)
-        evaluator = SurfaceEvaluator(trainer.model, trainer.loss_fn, x, y)
-        self.computer = LandscapeComputer(evaluator, share=self.share, activity=lambda: trainer.step_count)
+        x, y = evaluation_batch(context, self.options.eval_batch)
+        evaluator = SurfaceEvaluator(context.model, context.loss_fn, x, y)
+        self.computer = LandscapeComputer(evaluator, share=self.share, activity=lambda: context.step)
         self._evaluator_key = key
         self._centre_step = None
 
-    def _copy(self, trainer: Any, buffers: bool = False) -> Weights:
+    def _copy(self, context: RunContext, buffers: bool = False) -> Weights:
         """A copy of the weights now; on CUDA an event marks when the copy is done."""
         layout = self.computer.evaluator.layout
-        flat = layout.flatten(trainer.model)
-        saved = {n: b.detach().clone() for n, b in trainer.model.named_buffers()} if buffers else None
+        flat = layout.flatten(context.model)
+        saved = {n: b.detach().clone() for n, b in context.model.named_buffers()} if buffers else None
         event = None
         if flat.device.type == "cuda":
             event = torch.cuda.Event()
             event.record()
-        return Weights(step=trainer.step_count, flat=flat, event=event, buffers=saved,
+        return Weights(step=context.step, flat=flat, event=event, buffers=saved,
                        options=self.options if buffers else None)
 
 
-def landscape_probe(trainer: Any) -> LandscapeProbe:
-    return LandscapeProbe(trainer)
+def landscape_probe(context: RunContext) -> LandscapeProbe:
+    return LandscapeProbe(context)

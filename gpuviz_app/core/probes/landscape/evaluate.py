@@ -26,16 +26,19 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from gpuviz_app.core.cpu_workers import shared_workers, split
-from gpuviz_app.core.landscape.params import ParamLayout
+from gpuviz_app.core.probes.landscape.params import ParamLayout
 
 CPU_MAX_CHUNK = 16  # small chunks on the CPU keep cancel and throttling responsive
 
 
-def evaluation_batch(data: Any, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first `size` held-out samples (training samples when there is no held-out split)."""
-    idx = data.eval_idx if len(data.eval_idx) else data.train_idx
-    idx = idx[:size]
-    return data.x[idx], data.y[idx]
+def evaluation_batch(context: Any, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The run's first `size` held-out samples and their targets (any rows when none are held out).
+
+    Raises ValueError when the run has no targets: there is no loss to draw then."""
+    if context.targets is None:
+        raise ValueError("the run has no targets")
+    rows = context.evaluation_rows(size)
+    return context.inputs[rows], context.targets[rows]
 
 
 class SurfaceEvaluator:

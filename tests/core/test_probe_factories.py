@@ -13,7 +13,7 @@ from gpuviz_app.core.trainer import Trainer
 from gpuviz_app.data.builtin import digits
 from gpuviz_app.data.device import DeviceDataset
 trainer = Trainer(DeviceDataset(digits(), "cpu"), TrainConfig())
-probe = factories["weights"](trainer)
+probe = factories["weights"](trainer.context)
 assert probe.name == "weights", probe
 print("ok")
 """

@@ -37,14 +37,14 @@ def test_the_layer_choice_persists_to_the_next_window(main_window, qtbot):
     assert again.panels["weights"].option_widgets["weights.layer"].currentData() == "3"
 
 
-def test_weights_are_recorded_while_the_dock_is_shown_or_when_asked(main_window, qtbot):
+def test_weights_are_tracked_while_the_dock_is_shown_or_when_asked(main_window, qtbot):
     window = main_window("--device", "cpu", "--views", "metrics")
     wait_step(qtbot, window, 5, timeout=90_000)
     probe = window.session._probes["weights"]
-    assert not probe.recording  # hidden: the recorder is off the training loop
+    assert not probe.tracking  # hidden: the tracker is off the training loop
     panel = show_weights(window, qtbot)
-    qtbot.waitUntil(lambda: probe.recording, timeout=10_000)
+    qtbot.waitUntil(lambda: probe.tracking, timeout=10_000)
     window.docks["weights"].hide()
-    qtbot.waitUntil(lambda: not probe.recording, timeout=10_000)
-    panel.option_widgets["weights.record_hidden"].setChecked(True)
-    qtbot.waitUntil(lambda: probe.recording, timeout=10_000)
+    qtbot.waitUntil(lambda: not probe.tracking, timeout=10_000)
+    panel.option_widgets["weights.track_hidden"].setChecked(True)
+    qtbot.waitUntil(lambda: probe.tracking, timeout=10_000)

@@ -49,10 +49,13 @@ class ViewCanvas:
         return self.canvas.native
 
     def configure_upload(self, device: str) -> UploadPath:
-        """Choose the upload path for tensors on `device` (needs the canvas drawn once)."""
+        """Choose the upload path for tensors on `device` (needs the canvas drawn once); the
+        previous path releases what it held."""
         from gpuviz_app.render.upload_choice import choose_upload
 
-        self.upload = choose_upload(self.canvas, device)
+        previous, self.upload = self.upload, choose_upload(self.canvas, device)
+        if previous is not self.upload:
+            previous.close()
         return self.upload
 
     def push(self, snapshot: Snapshot) -> bool:

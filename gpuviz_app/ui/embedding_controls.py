@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from PySide6 import QtWidgets
+
+from gpuviz_app.render.views.embedding import EmbeddingView
+from gpuviz_app.ui.view_controls import ViewControls
 
 
 class LayerCombo(QtWidgets.QComboBox):
@@ -30,15 +33,14 @@ class LayerCombo(QtWidgets.QComboBox):
         super().showPopup()
 
 
-class EmbeddingControls(QtWidgets.QWidget):
+class EmbeddingControls(ViewControls):
     """Layer choice, a class filter ("3, 8" or class names) and "find sample #"."""
 
-    def __init__(self, view, set_option: Callable[[str, object], None], redraw: Callable[[], None],
+    view: EmbeddingView
+
+    def __init__(self, view: EmbeddingView, set_option: Callable[[str, Any], None], redraw: Callable[[], None],
                  parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.view = view
-        self._set_option = set_option
-        self._redraw = redraw
+        super().__init__(view, set_option, redraw, parent)
         row = QtWidgets.QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         self.layer = LayerCombo(self._layer_names, self)
@@ -65,7 +67,7 @@ class EmbeddingControls(QtWidgets.QWidget):
         self.sync()
 
     def _layer_names(self) -> list[str]:
-        frame = getattr(self.view, "frame", None)
+        frame = self.view.frame
         return list(frame.layers) if frame is not None else []
 
     def find_sample(self) -> bool:
@@ -77,7 +79,6 @@ class EmbeddingControls(QtWidgets.QWidget):
         return found
 
     def sync(self) -> None:
-        """Show the view's current options (after settings were restored)."""
         options = self.view.options()
         self.layer.refill(options["layer"])
         self.filter.setText(options["class_filter"])

@@ -1,123 +1,227 @@
-"""A View's canvas with a row of controls generated from the View's options and actions."""
+"""A View's canvas with rows of controls built from the View's declared options and actions.
+
+The canvas is created when the panel is first painted on screen: a dock tab behind another
+costs no GL context, no visuals and no uploads until someone looks at it, at start-up too.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
+from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.render.canvas import ViewCanvas
 from gpuviz_app.render.upload import UploadPath
-from gpuviz_app.render.views.base import View
+from gpuviz_app.render.views.base import CHECK, CHOICE, Option, View
+from gpuviz_app.ui.embedding_controls import EmbeddingControls
+from gpuviz_app.ui.view_controls import ViewControls
 
-# Extra Qt controls for a view, by view name: "module:class(view, set_option, redraw, parent)".
-EXTRA_CONTROLS = {"embedding": "gpuviz_app.ui.embedding_controls:EmbeddingControls"}
+# A view's own controls, for the options a check box or a combo box cannot show, by view name.
+EXTRA_CONTROLS: dict[str, type[ViewControls]] = {"embedding": EmbeddingControls}
 
 
 class ViewPanel(QtWidgets.QWidget):
-    """Hosts one ViewCanvas; booleans become check boxes, choices combo boxes."""
+    """Hosts one ViewCanvas; boolean options become check boxes, choices combo boxes, actions
+    buttons. `on_options(view)` follows every option change (save it, tell the probe);
+    `on_action(view, name)` carries an action to the view's probe."""
+
+    canvas_created = QtCore.Signal(object)  # the new ViewCanvas
+    upload_changed = QtCore.Signal(object)  # the UploadPath the canvas now writes through
 
     def __init__(self, views: list[View], upload: UploadPath, parent: QtWidgets.QWidget | None = None,
-                 on_options: Callable[[View], None] | None = None) -> None:
+                 on_options: Callable[[View], None] | None = None,
+                 on_action: Callable[[View, str], None] | None = None) -> None:
         super().__init__(parent)
-        self.views = views
-        self.canvas = ViewCanvas(views, size=views[0].render_size, app="pyside6", upload=upload)
+        self.views = list(views)
+        self.canvas: ViewCanvas | None = None
+        self._upload = upload
+        self._device: str | None = None
+        self._configured_for: str | None = None
+        self._awaiting_draw = False
+        self._creation_due = False
+        self._waiting: Snapshot | None = None  # the newest snapshot pushed before the canvas existed
         self._on_options = on_options
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
+        self._on_action = on_action
+        self._layout = QtWidgets.QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(0)
+        self.option_widgets: dict[str, QtWidgets.QWidget] = {}
+        self._build_option_row()
+        self.extras: list[ViewControls] = [self._extra_controls(view) for view in self.views
+                                           if view.name in EXTRA_CONTROLS]
+        for extra in self.extras:  # a row of its own, so a narrow dock stays narrow
+            extra.setContentsMargins(6, 0, 6, 2)
+            self._layout.addWidget(_scrolling(extra, self))
+        self._placeholder: _CanvasPlaceholder | None = _CanvasPlaceholder(self.views[0].render_size,
+                                                                         self._placeholder_painted, self)
+        self._layout.addWidget(self._placeholder, 1)
+
+    # -- controls --------------------------------------------------------------------------------
+    def _build_option_row(self) -> None:
         bar = QtWidgets.QHBoxLayout()
         bar.setContentsMargins(6, 2, 6, 2)
-        self.option_widgets: dict[str, QtWidgets.QWidget] = {}
-        for view in views:
-            for key, value in view.options().items():
-                widget = self._option_widget(view, key, value)
-                label = getattr(view, "option_labels", {}).get(key)
-                if isinstance(widget, QtWidgets.QComboBox) and label:
-                    bar.addWidget(QtWidgets.QLabel(label, self))
-                if widget is not None:
-                    self.option_widgets[f"{view.name}.{key}"] = widget
-                    bar.addWidget(widget)
-        for view in views:
-            for key, label in getattr(view, "option_actions", {}).items():
-                button = QtWidgets.QPushButton(label, self)
-                button.clicked.connect(lambda _c=False, view=view, key=key: self._trigger(view, key))
-                self.option_widgets[f"{view.name}.{key}"] = button
+        for view in self.views:
+            for option in view.OPTIONS:
+                widget = self._option_widget(view, option)
+                if widget is None:
+                    continue
+                if option.control == CHOICE and option.label:
+                    bar.addWidget(QtWidgets.QLabel(option.label, self))
+                self.option_widgets[f"{view.name}.{option.name}"] = widget
+                bar.addWidget(widget)
+        for view in self.views:
+            for action in view.ACTIONS:
+                button = QtWidgets.QPushButton(action.label, self)
+                button.clicked.connect(lambda _c=False, view=view, name=action.name: self._act(view, name))
+                self.option_widgets[f"{view.name}.{action.name}"] = button
                 bar.addWidget(button)
         bar.addStretch(1)
         if self.option_widgets:
             row = QtWidgets.QWidget()
             row.setLayout(bar)
-            layout.addWidget(_scrolling(row, self))
-        self.extras = [self._extra_controls(view) for view in views if view.name in EXTRA_CONTROLS]
-        for extra in self.extras:  # a row of its own, so a narrow dock stays narrow
-            extra.setContentsMargins(6, 0, 6, 2)
-            layout.addWidget(_scrolling(extra, self))
-        self.canvas.native.setParent(self)
-        layout.addWidget(self.canvas.native, 1)
+            self._layout.addWidget(_scrolling(row, self))
+
+    def _option_widget(self, view: View, option: Option) -> QtWidgets.QWidget | None:
+        value = view.options()[option.name]
+        if option.control == CHECK:
+            box = QtWidgets.QCheckBox(option.text, self)
+            box.setChecked(value)
+            box.toggled.connect(lambda v, view=view, key=option.name: self._set(view, key, bool(v)))
+            return box
+        if option.control == CHOICE:
+            combo = QtWidgets.QComboBox(self)
+            combo.setToolTip(option.text)
+            for choice in option.choices:
+                combo.addItem(option.choice_text(choice), choice)
+            combo.setCurrentIndex(max(0, combo.findData(value)))
+            combo.currentIndexChanged.connect(
+                lambda _i, view=view, key=option.name, combo=combo: self._set(view, key, combo.currentData()))
+            return combo
+        return None  # shown by the view's own controls (EXTRA_CONTROLS)
+
+    def _extra_controls(self, view: View) -> ViewControls:
+        return EXTRA_CONTROLS[view.name](view, lambda key, value, view=view: self._set(view, key, value),
+                                         self.redraw, self)
+
+    def _set(self, view: View, key: str, value: Any) -> None:
+        view.set_option(key, value)
+        self.redraw()
+        if self._on_options:
+            self._on_options(view)
+
+    def _act(self, view: View, action: str) -> None:
+        if self._on_action:
+            self._on_action(view, action)
+
+    def sync_option_widgets(self) -> None:
+        """Show the views' current options (after settings were restored)."""
+        for view in self.views:
+            options = view.options()
+            for option in view.OPTIONS:
+                widget = self.option_widgets.get(f"{view.name}.{option.name}")
+                if widget is None:
+                    continue
+                widget.blockSignals(True)
+                if isinstance(widget, QtWidgets.QCheckBox):
+                    widget.setChecked(bool(options[option.name]))
+                elif isinstance(widget, QtWidgets.QComboBox):
+                    widget.setCurrentIndex(max(0, widget.findData(options[option.name])))
+                widget.blockSignals(False)
+        for extra in self.extras:
+            extra.sync()
 
     def minimumSizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt override
         """Rows of controls scroll rather than widen the panel, so docks can share the window."""
         return QtCore.QSize(160, 120)
 
-    def _extra_controls(self, view: View) -> QtWidgets.QWidget:
-        import importlib
+    # -- the canvas, created when first shown ------------------------------------------------------
+    @property
+    def has_canvas(self) -> bool:
+        return self.canvas is not None
 
-        module, _, name = EXTRA_CONTROLS[view.name].partition(":")
-        cls = getattr(importlib.import_module(module), name)
-        return cls(view, lambda key, value, view=view: self._set(view, key, value), self.canvas.canvas.update, self)
+    def _placeholder_painted(self) -> None:
+        """The placeholder was painted, so the panel is on screen: Qt keeps a dock tab behind
+        another "visible" but moved out of the window, where nothing is painted."""
+        if self.canvas is None and not self._creation_due:
+            self._creation_due = True  # not while painting: a new GL widget changes the layout
+            QtCore.QTimer.singleShot(0, self, self._create_canvas_if_shown)
 
-    def _option_widget(self, view: View, key: str, value: Any) -> QtWidgets.QWidget | None:
-        labels = getattr(view, "option_labels", {})
-        label = labels.get(key, key.replace("_", " ").capitalize())
-        choices = getattr(view, "option_choices", {}).get(key)
-        if isinstance(value, bool):
-            box = QtWidgets.QCheckBox(label, self)
-            box.setChecked(value)
-            box.toggled.connect(lambda v, view=view, key=key: self._set(view, key, bool(v)))
-            return box
-        if choices:
-            combo = QtWidgets.QComboBox(self)
-            combo.setToolTip(label)
-            texts = getattr(view, "choice_labels", {}).get(key, {})
-            for choice in choices:
-                combo.addItem(texts.get(choice, str(choice)), choice)
-            combo.setCurrentIndex(max(0, combo.findData(value)))
-            combo.currentIndexChanged.connect(
-                lambda _i, view=view, key=key, combo=combo: self._set(view, key, combo.currentData()))
-            return combo
-        return None
+    def _create_canvas_if_shown(self) -> None:
+        self._creation_due = False
+        if self.canvas is None and self.isVisible() and not self.visibleRegion().isEmpty():
+            self._create_canvas()
 
-    def _set(self, view: View, key: str, value: Any) -> None:
-        view.set_option(key, value)
-        view_changed = getattr(view, "invalidate", None)
-        if view_changed:
-            view_changed()
-        self.canvas.canvas.update()
-        if self._on_options:
-            self._on_options(view)
+    def _create_canvas(self) -> None:
+        canvas = ViewCanvas(self.views, size=self.views[0].render_size, app="pyside6", upload=self._upload)
+        canvas.native.setParent(self)
+        self._layout.replaceWidget(self._placeholder, canvas.native)
+        self._placeholder.deleteLater()
+        self._placeholder = None
+        canvas.native.show()
+        self.canvas = canvas
+        if self._device is not None:
+            self._configure_upload()
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None:
+            canvas.push(waiting)
+        self.canvas_created.emit(canvas)
 
-    def _trigger(self, view: View, action: str) -> None:
-        """An action button: the view records it; the window forwards its probe options."""
-        view.trigger(action)
-        if self._on_options:
-            self._on_options(view)
+    def push(self, snapshot: Snapshot) -> bool:
+        """Update the views from `snapshot`; without a canvas, keep it for when one is made."""
+        if self.canvas is None:
+            self._waiting = snapshot
+            return False
+        return self.canvas.push(snapshot)
 
-    def sync_option_widgets(self) -> None:
-        """Show the views' current options (after settings were restored)."""
-        for view in self.views:
-            for key, value in view.options().items():
-                widget = self.option_widgets.get(f"{view.name}.{key}")
-                if isinstance(widget, QtWidgets.QCheckBox):
-                    widget.blockSignals(True)
-                    widget.setChecked(bool(value))
-                    widget.blockSignals(False)
-                elif isinstance(widget, QtWidgets.QComboBox):
-                    widget.blockSignals(True)
-                    widget.setCurrentIndex(max(0, widget.findData(value)))
-                    widget.blockSignals(False)
-        for extra in self.extras:
-            extra.sync()
+    def redraw(self) -> None:
+        if self.canvas is not None:
+            self.canvas.canvas.update()
+
+    def set_device(self, device: str) -> UploadPath | None:
+        """The training device is known: choose the upload path for it now, or once the canvas
+        exists and has drawn (CUDA–GL needs its GL context). Returns the path chosen now, or
+        None; `upload_changed` reports every choice."""
+        self._device = str(device)
+        if self.canvas is None:
+            return None
+        return self._configure_upload()
+
+    def _configure_upload(self) -> UploadPath | None:
+        canvas = self.canvas
+        if canvas is None or self._configured_for == self._device:
+            return canvas.upload if canvas is not None else None
+        if canvas.frames == 0 and self._device.startswith("cuda"):
+            if not self._awaiting_draw:
+                self._awaiting_draw = True
+                canvas.canvas.events.draw.connect(self._after_first_draw)
+            return None
+        upload = canvas.configure_upload(self._device)
+        self._configured_for = self._device
+        self.upload_changed.emit(upload)
+        return upload
+
+    def _after_first_draw(self, event: object = None) -> None:
+        """The GL context exists now; choose outside the draw, where GL calls are safe."""
+        self.canvas.canvas.events.draw.disconnect(self._after_first_draw)
+        self._awaiting_draw = False
+        QtCore.QTimer.singleShot(0, self, self._configure_upload)
+
+
+class _CanvasPlaceholder(QtWidgets.QWidget):
+    """Holds the canvas's place (and size hint, so docks lay out as they will with it) until
+    it is first painted."""
+
+    def __init__(self, size: tuple[int, int], painted: Callable[[], None], parent: QtWidgets.QWidget) -> None:
+        super().__init__(parent)
+        self._size = QtCore.QSize(*size)
+        self._painted = painted
+
+    def sizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt override
+        return self._size
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt override
+        self._painted()
 
 
 def _scrolling(inner: QtWidgets.QWidget, parent: QtWidgets.QWidget) -> QtWidgets.QScrollArea:

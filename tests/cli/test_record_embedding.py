@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from gpuviz_app.render.views.embedding_overlay import class_colors
+from gpuviz_app.render.views.embedding.overlay import class_colors
 
 
 def class_pixels(rgb: np.ndarray, tol: int = 12) -> list[np.ndarray]:

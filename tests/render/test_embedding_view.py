@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 import torch
 
-from gpuviz_app.core.embedding import EmbeddingFrame
+from gpuviz_app.core.probes.embedding.frame import EmbeddingFrame
 from gpuviz_app.core.history import MetricsHistory
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.render.upload import HostUpload
 from gpuviz_app.render.views import VIEW_CLASSES
 from gpuviz_app.render.views.embedding import EmbeddingView
-from gpuviz_app.render.views.embedding_overlay import THUMBNAIL, class_colors, parse_class_filter
+from gpuviz_app.render.views.embedding.overlay import THUMBNAIL, class_colors, parse_class_filter
 
 CLASSES = [str(i) for i in range(10)]
 
@@ -146,13 +146,13 @@ def test_a_new_frame_uploads_positions_only_and_a_million_points_fit(view_canvas
 
 
 def test_the_trained_digits_embedding_shows_every_class(view_canvas):
-    from gpuviz_app.core.embedding import EmbeddingProbe
+    from gpuviz_app.core.probes.embedding.probe import EmbeddingProbe
     from gpuviz_app.core.session import TrainingSession
     from gpuviz_app.data.builtin import digits
 
     session = TrainingSession(digits, device="cpu", max_steps=60)
     session.advance(60)
-    frame = EmbeddingProbe(session.trainer)(session.trainer)
+    frame = EmbeddingProbe(session.trainer.context)(session.trainer.context)
     view = EmbeddingView()
     canvas = view_canvas([view], size=(640, 480))
     canvas.push(snap(frame, finished=True))

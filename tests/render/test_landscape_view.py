@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from gpuviz_app.core.landscape.payload import LandscapePayload
+from gpuviz_app.core.probes.landscape.payload import LandscapePayload
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.render.upload import HostUpload
 from gpuviz_app.render.views.landscape import MARKER_COLOR, PATH_COLOR, LandscapeView
@@ -136,10 +136,16 @@ def test_probe_options_follow_the_view_options():
     view = LandscapeView()
     view.set_options({"directions": "pca", "resolution": 41, "eval_batch": 128})
     opts = view.probe_options()
-    assert opts["mode"] == "pca" and opts["resolution"] == 41 and opts["eval_batch"] == 128
-    token = opts["recentre"]
-    view.trigger("recentre")
-    assert view.probe_options()["recentre"] == token + 1
+    assert opts == {"mode": "pca", "resolution": 41, "eval_batch": 128, "span": 1.0, "recentre_every": 500,
+                    "include_bias": False}
+    view.set_options({"display": "map", "log_loss": True})  # drawing only: the probe is not told
+    assert view.probe_options() == opts
+
+
+def test_re_centre_is_an_action_for_the_probe_not_an_option():
+    assert [(a.name, a.label) for a in LandscapeView.ACTIONS] == [("recentre", "Re-centre")]
+    assert "recentre" not in LandscapeView.default_options()
+    assert "recentre" not in LandscapeView().probe_options()
 
 
 def test_a_real_payload_from_training_renders(view_canvas):

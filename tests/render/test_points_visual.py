@@ -3,7 +3,7 @@ import pytest
 from vispy import scene
 
 from gpuviz_app.render.upload import HostUpload
-from gpuviz_app.render.views.embedding_overlay import class_colors
+from gpuviz_app.render.views.embedding.overlay import class_colors
 from gpuviz_app.render.visuals.points import Points, palette_capacity
 
 

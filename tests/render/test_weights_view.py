@@ -7,7 +7,8 @@ from torch import nn
 
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.core.history import MetricsHistory
-from gpuviz_app.core.weights import WeightsProbe
+from gpuviz_app.core.probes.weights.probe import WeightsProbe
+from gpuviz_app.core.run_context import RunContext
 from gpuviz_app.render.colormaps import SEQUENTIAL, apply, diverging_rgb
 from gpuviz_app.render.upload import HostUpload, as_numpy
 from gpuviz_app.render.views.weights import WeightsView
@@ -37,9 +38,8 @@ def known_payload():
     model = nn.Sequential(nn.Linear(4, 3))
     with torch.no_grad():
         model[0].weight.copy_(torch.from_numpy(KNOWN))
-    trainer = SimpleNamespace(model=model, device=torch.device("cpu"), step_count=0,
-                              add_step_hook=lambda fn: (lambda: None))
-    return WeightsProbe(trainer)(trainer)
+    context = RunContext(model=model, device=torch.device("cpu"), inputs=torch.zeros(1, 4))
+    return WeightsProbe(context)(context)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_hovering_reports_row_column_and_value(view_canvas):
 
 
 def test_the_colour_range_does_not_flicker():
-    from gpuviz_app.render.weight_tiles import symmetric_range
+    from gpuviz_app.render.views.weights.tiles import symmetric_range
 
     vmax = symmetric_range(None, 0.31)
     assert vmax >= 0.31

@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 from vispy import scene
 
-from gpuviz_app.core.landscape.payload import (EVAL_BATCHES, MODES, RECENTRE_EVERY, RESOLUTIONS, SPANS,
-                                               LandscapePayload)
+from gpuviz_app.core.probes.landscape.payload import (EVAL_BATCHES, MODES, RECENTRE_EVERY, RESOLUTIONS, SPANS,
+                                                      LandscapePayload)
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.render.plot import FRAME, TEXT
 from gpuviz_app.render.upload import UploadPath, as_numpy
-from gpuviz_app.render.views.base import View
+from gpuviz_app.render.views.base import Action, Option, View
 from gpuviz_app.render.visuals.path import Path
 from gpuviz_app.render.visuals.surface import CAPACITY, Surface
 
@@ -34,37 +34,18 @@ class LandscapeView(View):
     title = "Loss landscape"
     render_size = (900, 640)
     probe = "landscape"
-    option_choices = {
-        "display": ["surface", "map"],
-        "directions": list(MODES),
-        "resolution": list(RESOLUTIONS),
-        "eval_batch": list(EVAL_BATCHES),
-        "span": list(SPANS),
-        "recentre_every": list(RECENTRE_EVERY),
-    }
-    option_labels = {"log_loss": "Log loss", "include_bias": "Move biases", "resolution": "Grid",
-                     "eval_batch": "Samples", "span": "Span", "recentre_every": "Re-centre every"}
-    option_actions = {"recentre": "Re-centre"}
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._recentre_requests = 0
-
-    def default_options(self) -> dict[str, Any]:
-        return {"display": "surface", "directions": "random", "log_loss": False, "contours": True,
-                "resolution": 31, "eval_batch": 256, "span": 1.0, "recentre_every": 500, "include_bias": False}
-
-    def probe_options(self) -> dict[str, Any]:
-        """What the landscape probe needs from these options."""
-        o = self._options
-        return {"mode": o["directions"], "resolution": o["resolution"], "eval_batch": o["eval_batch"],
-                "span": o["span"], "recentre_every": o["recentre_every"], "include_bias": o["include_bias"],
-                "recentre": self._recentre_requests}
-
-    def trigger(self, action: str) -> None:
-        """An action button: "recentre" asks the probe for a new centre at the current weights."""
-        if action == "recentre":
-            self._recentre_requests += 1
+    OPTIONS = (
+        Option("display", "surface", choices=("surface", "map")),
+        Option("directions", "random", choices=MODES, probe=True, probe_key="mode"),
+        Option("log_loss", False, label="Log loss"),
+        Option("contours", True),
+        Option("resolution", 31, choices=RESOLUTIONS, label="Grid", probe=True),
+        Option("eval_batch", 256, choices=EVAL_BATCHES, label="Samples", probe=True),
+        Option("span", 1.0, choices=SPANS, label="Span", probe=True),
+        Option("recentre_every", 500, choices=RECENTRE_EVERY, label="Re-centre every", probe=True),
+        Option("include_bias", False, label="Move biases", probe=True),
+    )
+    ACTIONS = (Action("recentre", "Re-centre"),)  # a new centre at the current weights, now
 
     # -- building ------------------------------------------------------------------------------
     def attach(self, parent: scene.Widget) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from vispy import scene
 
@@ -11,7 +9,7 @@ from gpuviz_app.core.history import Decimated
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.render.plot import Plot
 from gpuviz_app.render.upload import UploadPath
-from gpuviz_app.render.views.base import View
+from gpuviz_app.render.views.base import Option, View
 
 COLORS = {"train_loss": "#88c0d0", "eval_loss": "#ebcb8b", "eval_acc": "#a3be8c"}
 
@@ -30,9 +28,7 @@ class MetricsView(View):
     name = "metrics"
     title = "Metrics"
     render_size = (900, 560)
-
-    def default_options(self) -> dict[str, Any]:
-        return {"log_loss": False}
+    OPTIONS = (Option("log_loss", False),)
 
     def attach(self, parent: scene.Widget) -> None:
         super().attach(parent)

@@ -5,7 +5,7 @@ layer's weight or gradient distribution over every step so far (an image, or a
 ridgeline), and per-layer gradient norm and update-to-weight ratio with dead layers
 flagged. In "all" mode a click on a tile picks the layer the distributions show.
 Hovering a tile shows (row, column, value); `value_at` answers the same for a canvas
-position. Reads the "weights" probe's payload (`core.weights.WeightsPayload`).
+position. Reads the "weights" probe's payload (`WeightsPayload`, `core.probes.weights`).
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from vispy import scene
 
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.render.plot import TEXT
-from gpuviz_app.render.upload import UploadPath
-from gpuviz_app.render.views.base import View
-from gpuviz_app.render.weight_plots import DistributionPlot, HealthPlots, RidgePlot
-from gpuviz_app.render.weight_tiles import LayerTiles, Pick
+from gpuviz_app.render.upload import UploadPath, as_numpy
+from gpuviz_app.render.views.base import Option, View
+from gpuviz_app.render.views.weights.plots import DistributionPlot, HealthPlots, RidgePlot
+from gpuviz_app.render.views.weights.tiles import LayerTiles, Pick
 
-LAYER_CHOICES = ["all"] + [str(i) for i in range(1, 9)]
-SHOW_CHOICES = ["overview", "weights", "distribution", "ridgeline", "health"]
+LAYER_CHOICES = ("all", *(str(i) for i in range(1, 9)))
+SHOW_CHOICES = ("overview", "weights", "distribution", "ridgeline", "health")
 
 
 class WeightsView(View):
@@ -31,23 +31,15 @@ class WeightsView(View):
     title = "Weights"
     render_size = (960, 640)
     probe = "weights"
-    option_choices = {
-        "layer": LAYER_CHOICES,
-        "show": SHOW_CHOICES,
-        "histogram": ["weights", "gradients"],
-        "normalise": ["per filter", "shared"],
-    }
-    option_labels = {"layer": "Layer", "show": "Show", "histogram": "Histogram of", "normalise": "Filter scale",
-                     "record_hidden": "Record while hidden"}
-
-    def default_options(self) -> dict[str, Any]:
-        return {"layer": "all", "show": "overview", "histogram": "weights", "normalise": "per filter",
-                "record_hidden": False}
-
-    def probe_options(self) -> dict[str, Any]:
-        """Recording every step costs training time (~15% of a CPU step of the default CNN), so
-        by default only the steps taken while this view is on screen are recorded."""
-        return {"record_hidden": bool(self._options["record_hidden"])}
+    OPTIONS = (
+        Option("layer", "all", choices=LAYER_CHOICES, label="Layer"),
+        Option("show", "overview", choices=SHOW_CHOICES, label="Show"),
+        Option("histogram", "weights", choices=("weights", "gradients"), label="Histogram of"),
+        Option("normalise", "per filter", choices=("per filter", "shared"), label="Filter scale"),
+        # Tracking every step costs training time, so by default only the steps taken while
+        # this view is on screen are tracked.
+        Option("track_hidden", False, label="Track while hidden", probe=True),
+    )
 
     def attach(self, parent: scene.Widget) -> None:
         super().attach(parent)
@@ -93,9 +85,6 @@ class WeightsView(View):
         if self.parent is not None:
             self._layout()
             self._dirty = True
-
-    def invalidate(self) -> None:
-        self._dirty = True
 
     def _place_texts(self, event=None) -> None:
         w, h = self.parent.size
@@ -190,7 +179,5 @@ class WeightsView(View):
         """Labels of the layers whose gradient was all zero at the last step."""
         if self.payload is None or not self.payload.layers:
             return []
-        from gpuviz_app.render.upload import as_numpy
-
         dead = as_numpy(self.payload.latest)[3]
         return [layer["label"] for layer, d in zip(self.payload.layers, dead) if d > 0]

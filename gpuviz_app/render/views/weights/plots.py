@@ -78,7 +78,7 @@ class RidgePlot:
             self.plot.title, self.plot._decorated = title, None
             self._xr = self._yr = None
         steps = payload.column_steps
-        held = np.flatnonzero(payload.recorded[: len(steps)])  # columns in a gap hold nothing
+        held = np.flatnonzero(payload.tracked[: len(steps)])  # columns in a gap hold nothing
         n = len(held)
         if not n:
             return
@@ -156,7 +156,7 @@ class HealthPlots:
         latest = as_numpy(payload.latest)
         dead = [bool(latest[3, i] > 0) for i in range(len(layers))] if latest.size else []
         labels = [f"{i + 1}" + (" dead" if d else "") for i, d in enumerate(dead)]
-        held = np.flatnonzero(payload.recorded[: len(payload.column_steps)])  # gaps have no health
+        held = np.flatnonzero(payload.tracked[: len(payload.column_steps)])  # gaps have no health
         health = as_numpy(payload.health)[:, held]  # (L, n, 3)
         steps = payload.column_steps[held]
         x = steps.mean(axis=1) if len(steps) else np.zeros(0)

@@ -9,7 +9,6 @@ from the last positions (a screen-space grid), never by rendering IDs.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 from vispy import scene
@@ -18,13 +17,19 @@ from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.render.picking import ScreenGrid, to_screen
 from gpuviz_app.render.plot import follow_range
 from gpuviz_app.render.upload import UploadPath, as_numpy
-from gpuviz_app.render.views.base import View
-from gpuviz_app.render.views.embedding_overlay import (RIGHT, WRONG, InfoPanel, Legend, hex_rgb, class_colors,
-                                                        parse_class_filter)
+from gpuviz_app.render.views.base import Option, View
+from gpuviz_app.render.views.embedding.overlay import (RIGHT, WRONG, InfoPanel, Legend, class_colors, hex_rgb,
+                                                       parse_class_filter)
 from gpuviz_app.render.visuals.points import Points, palette_capacity
 
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 PICK_RADIUS = 8.0  # pixels
+EVERY = (1, 5, 10, 25, 100)
+POINT_SIZES = (1, 2, 3, 4, 6, 8)
+
+
+def _dimensions(dims: str) -> int:
+    return 3 if dims == "3-D" else 2
 
 
 class EmbeddingView(View):
@@ -32,34 +37,32 @@ class EmbeddingView(View):
     title = "Embedding"
     render_size = (800, 600)
     probe = "embedding"
-    option_choices = {
-        "color_by": ["class", "predicted", "correct"],
-        "dims": ["2-D", "3-D"],
-        "method": ["pca", "tsne", "umap"],
-        "samples": [1_000, 10_000, 100_000, 1_000_000],
-        "every": [1, 5, 10, 25, 100],
-        "point_size": [1, 2, 3, 4, 6, 8],
-    }
-    choice_labels = {
-        "color_by": {"class": "colour: class", "predicted": "colour: predicted", "correct": "colour: correct?"},
-        "method": METHOD_NAMES,
-        "samples": {1_000: "1k samples", 10_000: "10k samples", 100_000: "100k samples", 1_000_000: "1M samples"},
-        "every": {1: "every step", 5: "every 5 steps", 10: "every 10 steps", 25: "every 25 steps",
-                  100: "every 100 steps"},
-        "point_size": {s: f"{s} px" for s in (1, 2, 3, 4, 6, 8)},
-    }
-    option_labels = {"color_by": "Colour by", "dims": "Dimensions", "method": "Projection",
-                     "samples": "Samples (at most)", "every": "Every k steps", "point_size": "Point size",
-                     "animate": "Animate"}
+    OPTIONS = (
+        Option("color_by", "class", choices=("class", "predicted", "correct"), label="Colour by",
+               choice_labels={"class": "colour: class", "predicted": "colour: predicted",
+                              "correct": "colour: correct?"}),
+        Option("dims", "2-D", choices=("2-D", "3-D"), label="Dimensions", probe=True, to_probe=_dimensions),
+        Option("method", "pca", choices=tuple(METHOD_NAMES), label="Projection", choice_labels=METHOD_NAMES,
+               probe=True),
+        # The layer names are known only once a run started: the panel's own control lists them.
+        Option("layer", "penultimate", probe=True),
+        Option("samples", 10_000, choices=(1_000, 10_000, 100_000, 1_000_000), label="Samples (at most)",
+               choice_labels={1_000: "1k samples", 10_000: "10k samples", 100_000: "100k samples",
+                              1_000_000: "1M samples"}, probe=True),
+        Option("every", 10, choices=EVERY, label="Every k steps",
+               choice_labels={k: "every step" if k == 1 else f"every {k} steps" for k in EVERY}, probe=True),
+        Option("point_size", 4, choices=POINT_SIZES, label="Point size",
+               choice_labels={size: f"{size} px" for size in POINT_SIZES}),
+        Option("animate", True, label="Animate"),
+        Option("class_filter", ""),  # "3, 8" or class names; the panel's own control edits it
+    )
 
-    def default_options(self) -> dict[str, Any]:
-        return {"color_by": "class", "dims": "2-D", "method": "pca", "layer": "penultimate", "samples": 10_000,
-                "every": 10, "point_size": 4, "animate": True, "class_filter": ""}
-
-    def probe_options(self) -> dict[str, Any]:
-        o = self._options
-        return {"layer": o["layer"], "samples": int(o["samples"]), "dims": 3 if o["dims"] == "3-D" else 2,
-                "method": o["method"], "every": int(o["every"])}
+    def __init__(self) -> None:
+        super().__init__()
+        self.frame = None  # the embedding shown; None until a run's first frame
+        self.points: Points | None = None
+        self.selected: int | None = None  # dataset index
+        self.hovered: int | None = None
 
     # -- construction -----------------------------------------------------------------------------
     def attach(self, parent: scene.Widget) -> None:
@@ -71,8 +74,7 @@ class EmbeddingView(View):
         self.highlight.visible = False
         self.legend = Legend(parent)
         self.info = InfoPanel(parent)
-        self.selected: int | None = None  # dataset index
-        self.hovered: int | None = None
+        self.selected = self.hovered = None
         self.follow = True
         self._upload: UploadPath | None = None
         self._connected = False
@@ -107,9 +109,6 @@ class EmbeddingView(View):
         self.info.layout()
 
     def options_changed(self) -> None:
-        self._style_dirty = True
-
-    def invalidate(self) -> None:
         self._style_dirty = True
 
     # -- updates ----------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ The sample is drawn from the run context's inputs, whatever the model and the ta
 (classification, regression, inputs only). Every `every` steps (and within the probe's
 time budget) the model runs on the sample in chunks under no_grad with a hook on the
 chosen layer; the activations are projected to 2-D or 3-D by `WarmPCA` (or handed to a
-t-SNE/UMAP thread) without leaving the device. The payload is float32 positions and labels shaped exactly like the view's GL
-buffers, so a CUDA-GL path can copy them device to device.
+t-SNE/UMAP thread) without leaving the device. The payload is float32 positions and
+labels shaped exactly like the view's GL buffers, so a CUDA-GL path can copy them device
+to device.
 """
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ def cold_basis(x: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
     return v[:, :k].contiguous()
 
 
-def fused_pass(x: torch.Tensor, v: torch.Tensor, chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def fused_pass(x: torch.Tensor, v: torch.Tensor,
+               chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One read of `x`: Y = X V (N, k), X^T Y (D, k) and the column sums of X (D,)."""
     n, d = x.shape
     k = v.shape[1]

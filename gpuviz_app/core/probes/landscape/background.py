@@ -212,8 +212,8 @@ class LandscapeComputer:
         if self.stream is None:
             # The points go to single-threaded workers; this thread itself stays on one torch
             # thread. A second OpenMP team in the process (this thread's, had it ever run with
-            # two) makes libgomp stop spinning at barriers, which halved training's speed
-            # for good after one pause (484 -> 280 steps/s measured).
+            # two) makes libgomp stop spinning at barriers, which slowed training for good
+            # after one pause.
             if torch.get_num_threads() != 1:
                 set_threads_here(1)
             self.evaluator.workers = self.full_workers if rush else self.workers

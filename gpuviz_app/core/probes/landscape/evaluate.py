@@ -7,12 +7,11 @@ on the same data.
 
 Two ways to evaluate many points, chosen by device. On a GPU, torch.func's vmap turns a
 chunk of points into one batched call. On the CPU that is slower than one plain forward
-per point (vmap makes each convolution a grouped one; measured here 1.75 against
-1.30 ms per point for the default CNN), so there copies of the module have parameters that are
-views of one flat buffer: a point is one `addmv` into it and one ordinary forward, and
-the points are shared out over single-threaded workers (see `cpu_workers`). Image
-batches are fed channels-last there, the layout the CPU's pooling kernels vectorise
-(the default CNN's forward: 1.6 against 0.8 ms).
+per point (vmap makes each convolution a grouped one), so there copies of the module
+have parameters that are views of one flat buffer: a point is one `addmv` into it and
+one ordinary forward, and the points are shared out over single-threaded workers (see
+`core.cpu_workers`). Image batches are fed channels-last there, the layout the CPU's
+pooling kernels vectorise.
 """
 
 from __future__ import annotations
@@ -54,7 +53,7 @@ class SurfaceEvaluator:
         self.workers: int | None = None  # CPU points in parallel; None: the caller's torch threads
         self.loss_fn = copy.deepcopy(loss_fn)
         self.x, self.y = x, y
-        # images as channels-last: the CPU's pooling kernels are ~10x faster on that layout
+        # images as channels-last: the CPU's pooling kernels are much faster on that layout
         # (`to`, not `contiguous`: with one channel the latter keeps the old strides)
         self._x_pointwise = x.to(memory_format=torch.channels_last) if self.pointwise and x.dim() == 4 else x
         self.device = x.device

@@ -2,9 +2,10 @@
 
 Tiles are RGBA8 (what the colour texture holds): one tile per filter, in colour when the
 layer reads RGB (the first layer of a 3-channel model) and in gray when it reads one
-channel; otherwise one grayscale tile per (output, input) channel pair, a row per filter. Tiles are separated by a transparent
-one-pixel gap. Per-filter normalisation maps each output filter's own [min, max] to
-[0, 255]; shared normalisation uses the layer's [min, max].
+channel; otherwise one grayscale tile per (output, input) channel pair, a row per filter.
+Tiles are separated by a transparent one-pixel gap. Per-filter normalisation maps each
+output filter's own [min, max] to [0, 255]; shared normalisation uses the layer's
+[min, max].
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""The view panel: controls built from the view's declarations, a canvas made only when shown."""
+"""The view panel: controls built from the view's declarations, a canvas made only once on screen."""
 
 from __future__ import annotations
 
-import pytest
 import numpy as np
+import pytest
 from PySide6 import QtCore, QtWidgets
 
 from gpuviz_app.core.history import MetricsHistory

@@ -3,9 +3,9 @@
 Run with torch's intra-op threads, every small operation is a parallel region that ends
 in a barrier. On a busy machine (training, rendering and other programs sharing the
 cores) one descheduled thread stalls every barrier, and a short pass can take a hundred
-times as long. And every thread that runs parallel regions gets an OpenMP team of its own; with
-more team threads than cores, libgomp stops spinning at barriers, which halves the
-training's speed. Work split into blocks, one per single-threaded worker, has neither
+times as long. And every thread that runs parallel regions gets an OpenMP team of its
+own; with more team threads than cores, libgomp stops spinning at barriers, which halves
+the training's speed. Work split into blocks, one per single-threaded worker, has neither
 problem.
 """
 

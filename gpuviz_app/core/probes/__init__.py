@@ -4,7 +4,8 @@ A probe is created per run from a `RunContext` (the model, a sample of its data,
 hook) and never sees a trainer, so it works on any model: the built-in trainer's, a user's
 script's, or one attached from another process. This package is torch-free: each probe's
 module is imported by its factory on first use, on the training thread, because those
-modules import torch (which takes a while) and would otherwise freeze a window that has just appeared.
+modules import torch (which takes a while) and would otherwise freeze a window that has
+just appeared.
 """
 
 from __future__ import annotations

@@ -137,7 +137,7 @@ def projection_cost(n: int, d: int, repeat: int, device: str = "cpu") -> Figure:
     return figure
 
 
-def interleaved(ours, peer, repeat: int, settle_s: float = 0.25) -> tuple[float, float]:
+def interleaved(ours, peer, repeat: int, pause_s: float = 0.25) -> tuple[float, float]:
     """Best times of `ours` and `peer`, alternated, with a pause before each so that one
     library's idle-spinning worker threads do not tax the other's run."""
     import time
@@ -145,7 +145,7 @@ def interleaved(ours, peer, repeat: int, settle_s: float = 0.25) -> tuple[float,
     best = [float("inf"), float("inf")]
     for _ in range(repeat + 1):  # the first round warms up
         for i, fn in enumerate((peer, ours)):
-            time.sleep(settle_s)
+            time.sleep(pause_s)
             start = time.perf_counter()
             fn()
             best[i] = min(best[i], time.perf_counter() - start)

@@ -209,7 +209,7 @@ def test_the_session_hands_options_to_the_probe_and_stops_its_thread():
     snap = s.advance(20, settle=True)
     p = snap.parts["landscape"]
     assert p.mode == "slice" and p.state == "done" and p.centre_step == 20
-    probe = s._probes["landscape"]
+    probe = s.probes["landscape"]
     assert probe.computer.alive
     t = threading.Thread(target=s.run, kwargs={"until_finished": True}, daemon=True)
     t.start()
@@ -222,11 +222,11 @@ def test_a_new_run_closes_the_old_probe_and_keeps_its_options():
     s = TrainingSession(digits, device="cpu", probes=probe_factories({"landscape"}))
     s.configure_probe("landscape", dict(FAST, mode="slice"))
     s.advance(5, settle=True)
-    old = s._probes["landscape"]
+    old = s.probes["landscape"]
     s.reset()
     snap = s.advance(0, settle=True)
     assert not old.computer.alive
-    assert s._probes["landscape"] is not old and snap.parts["landscape"].mode == "slice"
+    assert s.probes["landscape"] is not old and snap.parts["landscape"].mode == "slice"
     s.close()
 
 

@@ -116,3 +116,22 @@ def test_a_new_view_needs_only_its_declarations():
     with pytest.raises(KeyError):
         Tiny.option("nope")
     assert Tiny.option("bins").default == 30
+
+
+def test_a_view_is_found_by_its_name_alone(monkeypatch):
+    """Adding a view is a module named like it (with `VIEW`) plus its name in VIEW_NAMES."""
+    import sys
+    import types
+
+    from gpuviz_app.render import views
+
+    class Extra(View):
+        name = "extra"
+
+    module = types.ModuleType("gpuviz_app.render.views.extra")
+    module.VIEW = Extra
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    assert views._view_class("extra") is Extra
+    Extra.name = "misnamed"
+    with pytest.raises(TypeError, match="render/views/extra"):
+        views._view_class("extra")

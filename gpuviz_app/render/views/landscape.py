@@ -189,3 +189,6 @@ class LandscapeView(View):
         text = (f"{MODE_TITLES.get(p.mode, p.mode)} \u00b7 {size} \u00b7 {p.eval_batch} samples \u00b7 "
                 f"centre at step {p.centre_step} (loss {p.centre_loss:.3g}) \u00b7 {state}")
         return text + (f" \u00b7 {p.message}" if p.message else "")
+
+
+VIEW = LandscapeView  # what the registry (render/views/__init__.py) finds under this view's name

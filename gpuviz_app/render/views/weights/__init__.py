@@ -3,4 +3,6 @@ health (`plots`)."""
 
 from gpuviz_app.render.views.weights.view import WeightsView
 
-__all__ = ["WeightsView"]
+VIEW = WeightsView  # what the registry (render/views/__init__.py) finds under this view's name
+
+__all__ = ["VIEW", "WeightsView"]

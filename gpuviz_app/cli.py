@@ -1,19 +1,24 @@
-"""The `gpuviz` command: launch the window, or run a subcommand.
+"""The `gpuviz` command: parse the arguments into options objects, then launch or run a subcommand.
 
-Subcommand modules are imported only when used, so `gpuviz --version` and the window's
-start-up stay fast.
+Only `LaunchOptions` and `RecordOptions` travel down; nothing in the package imports this module.
+Subcommand modules are imported only when used, so `gpuviz --version` and the window's start-up
+stay fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from gpuviz_app import __version__
 from gpuviz_app.core.allocator import keep_freed_memory
+from gpuviz_app.core.view_names import DASHBOARD, VIEW_NAMES
+from gpuviz_app.export.record_options import RecordOptions, parse_size
+from gpuviz_app.ui.launch_options import LaunchOptions
 
 DEVICES = ("auto", "cpu", "cuda")
+TRAINING_OPTIONS = ("model", "optimizer", "lr", "batch_size", "seed")
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -28,13 +33,16 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="default 0")
 
 
-def config_from_args(args: argparse.Namespace, base=None):
-    """A TrainConfig from `base` with the options given on the command line applied."""
+def train_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """Only the training options given on the command line (the ones left out stay unset)."""
+    return {key: getattr(args, key) for key in TRAINING_OPTIONS if getattr(args, key, None) is not None}
+
+
+def config_from_args(options: LaunchOptions, base=None):
+    """Transitional: the window's old entry point; the window applies `options.train_changes` itself."""
     from gpuviz_app.core.config import TrainConfig
 
-    given = {key: getattr(args, key) for key in ("model", "optimizer", "lr", "batch_size", "seed")
-             if getattr(args, key, None) is not None}
-    return (base or TrainConfig()).with_changes(**given)
+    return (base or TrainConfig()).with_changes(**options.train_changes)
 
 
 class DatasetPaths(argparse.Action):
@@ -47,6 +55,15 @@ class DatasetPaths(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         values = list(values or [])
         setattr(namespace, self.dest, None if not values else values[0] if len(values) == 1 else values)
+
+
+def view_list(text: str) -> tuple[str, ...]:
+    """'all' or comma-separated view names; the metrics view is always shown."""
+    names = VIEW_NAMES if text.strip() == "all" else tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = sorted(set(names) - set(VIEW_NAMES))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown view {', '.join(unknown)} (choose from {', '.join(VIEW_NAMES)})")
+    return names
 
 
 def launch_parser() -> argparse.ArgumentParser:
@@ -69,24 +86,22 @@ def launch_parser() -> argparse.ArgumentParser:
     return p
 
 
-VIEW_NAMES = ("metrics", "weights", "embedding", "landscape")
-
-
-def view_list(text: str) -> tuple[str, ...]:
-    """'all' or comma-separated view names; the metrics view is always shown."""
-    names = VIEW_NAMES if text.strip() == "all" else tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = sorted(set(names) - set(VIEW_NAMES))
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown view {', '.join(unknown)} (choose from {', '.join(VIEW_NAMES)})")
-    return names
+def launch_options(argv: Sequence[str]) -> LaunchOptions:
+    """The window's options from the launch command's arguments (exits with usage on an error)."""
+    parser = launch_parser()
+    args = parser.parse_args(list(argv))
+    if args.screenshot and not args.quit_when_done:
+        parser.error("--screenshot needs --quit-when-done (and usually --steps)")
+    return LaunchOptions(path=args.path, device=args.device, steps=args.steps,
+                         quit_when_done=args.quit_when_done, screenshot=args.screenshot, views=args.views,
+                         train_changes=train_changes(args))
 
 
 def record_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gpuviz record",
                                 description="Train with no display and save a screenshot or video of a view.")
     p.add_argument("path", nargs="?", help="dataset file or folder (default: the built-in digits)")
-    p.add_argument("--view", default="metrics",
-                   choices=("dashboard", "metrics", "weights", "embedding", "landscape"))
+    p.add_argument("--view", default="metrics", choices=(DASHBOARD, *VIEW_NAMES))
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--out", metavar="FILE", help="video file: .mp4 (H.264), .webm (VP9) or .gif")
     p.add_argument("--screenshot", metavar="PNG", help="PNG of the final frame")
@@ -104,40 +119,39 @@ def record_parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_size(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
+def record_options(argv: Sequence[str]) -> RecordOptions:
+    """`gpuviz record`'s options from its arguments (exits with usage on an error)."""
+    parser = record_parser()
+    args = parser.parse_args(list(argv))
+    if not args.out and not args.screenshot and not args.csv:
+        parser.error("give --out FILE, --screenshot PNG and/or --csv CSV")
+    if args.steps < 0:
+        parser.error("--steps must be >= 0")
+    if args.every is not None and args.every < 1:
+        parser.error("--every must be >= 1")
+    if not (args.fps > 0 and 0 < args.scale <= 8):
+        parser.error("--fps must be > 0 and --scale in (0, 8]")
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise SystemExit(f"gpuviz: --size expects WxH, like 1280x720, not {text!r}") from None
-    if not (16 <= w <= 16384 and 16 <= h <= 16384):
-        raise SystemExit(f"gpuviz: --size {text} is outside 16..16384 pixels")
-    return w, h
+        size = parse_size(args.size)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return RecordOptions(steps=args.steps, view=args.view, path=args.path, out=args.out,
+                         screenshot=args.screenshot, csv=args.csv, size=size, fps=args.fps, every=args.every,
+                         scale=args.scale, force=args.force, device=args.device, train_changes=train_changes(args))
 
 
 def cmd_launch(argv: Sequence[str]) -> int:
-    args = launch_parser().parse_args(argv)
-    if args.screenshot and not args.quit_when_done:
-        launch_parser().error("--screenshot needs --quit-when-done (and usually --steps)")
+    options = launch_options(argv)
     from gpuviz_app.ui.app import run_app
 
-    return run_app(args)
+    return run_app(options)
 
 
 def cmd_record(argv: Sequence[str]) -> int:
-    args = record_parser().parse_args(argv)
-    if not args.out and not args.screenshot and not args.csv:
-        record_parser().error("give --out FILE, --screenshot PNG and/or --csv CSV")
-    if args.steps < 0:
-        record_parser().error("--steps must be >= 0")
-    if args.every is not None and args.every < 1:
-        record_parser().error("--every must be >= 1")
-    if not (args.fps > 0 and 0 < args.scale <= 8):
-        record_parser().error("--fps must be > 0 and --scale in (0, 8]")
+    options = record_options(argv)
     from gpuviz_app.export.headless import record
 
-    return record(args)
+    return record(options)
 
 
 def cmd_inspect(argv: Sequence[str]) -> int:

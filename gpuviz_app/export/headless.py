@@ -12,14 +12,15 @@ Ctrl+C or SIGTERM cancels: nothing is left under the output names.
 
 from __future__ import annotations
 
-import argparse
 import math
 import signal
 import sys
 import time
 from pathlib import Path
 
+from gpuviz_app.core.view_names import DASHBOARD
 from gpuviz_app.data.dataset import DatasetError
+from gpuviz_app.export.record_options import RecordOptions
 
 CLIP_S = 10.0  # default clip length (seconds) that --every is chosen for
 
@@ -79,17 +80,17 @@ def _cancel_on_signal(signum, frame) -> None:
     raise Cancelled()
 
 
-def check_outputs(args: argparse.Namespace) -> str | None:
+def check_outputs(options: RecordOptions) -> str | None:
     """A one-line reason why the outputs cannot be written, or None."""
     from gpuviz_app.export.atomic import OutputExists, check_writable
     from gpuviz_app.export.video import VideoFormatError, video_format
 
     try:
-        if args.out:
-            video_format(args.out)
-        for path in (args.out, args.screenshot, getattr(args, "csv", None)):
+        if options.out:
+            video_format(options.out)
+        for path in (options.out, options.screenshot, options.csv):
             if path:
-                check_writable(path, args.force)
+                check_writable(path, options.force)
     except OutputExists as exc:
         return f"{exc.path}: already exists (use --force to overwrite)"
     except VideoFormatError as exc:
@@ -97,8 +98,9 @@ def check_outputs(args: argparse.Namespace) -> str | None:
     return None
 
 
-def record(args: argparse.Namespace) -> int:
-    problem = check_outputs(args)
+def record(options: RecordOptions) -> int:
+    """Exit status: 0 written, 2 refused or failed (one `error:` line), 130 cancelled."""
+    problem = check_outputs(options)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -107,14 +109,14 @@ def record(args: argparse.Namespace) -> int:
     from gpuviz_app.render.offscreen import use_offscreen_backend
 
     try:
-        device = resolve_device(args.device)
+        device = resolve_device(options.device)
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     cuda_index = (device.index or 0) if device.type == "cuda" else None
     use_offscreen_backend(cuda_index)
 
-    from gpuviz_app.cli import config_from_args, parse_size
+    from gpuviz_app.core.config import TrainConfig
     from gpuviz_app.core.probes import probe_factories
     from gpuviz_app.core.session import TrainingSession
     from gpuviz_app.data.open import load_dataset
@@ -123,45 +125,45 @@ def record(args: argparse.Namespace) -> int:
     from gpuviz_app.render.views import make_view
 
     try:
-        dataset = load_dataset(args.path)
+        dataset = load_dataset(options.path)
     except DatasetError as exc:
         print(f"error: {exc.path}: {exc.reason}", file=sys.stderr)
         return 2
-    names = dashboard_views() if args.view == "dashboard" else [args.view]
+    names = dashboard_views() if options.view == DASHBOARD else [options.view]
     unknown = [n for n in names if n not in dashboard_views()]
     if unknown:
         print(f"error: the {unknown[0]} view is not available in this build", file=sys.stderr)
         return 2
     views = [make_view(n) for n in names]
-    size = parse_size(args.size) or ((1280, 720) if len(views) > 1 else views[0].render_size)
-    frame_size = scaled_size(size, args.scale)
-    config = config_from_args(args)
-    session = TrainingSession(lambda: dataset, config=config, device=str(device), max_steps=args.steps,
+    size = options.size or ((1280, 720) if len(views) > 1 else views[0].render_size)
+    frame_size = scaled_size(size, options.scale)
+    config = TrainConfig().with_changes(**options.train_changes)
+    session = TrainingSession(lambda: dataset, config=config, device=str(device), max_steps=options.steps,
                               probes=probe_factories({v.probe for v in views if v.probe}))
     for view in views:
-        options = view.probe_options()
-        if view.probe and options is not None:
-            session.configure_probe(view.probe, options)
+        probe_options = view.probe_options()
+        if view.probe and probe_options is not None:
+            session.configure_probe(view.probe, probe_options)
     canvas = ViewCanvas(views, size=size)
     canvas.settle()
-    if args.out:
-        every = args.every or default_every(args.steps, args.fps)
+    if options.out:
+        every = options.every or default_every(options.steps, options.fps)
     else:
-        every = args.every or max(1, args.steps // 50)
+        every = options.every or max(1, options.steps // 50)
     # SIGINT too: a shell starts background jobs with SIGINT ignored, and Python then never
     # turns it into KeyboardInterrupt
     previous = {s: signal.signal(s, _cancel_on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     encoder = None
     try:
-        if args.out:
+        if options.out:
             from gpuviz_app.export.video import BackgroundEncoder, VideoWriter
 
-            encoder = BackgroundEncoder(VideoWriter(args.out, frame_size, args.fps, overwrite=args.force),
+            encoder = BackgroundEncoder(VideoWriter(options.out, frame_size, options.fps, overwrite=options.force),
                                         max_frames=4)
-        snapshot = _train(session, canvas, args, every, encoder, frame_size)
+        snapshot = _train(session, canvas, options, every, encoder, frame_size)
         written = [str(encoder.finish())] if encoder else []
         encoder = None
-        written += _write_stills(args, canvas, snapshot)
+        written += _write_stills(options, canvas, snapshot)
     except (KeyboardInterrupt, Cancelled):
         if encoder is not None:
             encoder.cancel()
@@ -181,19 +183,19 @@ def record(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(session, canvas, args, every, encoder, frame_size):
+def _train(session, canvas, options: RecordOptions, every, encoder, frame_size):
     """Train to `--steps`, rendering and queueing a frame at each of `frame_steps`."""
     from gpuviz_app.export.frames import render_view
 
-    progress = Progress(args.steps)
-    total = math.ceil(args.steps / every) + 1
+    progress = Progress(options.steps)
+    total = math.ceil(options.steps / every) + 1
     # settle: background work (the loss surface) completes before each frame, so frames
     # do not depend on timing
     snapshot = session.advance(0, settle=True)
     upload = canvas.configure_upload(snapshot.device)
     print(f"upload path: {upload.name} ({upload.reason})", file=sys.stderr)
     frames = 0
-    for target in _frame_steps(args.steps, every):
+    for target in _frame_steps(options.steps, every):
         if target > snapshot.step:
             snapshot = session.advance(target - snapshot.step, settle=True)
         canvas.push(snapshot)
@@ -209,18 +211,18 @@ def _train(session, canvas, args, every, encoder, frame_size):
     return snapshot
 
 
-def _write_stills(args, canvas, snapshot) -> list[str]:
+def _write_stills(options: RecordOptions, canvas, snapshot) -> list[str]:
     from gpuviz_app.export.image import save_png, snapshot_metadata
     from gpuviz_app.export.metrics_csv import write_metrics_csv
 
     written = []
-    if args.screenshot:
+    if options.screenshot:
         from gpuviz_app.export.frames import render_view
 
-        pixels = render_view(canvas, scale=args.scale)
-        save_png(pixels, args.screenshot, snapshot_metadata(snapshot), overwrite=args.force)
-        written.append(str(Path(args.screenshot)))
-    if getattr(args, "csv", None):
-        write_metrics_csv(snapshot.metrics, args.csv, overwrite=args.force)
-        written.append(str(Path(args.csv)))
+        pixels = render_view(canvas, scale=options.scale)
+        save_png(pixels, options.screenshot, snapshot_metadata(snapshot), overwrite=options.force)
+        written.append(str(Path(options.screenshot)))
+    if options.csv:
+        write_metrics_csv(snapshot.metrics, options.csv, overwrite=options.force)
+        written.append(str(Path(options.csv)))
     return written

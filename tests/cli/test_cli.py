@@ -108,9 +108,60 @@ def test_record_the_landscape_without_a_display(run_gpuviz, tmp_path):
 
 
 def test_views_option_names_known_views_only():
-    from gpuviz_app.cli import launch_parser
+    from gpuviz_app.cli import launch_options
 
-    assert launch_parser().parse_args(["--views", "all"]).views == ("metrics", "weights", "embedding", "landscape")
-    assert launch_parser().parse_args(["--views", "embedding, metrics"]).views == ("embedding", "metrics")
+    assert launch_options(["--views", "all"]).views == ("metrics", "weights", "embedding", "landscape")
+    assert launch_options(["--views", "embedding, metrics"]).views == ("embedding", "metrics")
     with pytest.raises(SystemExit):
-        launch_parser().parse_args(["--views", "weights,loss"])
+        launch_options(["--views", "weights,loss"])
+
+
+def test_launch_options_carry_only_the_training_settings_given():
+    from gpuviz_app.cli import launch_options
+    from gpuviz_app.ui.launch_options import LaunchOptions
+
+    options = launch_options(["d.npz", "--lr", "0.01", "--batch-size", "32", "--device", "cpu", "--steps", "7",
+                              "--quit-when-done", "--screenshot", "w.png"])
+    assert options == LaunchOptions(path="d.npz", device="cpu", steps=7, quit_when_done=True,
+                                    screenshot="w.png", train_changes={"lr": 0.01, "batch_size": 32})
+    assert launch_options([]).train_changes == {}
+    assert launch_options(["--model", "cnn", "--optimizer", "sgd", "--seed", "3"]).train_changes == {
+        "model": "cnn", "optimizer": "sgd", "seed": 3}
+
+
+def test_a_screenshot_of_the_window_needs_quit_when_done(capsys):
+    from gpuviz_app.cli import launch_options
+
+    with pytest.raises(SystemExit) as exited:
+        launch_options(["--screenshot", "w.png"])
+    assert exited.value.code == 2
+    assert "--screenshot needs --quit-when-done" in capsys.readouterr().err
+
+
+def test_record_options_hold_the_parsed_values():
+    from gpuviz_app.cli import record_options
+    from gpuviz_app.export.record_options import RecordOptions
+
+    options = record_options(["d.csv", "--view", "dashboard", "--steps", "40", "--out", "v.webm", "--size",
+                              "320x200", "--fps", "12", "--every", "4", "--scale", "2", "--force", "--seed", "5"])
+    assert options == RecordOptions(steps=40, view="dashboard", path="d.csv", out="v.webm", size=(320, 200),
+                                    fps=12.0, every=4, scale=2.0, force=True, train_changes={"seed": 5})
+
+
+@pytest.mark.parametrize("argv, sentence", [
+    (["--size", "12x"], "--size expects WxH, like 1280x720, not '12x'"),
+    (["--size", "8x8"], "--size 8x8 is outside 16..16384 pixels"),
+    (["--every", "0"], "--every must be >= 1"),
+    (["--steps", "-1"], "--steps must be >= 0"),
+    (["--view", "loss"], "argument --view: invalid choice: 'loss'"),
+])
+def test_record_refuses_bad_options_with_a_usage_error(capsys, argv, sentence):
+    from gpuviz_app.cli import record_options
+
+    with pytest.raises(SystemExit) as exited:
+        record_options(["--steps", "5", "--screenshot", "s.png", *argv])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: gpuviz record") and f"gpuviz record: error: {sentence}" in err
+    assert "Traceback" not in err
+

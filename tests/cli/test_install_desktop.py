@@ -86,6 +86,6 @@ def test_install_reports_an_unwritable_data_dir_in_one_line(run_gpuviz, tmp_path
     (["--model", "mlp", "x.csv"], "x.csv"),
 ])
 def test_the_launch_command_takes_one_or_several_paths(argv, expected):
-    from gpuviz_app.cli import launch_parser
+    from gpuviz_app.cli import launch_options
 
-    assert launch_parser().parse_args(argv).path == expected
+    assert launch_options(argv).path == expected

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
 
+from gpuviz_app.ui.launch_options import LaunchOptions
 
-def run_app(args: argparse.Namespace) -> int:
+
+def run_app(options: LaunchOptions) -> int:
+    """Show the window for `options` and run until it closes; returns the exit status."""
     import vispy
     from PySide6 import QtCore, QtWidgets
 
@@ -23,7 +25,7 @@ def run_app(args: argparse.Namespace) -> int:
     app.setApplicationDisplayName("gpuviz")
     app.setDesktopFileName(APP_ID)  # the launcher entry's name: desktops match the window to it
     app.setWindowIcon(application_icon())
-    window = MainWindow(args)
+    window = MainWindow(options)
 
     def stop(signum, frame) -> None:  # Ctrl+C or SIGTERM: close as if the user did
         QtCore.QTimer.singleShot(0, window.close)

@@ -12,12 +12,14 @@ import logging
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from gpuviz_app.data.dataset import Dataset, DatasetError
 from gpuviz_app.ui import settings as store
 from gpuviz_app.ui.dataset_dialog import DatasetDialog
+from gpuviz_app.ui.dataset_drop import DropTarget
 from gpuviz_app.ui.dataset_loader import DatasetLoader
+from gpuviz_app.ui.dataset_menus import build_menus
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +27,12 @@ RECENT_KEY = "data/recent"
 LAST_KEY = "data/last"
 IMAGE_SIDE_KEY = "data/image_max_side"
 MAX_RECENT = 8
-IMAGE_SIDES = (32, 64, 96, 128)
-AUGMENT_LABELS = {"off": "Off", "shift": "Random shifts", "shift+flip": "Random shifts and flips"}
 FILE_FILTER = ("Datasets (*.npz *.npy *.csv *.tsv *.txt *.data *.pt *.pth *.safetensors *ubyte* *.idx *.gz);;"
                "All files (*)")
 
 Spec = Any  # a path string, a list of path strings, or "builtin:NAME"
 Confirm = Callable[[Dataset, Spec], None]
+Failure = Callable[[str], None]
 
 
 def spec_key(spec: Spec) -> Any:
@@ -83,16 +84,24 @@ class LoadProgress(QtWidgets.QWidget):
 
 
 class DatasetActions(QtCore.QObject):
-    """Owns the loader, the dataset menus, the drop target, and the remembered datasets."""
+    """Owns the loader, the dataset menus, the drop target, and the remembered datasets.
+
+    `train_on(dataset)` switches training to a confirmed dataset; `configure(**changes)` changes
+    the training configuration (the Data menu's augmentation); `model()` names the model in use.
+    A `scripted` run neither reads nor saves the remembered datasets."""
 
     # from the training thread at start-up: a quiet note for the status bar, a spec to remember
     note = QtCore.Signal(str)
     remember_spec = QtCore.Signal(object)
 
-    def __init__(self, window: QtWidgets.QMainWindow) -> None:
+    def __init__(self, window: QtWidgets.QMainWindow, *, scripted: bool, train_on: Callable[[Dataset], None],
+                 configure: Callable[..., None], model: Callable[[], str]) -> None:
         super().__init__(window)
         self.window = window
-        self.scripted = bool(getattr(window.args, "quit_when_done", False))
+        self.scripted = scripted
+        self._train_on = train_on
+        self._configure = configure
+        self._model = model
         self.loader = DatasetLoader(self)
         self.loader.progress.connect(self._on_progress)
         self.loader.loaded.connect(self._on_loaded)
@@ -106,8 +115,11 @@ class DatasetActions(QtCore.QObject):
         self.image_max_side = store.load_json(IMAGE_SIDE_KEY, 64)
         self.progress = LoadProgress(window, self.loader.cancel)
         window.statusBar().insertPermanentWidget(0, self.progress)
-        self.note.connect(lambda text: window.statusBar().showMessage(text, 15000))
+        self.note.connect(self._show_note)  # a bound slot: queued into the GUI thread
         self.remember_spec.connect(self.remember)
+
+    def _show_note(self, text: str) -> None:
+        self.window.statusBar().showMessage(text, 15000)
 
     def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:
         if obj is self.window and event.type() == QtCore.QEvent.Type.Close:
@@ -156,8 +168,7 @@ class DatasetActions(QtCore.QObject):
         if self.confirm is not None:
             self.confirm(data, spec)
             return
-        model = getattr(getattr(self.window, "config", None), "model", "auto")
-        dialog = DatasetDialog(data, self.window, model=model)
+        dialog = DatasetDialog(data, self.window, model=self._model())
         dialog.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.apply(data, spec))
         dialog.finished.connect(lambda _r, d=dialog: self._dialog_closed(d))
@@ -170,12 +181,9 @@ class DatasetActions(QtCore.QObject):
 
     def apply(self, data: Dataset, spec: Spec) -> None:
         """Switch training to `data` (the user confirmed)."""
-        window = self.window
-        if window.session is None:
-            window.start_training()
-        window.session.set_dataset(data)
+        self._train_on(data)
         self.remember(spec)
-        window.statusBar().showMessage(f"Training on {data.name}: {len(data):,} samples, "
+        self.window.statusBar().showMessage(f"Training on {data.name}: {len(data):,} samples, "
                                        f"{len(data.classes)} classes", 8000)
 
     def _on_failed(self, path: str, reason: str, spec: Spec) -> None:
@@ -216,17 +224,17 @@ class DatasetActions(QtCore.QObject):
         store.save_json(RECENT_KEY, [])
 
     # -- the first dataset (runs on the training thread) ------------------------------------------------
-    def load_initial(self) -> Dataset:
-        """`gpuviz PATH` loads PATH (a failure falls back to the default, with the reason shown);
-        otherwise the dataset of the last session, quietly falling back to the default."""
+    def load_initial(self, path: Spec | None, on_failure: Failure) -> Dataset:
+        """`gpuviz PATH` loads PATH (a failure falls back to the default, and `on_failure` gets
+        "path: reason" to show); otherwise the dataset of the last session, quietly falling back
+        to the default. Runs on the training thread: it reaches the window only through signals."""
         from gpuviz_app.data.open import load_dataset
 
-        path = self.window.args.path
         if path:
             try:
                 data = load_dataset(path, options=self.options())
             except DatasetError as exc:
-                self.window.load_error = f"{exc.path}: {exc.reason}"
+                on_failure(f"{exc.path}: {exc.reason}")
                 return load_dataset(None)
             if isinstance(path, (list, tuple)):
                 self.remember_spec.emit([str(Path(p).absolute()) for p in path])
@@ -246,18 +254,16 @@ class DatasetActions(QtCore.QObject):
         store.save_json(IMAGE_SIDE_KEY, side)
 
     def set_augment(self, mode: str) -> None:
-        configure = getattr(self.window, "_configure", None)
-        if configure is not None:
-            configure(augment=mode)
+        self._configure(augment=mode)
 
 
-def install(window: QtWidgets.QMainWindow) -> DatasetActions:
-    """Add the dataset menus and the drop target to `window`; returns the controller."""
-    from gpuviz_app.ui.dataset_menus import build_menus
-    from gpuviz_app.ui.dataset_drop import DropTarget
-
-    actions = DatasetActions(window)
-    build_menus(window, actions)
+def install(window: QtWidgets.QMainWindow, file_menu: QtWidgets.QMenu, *, scripted: bool,
+            train_on: Callable[[Dataset], None], configure: Callable[..., None], model: Callable[[], str],
+            augment: str) -> DatasetActions:
+    """Add the dataset menus (to `file_menu` and a Data menu) and the drop target to `window`;
+    returns the controller. See `DatasetActions` for the callables."""
+    actions = DatasetActions(window, scripted=scripted, train_on=train_on, configure=configure, model=model)
+    build_menus(window, file_menu, actions, augment)
     actions.drop = DropTarget(window, actions)
     window.installEventFilter(actions)  # closing the window stops a load in progress
     return actions

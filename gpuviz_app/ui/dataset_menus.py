@@ -1,17 +1,27 @@
 """The dataset entries of the File menu (Open, Open Folder, Open Recent, Built-in datasets) and the
-Data menu (augmentation, image size)."""
+Data menu (augmentation, image size).
+
+`actions` is the window's `DatasetActions` (not imported here: it builds these menus); the menus
+call its `open`, `open_files`, `open_folder`, `recent`, `clear_recent`, `set_augment` and
+`set_image_max_side`, and read its `image_max_side`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6 import QtGui, QtWidgets
 
 from gpuviz_app.core.config import AUGMENTATIONS
 
+IMAGE_SIDES = (32, 64, 96, 128)
+AUGMENT_LABELS = {"off": "Off", "shift": "Random shifts", "shift+flip": "Random shifts and flips"}
 
-def build_menus(window: QtWidgets.QMainWindow, actions) -> None:
-    file_menu: QtWidgets.QMenu = window.file_menu
+
+def build_menus(window: QtWidgets.QMainWindow, file_menu: QtWidgets.QMenu, actions: Any, augment: str) -> None:
+    """Insert the dataset entries at the top of `file_menu` and a Data menu after it; `augment`
+    is the augmentation in use."""
     first = file_menu.actions()[0] if file_menu.actions() else None
     items: list[QtGui.QAction] = []
 
@@ -53,14 +63,11 @@ def build_menus(window: QtWidgets.QMainWindow, actions) -> None:
     data_menu.setObjectName("menu-data")
     augment = data_menu.addMenu("&Augment Images")
     group = QtGui.QActionGroup(augment)
-    current = getattr(getattr(window, "config", None), "augment", "off")
-    from gpuviz_app.ui.dataset_actions import AUGMENT_LABELS, IMAGE_SIDES
-
     actions.augment_actions = {}
     for mode in AUGMENTATIONS:
         action = augment.addAction(AUGMENT_LABELS.get(mode, mode))
         action.setCheckable(True)
-        action.setChecked(mode == current)
+        action.setChecked(mode == augment)
         group.addAction(action)
         action.triggered.connect(lambda _c=False, m=mode: actions.set_augment(m))
         actions.augment_actions[mode] = action
@@ -88,7 +95,7 @@ def _action_after(bar: QtWidgets.QMenuBar, action: QtGui.QAction) -> QtGui.QActi
     return None
 
 
-def fill_recent(menu: QtWidgets.QMenu, actions) -> None:
+def fill_recent(menu: QtWidgets.QMenu, actions: Any) -> None:
     menu.clear()
     entries = actions.recent()
     for entry in entries:

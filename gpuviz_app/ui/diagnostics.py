@@ -121,22 +121,22 @@ def canvas_gl_info(canvas: Any) -> dict[str, str]:
         return {"version": str(version)} if version and version != UNKNOWN else {}
 
 
-def collect(window: Any) -> Diagnostics:
-    """Everything about this window's run that a bug report needs."""
+def collect(snapshot: Any, device_choice: str, upload: Any, canvas: Any) -> Diagnostics:
+    """Everything about a window's run that a bug report needs: its newest `snapshot` (None
+    before training starts, then `device_choice` is shown), the views' `upload` path, and a
+    VisPy `canvas` whose GL context is asked (None before any canvas exists)."""
     from PySide6 import QtGui
 
-    panel = next(iter(window.panels.values()), None)
-    snapshot = getattr(window, "snapshot", None)
-    device = snapshot.device_name if snapshot is not None else f"{window.args.device} (training not started)"
+    device = snapshot.device_name if snapshot is not None else f"{device_choice} (training not started)"
     app = QtGui.QGuiApplication.instance()
     return Diagnostics(
         versions=library_versions(),
         os=os_summary(),
-        gl=canvas_gl_info(panel.canvas.canvas if panel is not None else None),
+        gl=canvas_gl_info(canvas),
         qt_platform=app.platformName() if app is not None else UNKNOWN,
         device=device,
         cuda=cuda_summary(),
-        upload=window.upload.name,
-        upload_reason=window.upload.reason,
+        upload=upload.name,
+        upload_reason=upload.reason,
         executable=sys.executable if getattr(sys, "frozen", False) else f"{sys.executable} (Python)",
     )

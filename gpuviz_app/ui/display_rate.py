@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from PySide6 import QtGui
+from PySide6 import QtGui, QtWidgets
 
 from gpuviz_app.ui import settings as store
-from gpuviz_app.ui.pacing import DEFAULT_SHARE, DISPLAY_SHARES, budget_override, share_budget
+from gpuviz_app.ui.pacing import DEFAULT_SHARE, DISPLAY_SHARES, FramePacer, budget_override, share_budget
 
 KEY = "display/share"
 
@@ -17,15 +15,15 @@ def saved_share() -> float:
     return share if share in {s for _, s in DISPLAY_SHARES} else DEFAULT_SHARE
 
 
-def install_display_rate(window: Any) -> QtGui.QActionGroup:
-    """A choice of display budgets under the View menu; GPUVIZ_DISPLAY_BUDGET, when set, wins
-    for this session and the choice is shown disabled."""
-    menu = window.view_menu.addMenu("Display &rate")
-    group = QtGui.QActionGroup(window)
+def install_display_rate(view_menu: QtWidgets.QMenu, pacer: FramePacer) -> QtGui.QActionGroup:
+    """A choice of display budgets for `pacer` under the View menu; GPUVIZ_DISPLAY_BUDGET, when
+    set, wins for this session and the choice is shown disabled."""
+    menu = view_menu.addMenu("Display &rate")
+    group = QtGui.QActionGroup(menu)
     group.setExclusive(True)
     override = budget_override()
     current = saved_share()
-    window.pacer.base = share_budget(current) if override is None else override
+    pacer.set_base(share_budget(current) if override is None else override)
     for text, share in DISPLAY_SHARES:
         action = menu.addAction(text)
         action.setCheckable(True)
@@ -38,7 +36,7 @@ def install_display_rate(window: Any) -> QtGui.QActionGroup:
 
     def chosen(action: QtGui.QAction) -> None:
         share = float(action.data())
-        window.pacer.base = share_budget(share)
+        pacer.set_base(share_budget(share))
         store.save_json(KEY, share)
 
     group.triggered.connect(chosen)

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from gpuviz_app.ui.recorder import DASHBOARD, WindowRecorder
+from gpuviz_app.core.view_names import DASHBOARD
+from gpuviz_app.ui.frame_loop import FrameLoop
+from gpuviz_app.ui.recorder import WindowRecorder
 from gpuviz_app.ui.screenshot import ScreenshotDialog, screenshot_pixels, target_combo, targets, to_qimage
 
 log = logging.getLogger(__name__)
@@ -47,11 +49,12 @@ class RecordDialog(QtWidgets.QDialog):
     """What to record and how: real time at F fps, or a time-lapse frame every k steps."""
 
     def __init__(self, window, target: str = DASHBOARD) -> None:
+        """`window` is the main window: its `visible_panels()` are what can be recorded."""
         super().__init__(window)
         self.setWindowTitle("Record video")
         self.setObjectName("record-dialog")
         form = QtWidgets.QFormLayout(self)
-        self.target = target_combo(window, self)
+        self.target = target_combo(window.visible_panels(), self)
         self.target.setCurrentIndex(max(0, self.target.findData(target)))
         form.addRow("View", self.target)
         self.fps = QtWidgets.QSpinBox(self)
@@ -107,10 +110,14 @@ def _stamp() -> str:
 
 
 class ExportActions(QtCore.QObject):
-    def __init__(self, window) -> None:
+    """Screenshots, recordings and CSV of `window` (the main window: its `visible_panels()`), of
+    the snapshot `frames` shows."""
+
+    def __init__(self, window, frames: FrameLoop) -> None:
         super().__init__(window)
         self.window = window
-        self.recorder = WindowRecorder(window)
+        self.frames = frames
+        self.recorder = WindowRecorder(window, frames, window.visible_panels)
         W = QtCore.Qt.ShortcutContext.WindowShortcut
 
         self.screenshot = QtGui.QAction(_icon(window, "camera"), "Export &screenshot…", window)
@@ -147,9 +154,9 @@ class ExportActions(QtCore.QObject):
         self.recorder.status_changed.connect(self._show_status)
         self.recorder.active_changed.connect(self._recording_changed)
 
-    def install(self) -> None:
+    def install(self, menu: QtWidgets.QMenu) -> None:
+        """Add the commands to the File `menu` (before Quit), the toolbar and the status bar."""
         window = self.window
-        menu = window.file_menu
         quit_action = next((a for a in menu.actions() if a.shortcut() == QtGui.QKeySequence(
             QtGui.QKeySequence.StandardKey.Quit)), None)
         for action in (self.screenshot, self.record, self.csv):
@@ -183,8 +190,8 @@ class ExportActions(QtCore.QObject):
                         transparent: bool = False, overwrite: bool = False) -> Path:
         from gpuviz_app.export.image import save_png, snapshot_metadata
 
-        pixels = screenshot_pixels(self.window, target, scale, transparent)
-        meta = snapshot_metadata(self.window.snapshot)
+        pixels = screenshot_pixels(self.window, self.window.visible_panels(), target, scale, transparent)
+        meta = snapshot_metadata(self.frames.snapshot)
         meta["gpuviz:view"] = target
         meta["gpuviz:scale"] = f"{scale:g}"
         save_png(pixels, path, meta, overwrite=overwrite)
@@ -192,14 +199,14 @@ class ExportActions(QtCore.QObject):
         return Path(path)
 
     def copy_screenshot(self, target: str = DASHBOARD, scale: float = 1.0, transparent: bool = False) -> None:
-        image = to_qimage(screenshot_pixels(self.window, target, scale, transparent))
+        image = to_qimage(screenshot_pixels(self.window, self.window.visible_panels(), target, scale, transparent))
         QtGui.QGuiApplication.clipboard().setImage(image)
         self.window.statusBar().showMessage(f"Copied a {image.width()}x{image.height()} picture", 5000)
 
     # -- video ---------------------------------------------------------------------------
     def _fill_record_menu(self) -> None:
         self.record_menu.clear()
-        for key, label in targets(self.window):
+        for key, label in targets(self.window.visible_panels()):
             action = self.record_menu.addAction(label.split(" (")[0])
             action.setEnabled(not self.recorder.active)
             action.triggered.connect(lambda _c=False, key=key: self.ask_and_record(key))
@@ -253,7 +260,7 @@ class ExportActions(QtCore.QObject):
 
     # -- CSV -----------------------------------------------------------------------------
     def export_csv(self) -> None:
-        if self.window.snapshot is None:
+        if self.frames.snapshot is None:
             self.window.statusBar().showMessage("No metrics yet", 5000)
             return
         path = ask_save_path(self.window, "Export metrics CSV", f"gpuviz-metrics-{_stamp()}.csv",
@@ -264,7 +271,7 @@ class ExportActions(QtCore.QObject):
     def save_csv(self, path: str, overwrite: bool = False) -> Path:
         from gpuviz_app.export.metrics_csv import write_metrics_csv
 
-        written = write_metrics_csv(self.window.snapshot.metrics, path, overwrite=overwrite)
+        written = write_metrics_csv(self.frames.snapshot.metrics, path, overwrite=overwrite)
         self.window.statusBar().showMessage(f"Saved {path}", 5000)
         return written
 
@@ -279,7 +286,8 @@ class ExportActions(QtCore.QObject):
             return False
 
 
-def install_export(window) -> ExportActions:
-    actions = ExportActions(window)
-    actions.install()
+def install_export(window, file_menu: QtWidgets.QMenu, frames: FrameLoop) -> ExportActions:
+    """Export commands for `window` (see `ExportActions`), in `file_menu` and a toolbar."""
+    actions = ExportActions(window, frames)
+    actions.install(file_menu)
     return actions

@@ -7,14 +7,14 @@ license and data credits. It opens window-modal without blocking (`open`, not `e
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import Callable
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from gpuviz_app import __version__
 from gpuviz_app.desktop import ICON_SIZES
 from gpuviz_app.resources import resource
-from gpuviz_app.ui.diagnostics import Diagnostics, collect
+from gpuviz_app.ui.diagnostics import Diagnostics
 
 LICENSE = "MIT"
 COPYRIGHT = "Copyright (c) 2026 gpuviz developers"
@@ -95,12 +95,13 @@ def copy_to_clipboard(text: str) -> None:
 
 
 class HelpActions:
-    """The Help menu's entries for one window."""
+    """The Help menu's entries for one window; `diagnostics()` collects the facts when asked."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: QtWidgets.QMainWindow, menu: QtWidgets.QMenu,
+                 diagnostics: Callable[[], Diagnostics]) -> None:
         self.window = window
+        self._diagnostics = diagnostics
         self.dialog: AboutDialog | None = None
-        menu: QtWidgets.QMenu = window.help_menu
         self.about = menu.addAction("&About gpuviz")
         self.about.setMenuRole(QtGui.QAction.MenuRole.AboutRole)
         self.about.triggered.connect(self.show_about)
@@ -112,17 +113,18 @@ class HelpActions:
         if self.dialog is not None:
             self.dialog.close()
             self.dialog.deleteLater()
-        self.dialog = AboutDialog(self.window, collect(self.window))
+        self.dialog = AboutDialog(self.window, self._diagnostics())
         self.dialog.open()  # window-modal, returns at once
         return self.dialog
 
     def copy_diagnostics(self) -> str:
-        text = collect(self.window).as_text()
+        text = self._diagnostics().as_text()
         copy_to_clipboard(text)
         self.window.statusBar().showMessage("Diagnostics copied to the clipboard.", 5000)
         return text
 
 
-def install_help_actions(window: Any) -> HelpActions:
-    """Add About and Copy diagnostics to `window.help_menu`."""
-    return HelpActions(window)
+def install_help_actions(window: QtWidgets.QMainWindow, menu: QtWidgets.QMenu,
+                         diagnostics: Callable[[], Diagnostics]) -> HelpActions:
+    """Add About and Copy diagnostics to the Help `menu` of `window`."""
+    return HelpActions(window, menu, diagnostics)

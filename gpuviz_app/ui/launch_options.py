@@ -22,5 +22,6 @@ class LaunchOptions:
 
     @property
     def scripted(self) -> bool:
-        """A run that exits by itself: it neither reads nor saves the user's remembered state."""
+        """A run that exits by itself: it starts from the default training settings and dataset
+        (not the last session's) and saves nothing the user arranged."""
         return self.quit_when_done

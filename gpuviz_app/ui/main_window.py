@@ -1,11 +1,10 @@
-"""The main window: the training toolbar, one panel per View, the status bar, and the frame loop."""
+"""The main window: the training toolbar, one panel per View, the status bar; the frame loop
+(`FrameLoop`) decides when the panels draw and tells the window through signals."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
-import time
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -14,130 +13,170 @@ from gpuviz_app.core.probes import probe_factories
 from gpuviz_app.core.session import TrainingSession
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.data.dataset import Dataset
-from gpuviz_app.render.upload import HostUpload
+from gpuviz_app.render.upload import HostUpload, UploadPath
 from gpuviz_app.render.views import VIEW_CLASSES, make_view
+from gpuviz_app.render.views.base import View
 from gpuviz_app.ui import dataset_actions
 from gpuviz_app.ui import settings as store
 from gpuviz_app.ui import timing
+from gpuviz_app.ui import window_state
 from gpuviz_app.ui.controls import TrainingControls
+from gpuviz_app.ui.diagnostics import Diagnostics, collect
 from gpuviz_app.ui.display_rate import install_display_rate
-from gpuviz_app.ui.help_actions import install_help_actions
 from gpuviz_app.ui.export_actions import install_export
+from gpuviz_app.ui.frame_loop import FrameLoop
+from gpuviz_app.ui.help_actions import install_help_actions
+from gpuviz_app.ui.launch_options import LaunchOptions
 from gpuviz_app.ui.lifetime import make_timer
 from gpuviz_app.ui.pacing import FramePacer
 from gpuviz_app.ui.panels import ViewPanel
+from gpuviz_app.ui.screenshot import save_window_png
 from gpuviz_app.ui.status import StatusLine
 from gpuviz_app.ui.worker import TrainingThread
 
 log = logging.getLogger(__name__)
 
-FRAME_MS = 16  # the display polls the mailbox at up to ~60 Hz
-STATUS_S = 1.0  # between drawn frames the status bar still follows the newest snapshot (each repaint
-# recomposites the GL window, which costs a software renderer ~10 ms)
-MAX_FRAME_GAP_S = 2.0  # a frame at least this often, whatever the budget (idle repaints may exceed it)
-PROBE_LEAD_S = 0.1  # the display asks for probe payloads this long before it may draw
-IDLE_POLL_MS = 250  # while the display budget refills, the mailbox is polled this often at least
-DOCK_SHARE = 0.45  # of the window's width, for the docked views when no layout was saved
+CONFIG_KEY = "training/config"
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    def __init__(self, args: argparse.Namespace) -> None:
+    """`options` says what the command line asked; `pacer` replaces the display budget (tests)."""
+
+    def __init__(self, options: LaunchOptions, pacer: FramePacer | None = None) -> None:
         super().__init__()
-        self.args = args
+        self.options = options
         self.setWindowTitle("gpuviz")
         self.setObjectName("gpuviz-main")
         self.resize(1280, 800)
-        self.upload = HostUpload("host staging")
+        self.upload: UploadPath = HostUpload("host staging")
         self.config = self._initial_config()
         self.session: TrainingSession | None = None
         self.thread: TrainingThread | None = None
-        self.snapshot: Snapshot | None = None  # the newest taken from the mailbox
-        self.drawn: Snapshot | None = None  # the newest pushed to the canvases
-        self.load_error = ""
         self.exit_code = 0
         self._finishing = False
 
+        self.frames = FrameLoop(self._draw, pacer, self)
         self.panels: dict[str, ViewPanel] = {}
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._dock_shown: dict[str, bool] = {}  # a tab behind another is not shown (Qt keeps it 'visible')
-        self._status_time = 0.0
         self._build_panels()
-        self.controls = TrainingControls(self, self._set_paused, self._step_once, self._reset, self._configure)
+        self.controls = TrainingControls(self, self._set_paused, self._step_once, self._reset, self.configure)
         self.controls.set_config(self.config)
         self.addToolBar(self.controls)
         self.status = StatusLine(self.statusBar())
         self.status.set("upload", self.upload.name, self.upload.reason)
         self._build_menus()
-        self.datasets = dataset_actions.install(self)
-        self.exporter = install_export(self)
-        self._restore_state()
+        self.datasets = dataset_actions.install(
+            self, self.file_menu, scripted=options.scripted, train_on=self.train_on, configure=self.configure,
+            model=lambda: self.config.model, augment=self.config.augment)
+        self.exporter = install_export(self, self.file_menu, self.frames)
+        self.display_rate = install_display_rate(self.view_menu, self.frames.pacer)
+        window_state.restore_layout(self, self.docks)
+        if options.views:
+            window_state.show_side_by_side(self, self.docks, options.views)
+        window_state.restore_view_options(self.panels.values())
 
-        self._frame_timer = make_timer(self, FRAME_MS, self._on_frame)
-        self._frame_timer.setObjectName("gpuviz-frame")
         self._start_timer = make_timer(self, 0, self.start_training, single_shot=True)
         self._start_timer.setObjectName("gpuviz-start")
         self._finish_timer = make_timer(self, 50, self._finish, single_shot=True)
-        self._fps_frames, self._fps_time, self.fps = 0, time.perf_counter(), 0.0
-        self.pacer = FramePacer()
-        self._drawn_time = 0.0
-        self.display_rate = install_display_rate(self)
-        self.panels["metrics"].canvas.canvas.events.draw.connect(self._first_paints)
+        self._connect_frames()
 
     # -- construction -------------------------------------------------------------------
     def _initial_config(self) -> TrainConfig:
         """Command-line values win; otherwise, in an interactive session, the last one's settings."""
-        from gpuviz_app.cli import config_from_args
-
-        scripted = bool(self.args.quit_when_done)
-        base = TrainConfig() if scripted else TrainConfig.from_dict(store.load_json("training/config", {}))
-        return config_from_args(self.args, base)
+        saved = TrainConfig() if self.options.scripted else TrainConfig.from_dict(store.load_json(CONFIG_KEY, {}))
+        return saved.with_changes(**self.options.train_changes)
 
     def _build_panels(self) -> None:
-        metrics = make_view("metrics")
-        central = ViewPanel([metrics], self.upload, self, on_options=self._options_changed)
-        self.setCentralWidget(central)
-        self.panels["metrics"] = central
+        self.setCentralWidget(self._panel("metrics"))
         self.setDockNestingEnabled(True)
         previous = None
         for name, cls in VIEW_CLASSES.items():
             if name == "metrics":
                 continue
-            panel = ViewPanel([make_view(name)], self.upload, self, on_options=self._options_changed)
             dock = QtWidgets.QDockWidget(cls.title, self)
             dock.setObjectName(f"dock-{name}")
-            dock.setWidget(panel)
+            dock.setWidget(self._panel(name))
             self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, dock)
             if previous is not None:
                 self.tabifyDockWidget(previous, dock)
             previous = dock
-            self.panels[name] = panel
             self.docks[name] = dock
             dock.visibilityChanged.connect(lambda shown, name=name: self._dock_visibility(name, shown))
         if self.docks:
             next(iter(self.docks.values())).raise_()  # the first view's tab in front
 
+    def _panel(self, name: str) -> ViewPanel:
+        panel = ViewPanel([make_view(name)], self.upload, self, on_options=self._options_changed,
+                          on_action=self._probe_action)
+        self.panels[name] = panel
+        return panel
+
     def _build_menus(self) -> None:
         menu = self.menuBar()
-        file = menu.addMenu("&File")
-        quit_action = file.addAction("&Quit")
+        self.file_menu = menu.addMenu("&File")
+        quit_action = self.file_menu.addAction("&Quit")
         quit_action.setShortcut(QtGui.QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
-        self.file_menu = file
         train = menu.addMenu("&Training")
         for action in (self.controls.play, self.controls.step, self.controls.reset):
             train.addAction(action)
-        view = menu.addMenu("&View")
-        for name, dock in self.docks.items():
-            view.addAction(dock.toggleViewAction())
-        self.view_menu = view
+        self.view_menu = menu.addMenu("&View")
+        for dock in self.docks.values():
+            self.view_menu.addAction(dock.toggleViewAction())
         self.help_menu = menu.addMenu("&Help")
-        self.help_actions = install_help_actions(self)
+        self.help_actions = install_help_actions(self, self.help_menu, self.diagnostics)
+
+    def _connect_frames(self) -> None:
+        frames = self.frames
+        frames.snapshot_taken.connect(lambda snap: timing.sample(snap.step, snap.wall_time))
+        frames.device_changed.connect(self._choose_upload)
+        frames.status_due.connect(self._show_status)
+        frames.finished.connect(self._on_finished)
+        frames.load_failed.connect(self._report_load_error)
+        metrics = self.panels["metrics"]
+        if metrics.has_canvas:
+            self._watch_first_paints()
+        else:
+            metrics.canvas_created.connect(self._watch_first_paints)
+
+    def _watch_first_paints(self, *_) -> None:
+        self.panels["metrics"].canvas.canvas.events.draw.connect(self._first_paints)
 
     def _first_paints(self, event=None) -> None:
+        """Start-up marks for `gpuviz bench`: the first paint, and the first with trained steps."""
         timing.mark("window_shown")
-        if self.drawn is not None and self.drawn.step > 0:
+        drawn = self.frames.drawn
+        if drawn is not None and drawn.step > 0:
             timing.mark("first_training_frame")
             self.panels["metrics"].canvas.canvas.events.draw.disconnect(self._first_paints)
+
+    # -- what the frame loop shows -------------------------------------------------------
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The newest snapshot taken from the run (see `FrameLoop.snapshot`)."""
+        return self.frames.snapshot
+
+    @property
+    def drawn(self) -> Snapshot | None:
+        """The newest snapshot the panels were given (see `FrameLoop.drawn`)."""
+        return self.frames.drawn
+
+    def _draw(self, snap: Snapshot) -> None:
+        for panel in self.visible_panels().values():
+            panel.push(snap)
+
+    def _show_status(self, snap: Snapshot) -> None:
+        self.status.show_snapshot(snap, self.frames.fps)
+        self.controls.set_paused(snap.paused)
+
+    def _choose_upload(self, device: str) -> None:
+        """Once the device is known: CUDA–GL where it works, else host staging (with why)."""
+        chosen = [upload for upload in (p.set_device(device) for p in self.panels.values()) if upload is not None]
+        if chosen:
+            self.upload = chosen[0]
+        self.status.set("upload", self.upload.name, self.upload.reason)
+        log.info("views upload via %s: %s", self.upload.name, self.upload.reason)
 
     # -- training ---------------------------------------------------------------------------
     def showEvent(self, event: QtGui.QShowEvent) -> None:
@@ -148,35 +187,42 @@ class MainWindow(QtWidgets.QMainWindow):
     def start_training(self) -> None:
         if self.session is not None:
             return
+        probes = {view.probe for panel in self.panels.values() for view in panel.views if view.probe}
         self.session = TrainingSession(
             self._load_initial_dataset,
             config=self.config,
-            device=self.args.device,
-            max_steps=self.args.steps,
-            probes=probe_factories({p.views[0].probe for p in self.panels.values() if p.views[0].probe}),
+            device=self.options.device,
+            max_steps=self.options.steps,
+            probes=probe_factories(probes),
             active=self._shown_probes(),
         )
         for panel in self.panels.values():
             for view in panel.views:
                 self._send_probe_options(view)
-        self.session.pace_probes()
+        self.frames.start(self.session)  # probes paced to the frames from the first step on
         self.thread = TrainingThread(self.session, self)
         self.thread.start()
-        self.pacer.restart()
-        self._frame_timer.start()
 
     def _load_initial_dataset(self) -> Dataset:
         """Runs on the worker thread. A bad PATH falls back to the default, with the reason shown."""
-        return self.datasets.load_initial()
+        return self.datasets.load_initial(self.options.path, self.frames.report_load_failure)
 
-    def visible_panels(self) -> list[ViewPanel]:
-        """The panels of the views on screen (see `shown_views`), in view order."""
+    def train_on(self, data: Dataset) -> None:
+        """Switch training to `data` (starting training first if it has not started)."""
+        if self.session is None:
+            self.start_training()
+        self.session.set_dataset(data)
+
+    def visible_panels(self) -> dict[str, ViewPanel]:
+        """The panels of the views on screen (see `shown_views`) by name, in view order."""
         shown = self.shown_views()
-        return [p for name, p in self.panels.items() if name in shown and p.isVisible()]
+        return {name: p for name, p in self.panels.items() if name in shown and p.isVisible()}
 
     def _dock_visibility(self, name: str, shown: bool) -> None:
         self._dock_shown[name] = shown
-        self._active_probes_changed()
+        if self.session is not None:
+            self.session.set_active_probes(self._shown_probes())
+            self.frames.want_probes()  # a view just shown gets its first payload at once
 
     def shown_views(self) -> set[str]:
         """Views on screen: the central one and each dock not hidden or behind another tab."""
@@ -184,86 +230,10 @@ class MainWindow(QtWidgets.QMainWindow):
         return docks | {"metrics"}
 
     def _shown_probes(self) -> set[str]:
-        return {self.panels[n].views[0].probe for n in self.shown_views() if self.panels[n].views[0].probe}
+        return {view.probe for name in self.shown_views() for view in self.panels[name].views if view.probe}
 
-    def _active_probes_changed(self) -> None:
-        if self.session is not None:
-            self.session.set_active_probes(self._shown_probes())
-            self.session.want_probes()  # a view just shown gets its first payload at once
-
-    def _on_frame(self) -> None:
-        session = self.session
-        if session is None:
-            return
-        if self.load_error:
-            self._report_load_error()
-        snap = session.mailbox.take()
-        if snap is not None:
-            previous = self.snapshot
-            if previous is None or previous.device != snap.device:
-                self._choose_upload(snap.device)
-            self.snapshot = snap
-            timing.sample(snap.step, snap.wall_time)
-            if previous is None or (previous.paused, previous.run_id) != (snap.paused, snap.run_id):
-                self._status_time = 0.0  # a change of state is shown at once
-        if self.snapshot is self.drawn:
-            return
-        ready = self.pacer.ready()
-        gap = time.perf_counter() - self._drawn_time
-        if ready or min(self.pacer.wait_s(), MAX_FRAME_GAP_S - gap) <= PROBE_LEAD_S:
-            session.want_probes()  # payloads are computed for the frames that will be drawn
-        overdue = gap >= MAX_FRAME_GAP_S
-        if not ready and not overdue and not self._draw_at_once():  # sleep until the budget allows
-            if time.perf_counter() - self._status_time >= STATUS_S:
-                self._show_status(self.snapshot)  # counters stay live even when frames are rare
-            wait_s = self.pacer.wait_s()
-            if wait_s > PROBE_LEAD_S:
-                wait_s -= PROBE_LEAD_S  # wake to ask for payloads, then again to draw them
-            self._frame_timer.setInterval(max(FRAME_MS, min(IDLE_POLL_MS, int(wait_s * 1000))))
-            return
-        self._frame_timer.setInterval(FRAME_MS)
-        snap = self.drawn = self.snapshot
-        self._drawn_time = time.perf_counter()
-        for panel in self.visible_panels():
-            panel.canvas.push(snap)
-        self._count_fps()
-        self._show_status(snap)
-        if snap.finished and self.args.quit_when_done and not self._finishing:
-            self._finishing = True
-            self._finish_timer.start()  # after the last frame has been painted
-
-    def _draw_at_once(self) -> bool:
-        """A run's first steps, and training stopping or resuming, are drawn whatever the budget
-        holds: start-up's first paints, or idle costs above a small budget, would hold them back
-        (and `--quit-when-done` waits for the last frame)."""
-        drawn, snap = self.drawn, self.snapshot
-        if drawn is None or drawn.step == 0 or drawn.run_id != snap.run_id:
-            return True
-        return (drawn.finished, drawn.paused) != (snap.finished, snap.paused)
-
-    def _show_status(self, snap: Snapshot) -> None:
-        self._status_time = time.perf_counter()
-        self.status.show_snapshot(snap, self.fps)
-        self.controls.set_paused(snap.paused)
-
-    def _choose_upload(self, device: str) -> None:
-        """Once the device is known: CUDA–GL where it works, else host staging (with why)."""
-        for panel in self.panels.values():
-            upload = panel.canvas.configure_upload(device)
-        self.upload = upload
-        self.status.set("upload", upload.name, upload.reason)
-        log.info("views upload via %s: %s", upload.name, upload.reason)
-
-    def _count_fps(self) -> None:
-        now = time.perf_counter()
-        if now - self._fps_time >= 1.0:
-            frames = max((p.canvas.frames for p in self.panels.values()), default=0)
-            self.fps = (frames - self._fps_frames) / (now - self._fps_time)
-            self._fps_frames, self._fps_time = frames, now
-
-    def _report_load_error(self) -> None:
-        message, self.load_error = self.load_error, ""
-        if self.args.quit_when_done:
+    def _report_load_error(self, message: str) -> None:
+        if self.options.quit_when_done:
             print(f"error: {message}", file=sys.stderr)
             self.exit_code = 2
             self.close()
@@ -272,30 +242,32 @@ class MainWindow(QtWidgets.QMainWindow):
         QtWidgets.QMessageBox.warning(self, "gpuviz", f"Could not open {message}.\n\nTraining the default "
                                       "dataset instead.")
 
+    def _on_finished(self) -> None:
+        if self.options.quit_when_done and not self._finishing:
+            self._finishing = True
+            self._finish_timer.start()  # after the last frame has been painted
+
     def _finish(self) -> None:
-        if self.args.screenshot:
+        path = self.options.screenshot
+        if path:
             try:
-                self.save_window_png(self.args.screenshot)
+                self.save_window_png(path)
             except OSError as exc:
-                print(f"error: {self.args.screenshot}: {exc}", file=sys.stderr)
+                print(f"error: {path}: {exc}", file=sys.stderr)
                 self.exit_code = 2
         self.close()
 
     def save_window_png(self, path: str) -> None:
         """The whole window, GL panels included, as a PNG with the run's context in it."""
-        import numpy as np
+        save_window_png(self, self.visible_panels().values(), self.frames.snapshot, path)
 
-        from gpuviz_app.export.image import save_png, snapshot_metadata
+    def diagnostics(self) -> Diagnostics:
+        """What a bug report needs about this window's run (Help > About, Copy diagnostics)."""
+        metrics = self.panels["metrics"]
+        canvas = metrics.canvas.canvas if metrics.has_canvas else None
+        return collect(self.frames.snapshot, self.options.device, self.upload, canvas)
 
-        for panel in self.visible_panels():
-            panel.canvas.canvas.update()
-        image = self.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGBA8888)
-        w, h = image.width(), image.height()
-        pixels = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
-        pixels = pixels.reshape(h, image.bytesPerLine())[:, : w * 4].reshape(h, w, 4)
-        save_png(pixels, path, snapshot_metadata(self.snapshot), overwrite=True)
-
-    # -- controls ----------------------------------------------------------------------------
+    # -- controls: each sends the session one command ------------------------------------------
     def _set_paused(self, paused: bool) -> None:
         if self.session:
             self.session.set_paused(paused)
@@ -309,86 +281,48 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.session:
             self.session.reset()
 
-    def _configure(self, **changes) -> None:
+    def configure(self, **changes) -> None:
+        """Change the training configuration (remembered for the next session)."""
         self.config = self.config.with_changes(**changes)
-        store.save_json("training/config", self.config.to_dict())
+        store.save_json(CONFIG_KEY, self.config.to_dict())
         if self.session:
             self.session.configure(**changes)
 
-    def _send_probe_options(self, view) -> None:
+    def _send_probe_options(self, view: View) -> None:
         """Views whose probe takes options (the landscape's grid, the embedding's layer) hand them
         to the session."""
         options = view.probe_options()
         if self.session is not None and view.probe and options is not None:
             self.session.configure_probe(view.probe, options)
 
-    def _options_changed(self, view) -> None:
-        store.save_json(f"views/{view.name}", view.options())
+    def _options_changed(self, view: View) -> None:
+        window_state.save_view_options(view)
         self._send_probe_options(view)
-        if self.snapshot is not None:
-            self.panels[view.name].canvas.push(self.snapshot)
+        if self.frames.snapshot is not None:
+            self.panels[view.name].push(self.frames.snapshot)
 
-    # -- state -------------------------------------------------------------------------------
-    def _restore_state(self) -> None:
-        geometry = store.load_bytes("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        state = store.load_bytes("window/state")
-        if state is None or not self.restoreState(state):
-            self._share_width(list(self.docks.values()))
-        if getattr(self.args, "views", None):
-            self.show_views_side_by_side(self.args.views)
-        for name, panel in self.panels.items():
-            for view in panel.views:
-                view.set_options(store.load_json(f"views/{view.name}", {}))
-            panel.sync_option_widgets()
+    def _probe_action(self, view: View, action: str) -> None:
+        """A view's action button (the landscape's Re-centre) for its probe."""
+        if self.session is not None and view.probe:
+            self.session.probe_action(view.probe, action)
 
-    def show_views_side_by_side(self, names) -> None:
-        """Open the docks of `names` one above the other (no tabs), close the rest."""
-        shown = [self.docks[n] for n in self.docks if n in names]
-        right = QtCore.Qt.DockWidgetArea.RightDockWidgetArea
-        for dock in self.docks.values():
-            self.removeDockWidget(dock)
-        for i, dock in enumerate(shown):
-            if i == 0:
-                self.addDockWidget(right, dock)
-            else:
-                self.splitDockWidget(shown[i - 1], dock, QtCore.Qt.Orientation.Vertical)
-            dock.show()
-        for name, dock in self.docks.items():
-            if name not in names:
-                self.addDockWidget(right, dock)
-                dock.hide()
-        self._share_width(shown)
-
-    def _share_width(self, docks: list[QtWidgets.QDockWidget]) -> None:
-        """Give the right dock column DOCK_SHARE of the window, the rest to the central view."""
-        if docks:
-            self.resizeDocks(docks[:1], [int(self.width() * DOCK_SHARE)], QtCore.Qt.Orientation.Horizontal)
-
-    def _save_state(self) -> None:
-        store.save_bytes("window/geometry", self.saveGeometry())
-        store.save_bytes("window/state", self.saveState())
-        for panel in self.panels.values():
-            for view in panel.views:
-                store.save_json(f"views/{view.name}", view.options())
-        store.settings().sync()
-
+    # -- closing -------------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
-        self._frame_timer.stop()
-        self._start_timer.stop()
-        self._finish_timer.stop()
-        if not self.args.quit_when_done:
-            self._save_state()
+        self._stop_timers()
+        if not self.options.scripted:
+            window_state.save_layout(self, self.panels.values())
         if self.thread is not None and not self.thread.shutdown():
             log.warning("the training thread did not stop in time")
         timing.write()
         super().closeEvent(event)
 
-    def shutdown(self) -> None:
-        """Stop everything this window started (used when closing and by tests)."""
-        self._frame_timer.stop()
+    def _stop_timers(self) -> None:
+        self.frames.stop()
         self._start_timer.stop()
         self._finish_timer.stop()
+
+    def shutdown(self) -> None:
+        """Stop everything this window started (used when closing and by tests)."""
+        self._stop_timers()
         if self.thread is not None:
             self.thread.shutdown()

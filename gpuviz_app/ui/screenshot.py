@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any, Iterable, Mapping
+
 import numpy as np
 from PySide6 import QtGui, QtWidgets
 
+from gpuviz_app.core.view_names import DASHBOARD
 from gpuviz_app.export.frames import SCALES, compose, render_view, scaled_size
-from gpuviz_app.ui.recorder import DASHBOARD, panel_layout, target_panels
+from gpuviz_app.ui.recorder import panel_layout, target_panels
 
 
-def targets(window) -> list[tuple[str, str]]:
-    """(key, label) of what can be exported now: the dashboard and each visible view."""
+def targets(visible: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(key, label) of what can be exported now: the dashboard and each of the `visible` panels."""
     items = [(DASHBOARD, "Dashboard (all visible views)")]
-    for name, panel in window.panels.items():
-        if panel in window.visible_panels():
-            items.append((name, panel.views[0].title))
+    for name, panel in visible.items():
+        items.append((name, panel.views[0].title))
     return items
 
 
-def screenshot_pixels(window, target: str, scale: float = 1.0, transparent: bool = False) -> np.ndarray:
+def screenshot_pixels(window: QtWidgets.QWidget, visible: Mapping[str, Any], target: str, scale: float = 1.0,
+                      transparent: bool = False) -> np.ndarray:
     """RGBA pixels of `target` rendered at `scale` times its on-screen size (not upscaled).
 
-    The dashboard is each visible view rendered at that scale and placed where it sits in
-    the window.
+    The dashboard is each of the `visible` panels rendered at that scale and placed where it
+    sits in `window`.
     """
-    panels = target_panels(window, target)
+    panels = target_panels(visible, target)
     if not panels:
         raise ValueError(f"the {target} view is not visible")
     if target != DASHBOARD:
@@ -38,16 +41,30 @@ def screenshot_pixels(window, target: str, scale: float = 1.0, transparent: bool
     return compose(parts, scaled_size(size, scale), transparent=transparent)
 
 
+def save_window_png(window: QtWidgets.QWidget, panels: Iterable[Any], snapshot: Any, path: str) -> None:
+    """`window` as it is on screen, the GL `panels` in it included, as a PNG carrying the
+    `snapshot`'s context (step, dataset, losses) as text chunks."""
+    from gpuviz_app.export.image import save_png, snapshot_metadata
+
+    for panel in panels:
+        panel.canvas.canvas.update()
+    image = window.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGBA8888)
+    w, h = image.width(), image.height()
+    pixels = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
+    pixels = pixels.reshape(h, image.bytesPerLine())[:, : w * 4].reshape(h, w, 4)
+    save_png(pixels, path, snapshot_metadata(snapshot), overwrite=True)
+
+
 def to_qimage(pixels: np.ndarray) -> QtGui.QImage:
     h, w = pixels.shape[:2]
     rgba = np.ascontiguousarray(pixels if pixels.shape[2] == 4 else np.dstack([pixels, np.full((h, w), 255, np.uint8)]))
     return QtGui.QImage(rgba.data, w, h, 4 * w, QtGui.QImage.Format.Format_RGBA8888).copy()
 
 
-def target_combo(window, parent: QtWidgets.QWidget) -> QtWidgets.QComboBox:
+def target_combo(visible: Mapping[str, Any], parent: QtWidgets.QWidget) -> QtWidgets.QComboBox:
     """A choice of what to export: the dashboard or one visible view."""
     combo = QtWidgets.QComboBox(parent)
-    for key, label in targets(window):
+    for key, label in targets(visible):
         combo.addItem(label, key)
     return combo
 
@@ -55,12 +72,13 @@ def target_combo(window, parent: QtWidgets.QWidget) -> QtWidgets.QComboBox:
 class ScreenshotDialog(QtWidgets.QDialog):
     """What to export (target, scale, background), then Save… or Copy."""
 
-    def __init__(self, window, on_save, on_copy) -> None:
+    def __init__(self, window: Any, on_save, on_copy) -> None:
+        """`window` is the main window: its `visible_panels()` are what can be exported."""
         super().__init__(window)
         self.setWindowTitle("Export screenshot")
         self.setObjectName("screenshot-dialog")
         form = QtWidgets.QFormLayout(self)
-        self.target = target_combo(window, self)
+        self.target = target_combo(window.visible_panels(), self)
         form.addRow("View", self.target)
         self.scale = QtWidgets.QComboBox(self)
         for s in SCALES:

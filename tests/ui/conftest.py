@@ -19,15 +19,16 @@ def _settings_in_tmp(tmp_path, qapp):
 
 @pytest.fixture
 def main_window(qtbot):
-    from gpuviz_app.cli import launch_parser
+    """`main_window(*argv, show=True, pacer=None)`: a window for the launch command's arguments."""
+    from gpuviz_app.cli import launch_options
     from gpuviz_app.ui import lifetime
     from gpuviz_app.ui.main_window import MainWindow
 
     made = []
     threads_before = set(threading.enumerate())
 
-    def make(*argv: str, show: bool = True) -> MainWindow:
-        window = MainWindow(launch_parser().parse_args(list(argv)))
+    def make(*argv: str, show: bool = True, pacer=None) -> MainWindow:
+        window = MainWindow(launch_options(argv), pacer=pacer)
         made.append(window)
         if show:
             window.show()
@@ -37,6 +38,8 @@ def main_window(qtbot):
     yield make
     for window in made:
         window.close()
+        if window.thread is not None:
+            window.thread.wait(60_000)  # a step (or torch's first import) cannot be cut short
         window.deleteLater()
     qtbot.wait(10)
     leaks = lifetime.leaks()
@@ -45,11 +48,23 @@ def main_window(qtbot):
     assert not stray, f"threads left running: {stray}"
 
 
+def wait_for(qtbot, signal, current, check, timeout: int) -> None:
+    """Return once `check(snapshot)` holds for `current` (the loop's snapshot now) or for a
+    snapshot `signal` carries."""
+    if current is not None and check(current):
+        return
+    with qtbot.waitSignal(signal, check_params_cb=check, timeout=timeout):
+        pass
+
+
 def wait_step(qtbot, window, at_least: int, timeout: int = 30_000) -> None:
-    qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.step >= at_least, timeout=timeout)
+    """Until the window has taken a snapshot at `at_least` steps or later."""
+    frames = window.frames
+    wait_for(qtbot, frames.snapshot_taken, frames.snapshot, lambda snap: snap.step >= at_least, timeout)
 
 
 def wait_drawn(qtbot, window, at_least: int = 0, timeout: int = 30_000) -> None:
-    """Until the canvases were given a snapshot at `at_least` steps or later (and had time to paint)."""
-    qtbot.waitUntil(lambda: window.drawn is not None and window.drawn.step >= at_least, timeout=timeout)
+    """Until the panels were given a snapshot at `at_least` steps or later (and had time to paint)."""
+    frames = window.frames
+    wait_for(qtbot, frames.frame_drawn, frames.drawn, lambda snap: snap.step >= at_least, timeout)
     qtbot.wait(100)

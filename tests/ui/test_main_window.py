@@ -124,6 +124,8 @@ def test_views_option_shows_the_named_views_side_by_side(main_window, qtbot):
 class Spent:
     """A display budget that never allows a frame."""
 
+    budget = 0.0
+
     def ready(self):
         return False
 
@@ -133,28 +135,38 @@ class Spent:
     def restart(self):
         pass
 
+    def set_base(self, cores):
+        pass
+
 
 def test_a_frame_comes_at_least_every_max_frame_gap_whatever_the_budget(main_window, qtbot):
-    from gpuviz_app.ui.main_window import MAX_FRAME_GAP_S
+    from gpuviz_app.ui.frame_loop import MAX_FRAME_GAP_S
 
-    window = main_window("--device", "cpu", show=False)
-    window.pacer = Spent()
-    window.show()
+    window = main_window("--device", "cpu", pacer=Spent())
     qtbot.waitUntil(lambda: window.drawn is not None and window.drawn.step > 0, timeout=60_000)
     first = window.drawn.step
     qtbot.waitUntil(lambda: window.drawn.step > first, timeout=int(4_000 * MAX_FRAME_GAP_S))
 
 
 def test_the_first_and_last_training_frames_are_drawn_at_once_others_wait_for_the_budget(main_window, qtbot):
-    window = main_window("--device", "cpu", "--steps", "400", show=False)
-    window.pacer = Spent()
-    window.show()
+    import time
+
+    from gpuviz_app.ui.frame_loop import MAX_FRAME_GAP_S
+
+    window = main_window("--device", "cpu", "--steps", "400", pacer=Spent())
+    draws = []
+    window.frames.frame_drawn.connect(lambda snap: draws.append((time.monotonic(), snap)))
     qtbot.waitUntil(lambda: window.drawn is not None and window.drawn.step > 0, timeout=60_000)
     first = window.drawn.step
     wait_step(qtbot, window, first + 50)
-    assert window.drawn.step == first < 400  # (the next comes when MAX_FRAME_GAP_S is up, at the latest)
-    qtbot.waitUntil(lambda: window.drawn.finished, timeout=60_000)  # the end of training is shown at once
+    assert first < 400
+    qtbot.waitUntil(lambda: window.drawn.finished, timeout=120_000)  # the end of training is shown at once
     assert window.drawn.step == 400
+    trained = [(t, snap) for t, snap in draws if snap.step >= first]
+    assert trained[0][1].step == first and trained[-1][1].finished
+    between = trained[:-1]  # after the first, a frame only when MAX_FRAME_GAP_S was up (the budget is spent)
+    for (t0, _), (t1, _) in zip(between, between[1:]):
+        assert t1 - t0 >= 0.9 * MAX_FRAME_GAP_S
 
 
 def test_the_display_rate_choice_sets_the_budget_and_is_remembered(main_window, qtbot, monkeypatch):
@@ -162,11 +174,11 @@ def test_the_display_rate_choice_sets_the_budget_and_is_remembered(main_window, 
 
     monkeypatch.delenv("GPUVIZ_DISPLAY_BUDGET", raising=False)
     window = main_window("--device", "cpu", show=False)
-    assert window.pacer.budget == pytest.approx(share_budget(0.02))
+    assert window.frames.pacer.budget == pytest.approx(share_budget(0.02))
     smooth = next(a for a in window.display_rate.actions() if a.data() == DISPLAY_SHARES[-1][1])
     smooth.trigger()
-    assert window.pacer.budget == pytest.approx(share_budget(DISPLAY_SHARES[-1][1]))
+    assert window.frames.pacer.budget == pytest.approx(share_budget(DISPLAY_SHARES[-1][1]))
     window.close()
     again = main_window("--device", "cpu", show=False)
-    assert again.pacer.budget == pytest.approx(share_budget(DISPLAY_SHARES[-1][1]))
+    assert again.frames.pacer.budget == pytest.approx(share_budget(DISPLAY_SHARES[-1][1]))
     assert again.display_rate.checkedAction().data() == DISPLAY_SHARES[-1][1]

@@ -6,7 +6,7 @@ import pytest
 from PySide6 import QtCore
 
 from gpuviz_app.render.views import VIEW_CLASSES
-from gpuviz_app.render.views.base import View
+from gpuviz_app.render.views.base import Option, View
 
 Area = QtCore.Qt.DockWidgetArea
 
@@ -17,10 +17,7 @@ class PlainView(View):
     name = "plain"
     title = "Plain"
     render_size = (200, 150)
-    option_choices = {"palette": ["dark", "light"]}
-
-    def default_options(self):
-        return {"palette": "dark"}
+    OPTIONS = (Option("palette", "dark", choices=("dark", "light")),)
 
     def update(self, snapshot, upload) -> bool:
         return False

@@ -1,0 +1,120 @@
+"""The frame loop on its own: a fake source and pacer, its policy and its signals (no window, no torch)."""
+
+from __future__ import annotations
+
+import threading
+
+from gpuviz_app.core.history import MetricsHistory
+from gpuviz_app.core.mailbox import Mailbox
+from gpuviz_app.core.snapshot import Snapshot
+from gpuviz_app.ui.frame_loop import FrameLoop
+
+
+class Source:
+    def __init__(self):
+        self.mailbox = Mailbox()
+        self.paced = False
+        self.wanted = 0
+
+    def pace_probes(self):
+        self.paced = True
+
+    def want_probes(self):
+        self.wanted += 1
+
+
+class Budget:
+    """A display budget that is spent or not, as the test says."""
+
+    def __init__(self, ready=True):
+        self.allow = ready
+
+    def ready(self):
+        return self.allow
+
+    def wait_s(self):
+        return 0.0 if self.allow else 10.0
+
+    def restart(self):
+        pass
+
+
+def snap(step, run_id=0, paused=False, finished=False, device="cpu"):
+    return Snapshot(run_id=run_id, step=step, wall_time=0.0, metrics=MetricsHistory(), latest={},
+                    paused=paused, finished=finished, device=device)
+
+
+class Recorder:
+    def __init__(self, loop: FrameLoop):
+        self.events = []
+        for name in ("snapshot_taken", "device_changed", "run_started", "status_due", "frame_drawn", "finished"):
+            getattr(loop, name).connect(lambda *args, name=name: self.events.append((name, *args)))
+
+    def names(self):
+        return [e[0] for e in self.events]
+
+    def clear(self):
+        self.events.clear()
+
+
+def make_loop(qapp, ready=True):
+    drawn = []
+    budget = Budget(ready)
+    loop = FrameLoop(drawn.append, budget)
+    source = Source()
+    loop.start(source)
+    loop.stop()  # the test ticks by hand
+    return loop, source, budget, drawn
+
+
+def test_a_snapshot_is_drawn_then_announced_and_a_new_run_and_device_are_told(qapp):
+    loop, source, _, drawn = make_loop(qapp)
+    assert source.paced  # probes are computed for the frames drawn
+    events = Recorder(loop)
+    first = snap(1)
+    source.mailbox.put(first)
+    loop.tick()
+    assert drawn == [first] and loop.drawn is first and loop.snapshot is first
+    assert events.names() == ["device_changed", "run_started", "snapshot_taken", "status_due", "frame_drawn"]
+    assert events.events[0] == ("device_changed", "cpu") and events.events[1] == ("run_started", 0)
+    assert source.wanted >= 1
+    events.clear()
+    loop.tick()  # nothing new: nothing drawn, nothing said
+    assert drawn == [first] and events.names() == []
+    source.mailbox.put(snap(2, run_id=1, device="cuda:0"))
+    loop.tick()
+    assert ("run_started", 1) in events.events and ("device_changed", "cuda:0") in events.events
+
+
+def test_a_spent_budget_holds_frames_back_except_the_ones_drawn_at_once(qapp):
+    loop, source, budget, drawn = make_loop(qapp)
+    source.mailbox.put(snap(5))
+    loop.tick()
+    budget.allow = False
+    source.mailbox.put(snap(6))
+    loop.tick()
+    assert [s.step for s in drawn] == [5]  # waits for the budget
+    assert loop.snapshot.step == 6
+    source.mailbox.put(snap(7, paused=True))
+    loop.tick()
+    assert [s.step for s in drawn] == [5, 7]  # pausing is shown at once
+    events = Recorder(loop)
+    source.mailbox.put(snap(8, finished=True))
+    loop.tick()
+    assert [s.step for s in drawn] == [5, 7, 8] and events.names().count("finished") == 1
+    source.mailbox.put(snap(8, finished=True))
+    budget.allow = True
+    loop.tick()
+    assert events.names().count("finished") == 1  # once per run
+
+
+def test_a_load_failure_reported_from_another_thread_arrives_in_the_gui_thread(qapp, qtbot):
+    loop, _, _, _ = make_loop(qapp)
+    heard = []
+    loop.load_failed.connect(lambda message: heard.append((message, threading.current_thread())))
+    worker = threading.Thread(target=loop.report_load_failure, args=("/data/x.npz: not a zip",))
+    with qtbot.waitSignal(loop.load_failed, timeout=5_000):
+        worker.start()
+        worker.join()
+    qtbot.waitUntil(lambda: bool(heard), timeout=5_000)
+    assert heard == [("/data/x.npz: not a zip", threading.main_thread())]

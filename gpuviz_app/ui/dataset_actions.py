@@ -15,6 +15,7 @@ from typing import Any, Callable
 from PySide6 import QtCore, QtWidgets
 
 from gpuviz_app.data.dataset import Dataset, DatasetError
+from gpuviz_app.data.formats.registry import file_dialog_filter
 from gpuviz_app.ui import settings as store
 from gpuviz_app.ui.dataset_dialog import DatasetDialog
 from gpuviz_app.ui.dataset_drop import DropTarget
@@ -27,8 +28,6 @@ RECENT_KEY = "data/recent"
 LAST_KEY = "data/last"
 IMAGE_SIDE_KEY = "data/image_max_side"
 MAX_RECENT = 8
-FILE_FILTER = ("Datasets (*.npz *.npy *.csv *.tsv *.txt *.data *.pt *.pth *.safetensors *ubyte* *.idx *.gz);;"
-               "All files (*)")
 
 Spec = Any  # a path string, a list of path strings, or "builtin:NAME"
 Confirm = Callable[[Dataset, Spec], None]
@@ -145,7 +144,7 @@ class DatasetActions(QtCore.QObject):
 
     def open_files(self) -> None:
         paths, _ = QtWidgets.QFileDialog.getOpenFileNames(self.window, "Open dataset", self._start_dir(),
-                                                          FILE_FILTER)
+                                                          file_dialog_filter())
         if paths:
             self.open(paths if len(paths) > 1 else paths[0])
 

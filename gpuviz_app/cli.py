@@ -38,13 +38,6 @@ def train_changes(args: argparse.Namespace) -> dict[str, Any]:
     return {key: getattr(args, key) for key in TRAINING_OPTIONS if getattr(args, key, None) is not None}
 
 
-def config_from_args(options: LaunchOptions, base=None):
-    """Transitional: the window's old entry point; the window applies `options.train_changes` itself."""
-    from gpuviz_app.core.config import TrainConfig
-
-    return (base or TrainConfig()).with_changes(**options.train_changes)
-
-
 class DatasetPaths(argparse.Action):
     """Positional dataset paths: None for none, the path for one, the list for several.
 

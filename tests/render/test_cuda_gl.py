@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from vispy import gloo, scene
 
-from gpuviz_app.render.gl_readback import read_buffer, read_texture
+from tests.render.gl_readback import read_buffer, read_texture
 
 pytestmark = pytest.mark.gpu
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from vispy import gloo, scene
 
-from gpuviz_app.render.gl_readback import read_buffer, read_texture
+from tests.render.gl_readback import read_buffer, read_texture
 from gpuviz_app.render.upload import HostUpload, UploadPath, as_numpy
 from gpuviz_app.render.upload_choice import choose_upload
 from tests.conftest import has_cuda

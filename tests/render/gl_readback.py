@@ -1,7 +1,7 @@
 """Reading GL objects back to the host, to check what an upload path really wrote.
 
 Uses the GL library directly (glvnd dispatches to the current context's vendor, EGL or
-GLX), so it works whichever platform VisPy's context runs on. Diagnostic only: never on
+GLX), so it works whichever platform VisPy's context runs on. For tests only: never on
 a display path.
 """
 

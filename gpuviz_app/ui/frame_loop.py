@@ -137,8 +137,8 @@ class FrameLoop(QtCore.QObject):
     def _draw_frame(self) -> None:
         self._timer.setInterval(FRAME_MS)
         snap = self.drawn = self.snapshot
-        self._drawn_time = time.perf_counter()
         self._draw(snap)
+        self._drawn_time = time.perf_counter()  # the gap to the next frame counts from here
         self.frames += 1
         self._count_fps()
         self._emit_status(snap)

@@ -109,6 +109,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _panel(self, name: str) -> ViewPanel:
         panel = ViewPanel([make_view(name)], self.upload, self, on_options=self._options_changed,
                           on_action=self._probe_action)
+        panel.upload_changed.connect(self._upload_chosen)
         self.panels[name] = panel
         return panel
 
@@ -163,20 +164,23 @@ class MainWindow(QtWidgets.QMainWindow):
         return self.frames.drawn
 
     def _draw(self, snap: Snapshot) -> None:
-        for panel in self.visible_panels().values():
-            panel.push(snap)
+        for panel in self._on_screen().values():
+            panel.push(snap)  # a canvas still to be made shows it once it is
 
     def _show_status(self, snap: Snapshot) -> None:
         self.status.show_snapshot(snap, self.frames.fps)
         self.controls.set_paused(snap.paused)
 
     def _choose_upload(self, device: str) -> None:
-        """Once the device is known: CUDA–GL where it works, else host staging (with why)."""
-        chosen = [upload for upload in (p.set_device(device) for p in self.panels.values()) if upload is not None]
-        if chosen:
-            self.upload = chosen[0]
-        self.status.set("upload", self.upload.name, self.upload.reason)
-        log.info("views upload via %s: %s", self.upload.name, self.upload.reason)
+        """Once the device is known, each panel chooses: CUDA–GL where it works, else host
+        staging (with why), now or once its canvas exists (`_upload_chosen` hears it)."""
+        for panel in self.panels.values():
+            panel.set_device(device)
+
+    def _upload_chosen(self, upload: UploadPath) -> None:
+        self.upload = upload
+        self.status.set("upload", upload.name, upload.reason)
+        log.info("views upload via %s: %s", upload.name, upload.reason)
 
     # -- training ---------------------------------------------------------------------------
     def showEvent(self, event: QtGui.QShowEvent) -> None:
@@ -213,10 +217,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self.start_training()
         self.session.set_dataset(data)
 
-    def visible_panels(self) -> dict[str, ViewPanel]:
-        """The panels of the views on screen (see `shown_views`) by name, in view order."""
+    def _on_screen(self) -> dict[str, ViewPanel]:
         shown = self.shown_views()
         return {name: p for name, p in self.panels.items() if name in shown and p.isVisible()}
+
+    def visible_panels(self) -> dict[str, ViewPanel]:
+        """The panels of the views on screen (see `shown_views`) whose canvas exists: what
+        screenshots and recordings can show. By name, in view order."""
+        return {name: p for name, p in self._on_screen().items() if p.has_canvas}
 
     def _dock_visibility(self, name: str, shown: bool) -> None:
         self._dock_shown[name] = shown

@@ -80,10 +80,3 @@ def compose(parts: Iterable[tuple[np.ndarray, tuple[int, int]]], size: tuple[int
             if pixels.shape[2] == 3:
                 out[y0:y1, x0:x1, 3] = 255
     return out
-
-
-def downsample(pixels: np.ndarray, factor: int) -> np.ndarray:
-    """Box-filter `pixels` by an integer factor (float result), e.g. a 2x render back to 1x."""
-    h, w = (pixels.shape[0] // factor) * factor, (pixels.shape[1] // factor) * factor
-    p = pixels[:h, :w].astype(np.float32)
-    return p.reshape(h // factor, factor, w // factor, factor, -1).mean(axis=(1, 3))

@@ -44,8 +44,3 @@ def glsl(name: str, stops) -> str:
     last = "vec3(" + ", ".join(f"{v:.6f}" for v in stops[-1][1]) + ")"
     lines += [f"    return {last};", "}"]
     return "\n".join(lines)
-
-
-def diverging_rgb(value: np.ndarray, vmax: float) -> np.ndarray:
-    """The heatmap's colour for `value` when the range is [-vmax, vmax]."""
-    return apply(DIVERGING, np.asarray(value, np.float64) / (2.0 * vmax) + 0.5)

@@ -11,7 +11,7 @@ import time
 import pytest
 from PIL import Image
 
-from gpuviz_app.export.metrics_csv import read_metrics_csv
+from tests.export.metrics_csv_reader import read_metrics_csv
 from tests.export.decode import assert_consecutive_frames_differ, decode_video, part_files
 
 

@@ -3,7 +3,8 @@ import pytest
 
 from gpuviz_app.core.history import MetricsHistory
 from gpuviz_app.export.atomic import OutputExists
-from gpuviz_app.export.metrics_csv import COLUMNS, read_metrics_csv, write_metrics_csv
+from gpuviz_app.export.metrics_csv import COLUMNS, write_metrics_csv
+from tests.export.metrics_csv_reader import read_metrics_csv
 
 
 def filled_history() -> MetricsHistory:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gpuviz_app.export.frames import background_rgba, compose, downsample, render_view
+from gpuviz_app.export.frames import background_rgba, compose, render_view
 from gpuviz_app.render.views import make_view
 
 TRAIN_RGB = np.array([0x88, 0xC0, 0xD0])
@@ -15,6 +15,13 @@ def curve_rows(pixels: np.ndarray, tol: int = 40) -> np.ndarray:
     rows = np.arange(hits.shape[0])[:, None]
     with np.errstate(invalid="ignore"):
         return (hits * rows).sum(0) / hits.sum(0)
+
+
+def downsample(pixels: np.ndarray, factor: int) -> np.ndarray:
+    """Box-filter `pixels` by an integer factor (float result), e.g. a 2x render back to 1x."""
+    h, w = (pixels.shape[0] // factor) * factor, (pixels.shape[1] // factor) * factor
+    p = pixels[:h, :w].astype(np.float32)
+    return p.reshape(h // factor, factor, w // factor, factor, -1).mean(axis=(1, 3))
 
 
 def blurred_correlation(a: np.ndarray, b: np.ndarray) -> float:

@@ -9,11 +9,16 @@ from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.core.history import MetricsHistory
 from gpuviz_app.core.probes.weights.probe import WeightsProbe
 from gpuviz_app.core.run_context import RunContext
-from gpuviz_app.render.colormaps import SEQUENTIAL, apply, diverging_rgb
+from gpuviz_app.render.colormaps import DIVERGING, SEQUENTIAL, apply
 from gpuviz_app.render.upload import HostUpload, as_numpy
 from gpuviz_app.render.views.weights import WeightsView
 
 KNOWN = np.array([[-1.0, -0.5, 0.0, 0.5], [1.0, 0.25, -0.25, 0.75], [0.1, -0.9, 0.6, -0.3]], np.float32)
+
+
+def diverging_rgb(value: np.ndarray, vmax: float) -> np.ndarray:
+    """The heatmap's colour for `value` when the range is [-vmax, vmax]."""
+    return apply(DIVERGING, np.asarray(value, np.float64) / (2.0 * vmax) + 0.5)
 
 
 class RecordingUpload(HostUpload):

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 from PySide6 import QtGui, QtWidgets
 
-from gpuviz_app.export.frames import downsample, read_back, render_view
-from gpuviz_app.export.metrics_csv import read_metrics_csv
+from gpuviz_app.export.frames import read_back, render_view
+from tests.export.metrics_csv_reader import read_metrics_csv
 from gpuviz_app.export.video import VideoWriter
 from gpuviz_app.ui import export_actions
 from gpuviz_app.ui.export_actions import RecordDialog, RecordSettings
 from tests.export.decode import assert_consecutive_frames_differ, decode_video, part_files
-from tests.render.test_export_render import blurred_correlation, curve_rows
+from tests.render.test_export_render import blurred_correlation, curve_rows, downsample
 from tests.ui.conftest import wait_step
 
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 EXPECTED = {
-    "startup.window_shown", "startup.first_training_frame",
+    "startup.window_shown", "startup.first_training_frame", "startup.launch_to_trained_frame",
     "training.metrics_live", "training.all_views_live", "training.vs_tensorboard",
     "upload.buffer_1mb", "upload.texture_1mb",
     "loading.idx", "loading.images",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import platform
-import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -73,10 +72,6 @@ def best_time(fn: Callable[[], object], repeat: int = 5, number: int = 1, warmup
     The machines are shared and noisy; the minimum is the most repeatable estimate of cost.
     """
     return min(_timings(fn, repeat, number, warmup))
-
-
-def median_time(fn: Callable[[], object], repeat: int = 5, number: int = 1, warmup: int = 1) -> float:
-    return statistics.median(_timings(fn, repeat, number, warmup))
 
 
 def machine() -> dict:

@@ -38,6 +38,8 @@ class Snapshot:
     model: str = ""
     error: str = ""
     config: Any = None
+    diverged_step: int | None = None  # the step whose loss or weights first turned non-finite
+    diverged: str = ""  # one line saying what diverged and when, for the views and the status line
 
     def version(self, name: str) -> int:
         return self.versions.get(name, 0)

@@ -57,14 +57,24 @@ def wait_for(qtbot, signal, current, check, timeout: int) -> None:
         pass
 
 
+def wait_taken(qtbot, window, check, timeout: int = 30_000) -> None:
+    """Until the window has taken a snapshot for which `check(snapshot)` holds."""
+    frames = window.frames
+    wait_for(qtbot, frames.snapshot_taken, frames.snapshot, check, timeout)
+
+
+def wait_frame(qtbot, window, check, timeout: int = 30_000) -> None:
+    """Until the panels were given a snapshot for which `check(snapshot)` holds."""
+    frames = window.frames
+    wait_for(qtbot, frames.frame_drawn, frames.drawn, check, timeout)
+
+
 def wait_step(qtbot, window, at_least: int, timeout: int = 30_000) -> None:
     """Until the window has taken a snapshot at `at_least` steps or later."""
-    frames = window.frames
-    wait_for(qtbot, frames.snapshot_taken, frames.snapshot, lambda snap: snap.step >= at_least, timeout)
+    wait_taken(qtbot, window, lambda snap: snap.step >= at_least, timeout)
 
 
 def wait_drawn(qtbot, window, at_least: int = 0, timeout: int = 30_000) -> None:
     """Until the panels were given a snapshot at `at_least` steps or later (and had time to paint)."""
-    frames = window.frames
-    wait_for(qtbot, frames.frame_drawn, frames.drawn, lambda snap: snap.step >= at_least, timeout)
+    wait_frame(qtbot, window, lambda snap: snap.step >= at_least, timeout)
     qtbot.wait(100)

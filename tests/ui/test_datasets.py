@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.datasets import MAKERS, make
-from tests.ui.conftest import wait_step
+from tests.ui.conftest import wait_step, wait_taken
 
 LONG = 60_000
 
@@ -54,10 +54,10 @@ def test_every_format_loads_through_a_drop_and_trains_after_confirming(main_wind
         assert dialog.labels["Skipped files"].text() == f"{sample.skipped:,}", name
         assert dialog.balance.rowCount() == sample.classes, name
         step = window.snapshot.step
-        qtbot.waitUntil(lambda: window.snapshot.step > step, timeout=LONG)  # training goes on meanwhile
+        wait_taken(qtbot, window, lambda s: s.step > step, LONG)  # training goes on meanwhile
         assert window.snapshot.run_id == run
         dialog.accept()
-        qtbot.waitUntil(lambda: window.snapshot.run_id > run, timeout=LONG)
+        wait_taken(qtbot, window, lambda s: s.run_id > run, LONG)
         data = window.session.trainer.data
         assert (len(data), data.num_classes, data.kind) == (sample.samples, sample.classes, sample.kind), name
         assert window.snapshot.dataset == data.name
@@ -73,7 +73,7 @@ def test_keeping_the_current_dataset_leaves_the_run_alone(main_window, qtbot, tm
     assert "Split" in dialog.labels and "train" in dialog.labels["Split"].text()
     dialog.keep_button.click()
     step = window.snapshot.step
-    qtbot.waitUntil(lambda: window.snapshot.step > step + 20, timeout=LONG)
+    wait_taken(qtbot, window, lambda s: s.step > step + 20, LONG)
     assert (window.snapshot.run_id, window.snapshot.dataset) == (run, name)
 
 
@@ -90,7 +90,7 @@ def test_a_refused_drop_says_why_and_training_goes_on(main_window, qtbot, tmp_pa
     assert box is not None and box.isVisible() and "broken.npz" in box.text()
     assert box.text().count(".") >= 1 and "\n" not in box.text()
     step = window.snapshot.step
-    qtbot.waitUntil(lambda: window.snapshot.step > step + 20, timeout=LONG)
+    wait_taken(qtbot, window, lambda s: s.step > step + 20, LONG)
     assert window.snapshot.run_id == run and window.snapshot.dataset.startswith("digits")
     box.close()
 
@@ -140,12 +140,12 @@ def test_builtin_menu_recent_menu_and_options(main_window, qtbot, tmp_path):
     moons = next(a for a in window.datasets.builtin_menu.actions() if a.data() == "builtin:moons")
     moons.trigger()
     wait_dialog(qtbot, window).accept()
-    qtbot.waitUntil(lambda: window.snapshot.dataset == "two moons", timeout=LONG)
+    wait_taken(qtbot, window, lambda s: s.dataset == "two moons", LONG)
 
     sample = make("npz", tmp_path)
     window.datasets.open(sample.spec)
     wait_dialog(qtbot, window).accept()
-    qtbot.waitUntil(lambda: window.snapshot.dataset == "vectors", timeout=LONG)
+    wait_taken(qtbot, window, lambda s: s.dataset == "vectors", LONG)
     assert window.datasets.recent()[0] == sample.spec
     menu = window.datasets.recent_menu
     menu.aboutToShow.emit()
@@ -156,7 +156,7 @@ def test_builtin_menu_recent_menu_and_options(main_window, qtbot, tmp_path):
     window.datasets.dialog.reject()
 
     window.datasets.augment_actions["shift"].trigger()
-    qtbot.waitUntil(lambda: window.snapshot.config.augment == "shift", timeout=LONG)
+    wait_taken(qtbot, window, lambda s: s.config.augment == "shift", LONG)
     window.datasets.set_image_max_side(8)
     images = make("images", tmp_path / "img")
     assert drop(window, images.paths)
@@ -174,7 +174,7 @@ def test_the_last_dataset_is_restored_and_a_vanished_one_falls_back_quietly(main
     wait_step(qtbot, first, 1)
     first.datasets.open(sample.spec)
     wait_dialog(qtbot, first).accept()
-    qtbot.waitUntil(lambda: first.snapshot.dataset == "iris", timeout=LONG)
+    wait_taken(qtbot, first, lambda s: s.dataset == "iris", LONG)
     first.close()
 
     second = main_window("--device", "cpu")

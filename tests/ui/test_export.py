@@ -11,7 +11,7 @@ from gpuviz_app.ui import export_actions
 from gpuviz_app.ui.export_actions import RecordDialog, RecordSettings
 from tests.export.decode import assert_consecutive_frames_differ, decode_video, part_files
 from tests.render.test_export_render import blurred_correlation, curve_rows, downsample
-from tests.ui.conftest import wait_step
+from tests.ui.conftest import wait_frame, wait_step
 
 
 def paused_window(main_window, qtbot, steps=20):
@@ -19,7 +19,7 @@ def paused_window(main_window, qtbot, steps=20):
     window = main_window("--device", "cpu")
     wait_step(qtbot, window, steps, timeout=120_000)
     window.controls.play.trigger()
-    qtbot.waitUntil(lambda: window.snapshot.paused and window.drawn is window.snapshot, timeout=30_000)
+    wait_frame(qtbot, window, lambda s: s.paused and s is window.snapshot)  # drawn, and the newest
     qtbot.wait(300)  # the paint that follows the last push
     return window
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.ui.conftest import wait_drawn, wait_step
+from tests.ui.conftest import wait_drawn, wait_frame, wait_step, wait_taken
 
 
 def canvas_pixels(window, name="metrics"):
@@ -25,15 +25,15 @@ def test_pause_freezes_the_step_counter_and_step_advances_one(main_window, qtbot
     window = main_window("--device", "cpu")
     wait_step(qtbot, window, 5)
     window.controls.play.trigger()  # pause
-    qtbot.waitUntil(lambda: window.snapshot.paused, timeout=30_000)
+    wait_taken(qtbot, window, lambda s: s.paused, 30_000)
     frozen = window.session.trainer.step_count
     qtbot.wait(500)
     assert window.session.trainer.step_count == frozen
-    qtbot.waitUntil(lambda: window.snapshot.step == frozen, timeout=30_000)
+    wait_taken(qtbot, window, lambda s: s.step == frozen, 30_000)
     qtbot.waitUntil(lambda: window.status.labels["step"].text() == f"step {frozen:,}", timeout=5_000)
     assert window.status.labels["state"].text() == "paused"
     window.controls.step.trigger()
-    qtbot.waitUntil(lambda: window.snapshot.step == frozen + 1, timeout=30_000)
+    wait_taken(qtbot, window, lambda s: s.step == frozen + 1, 30_000)
     qtbot.wait(300)
     assert window.session.trainer.step_count == frozen + 1
     window.controls.play.trigger()  # resume
@@ -45,11 +45,11 @@ def test_controls_reach_the_trainer(main_window, qtbot):
     wait_step(qtbot, window, 1)
     window.controls.lr.setValue(0.02)
     window.controls.optimizer.setCurrentIndex(window.controls.optimizer.findData("sgd"))
-    qtbot.waitUntil(lambda: window.snapshot.config.optimizer == "sgd", timeout=30_000)
+    wait_taken(qtbot, window, lambda s: s.config.optimizer == "sgd", 30_000)
     assert window.snapshot.config.lr == 0.02
     run = window.snapshot.run_id
     window.controls.model.setCurrentIndex(window.controls.model.findData("mlp"))
-    qtbot.waitUntil(lambda: window.snapshot.run_id == run + 1 and window.snapshot.model == "mlp", timeout=30_000)
+    wait_taken(qtbot, window, lambda s: s.run_id == run + 1 and s.model == "mlp")
 
 
 def test_reset_restarts_from_step_zero(main_window, qtbot):
@@ -58,7 +58,7 @@ def test_reset_restarts_from_step_zero(main_window, qtbot):
     run = window.snapshot.run_id
     window.controls.play.trigger()  # pause, so the new run stays at its start
     window.controls.reset.trigger()
-    qtbot.waitUntil(lambda: window.snapshot.run_id == run + 1, timeout=30_000)
+    wait_taken(qtbot, window, lambda s: s.run_id == run + 1, 30_000)
     assert window.snapshot.step == 0
     assert window.snapshot.metrics.total("train_loss") == 0
 
@@ -101,14 +101,14 @@ def test_only_views_on_screen_run_their_probes(main_window, qtbot):
     window = main_window("--device", "cpu")
     assert window.shown_views() == {"metrics", "weights"}  # the other docks are tabs behind weights
     wait_step(qtbot, window, 1)
-    qtbot.waitUntil(lambda: "weights" in window.snapshot.parts, timeout=30_000)
+    wait_taken(qtbot, window, lambda s: "weights" in s.parts)
     assert "embedding" not in window.snapshot.parts and "landscape" not in window.snapshot.parts
     window.docks["embedding"].raise_()
     assert window.shown_views() == {"metrics", "embedding"}
-    qtbot.waitUntil(lambda: window.snapshot.versions.get("embedding", 0) >= 1, timeout=30_000)
+    wait_taken(qtbot, window, lambda s: s.versions.get("embedding", 0) >= 1, 30_000)
     weights_version = window.snapshot.versions["weights"]
     embedding_version = window.snapshot.versions["embedding"]
-    qtbot.waitUntil(lambda: window.snapshot.versions["embedding"] >= embedding_version + 2, timeout=30_000)
+    wait_taken(qtbot, window, lambda s: s.versions["embedding"] >= embedding_version + 2, 30_000)
     assert window.snapshot.versions["weights"] == weights_version  # the tab behind no longer computes
 
 
@@ -143,9 +143,9 @@ def test_a_frame_comes_at_least_every_max_frame_gap_whatever_the_budget(main_win
     from gpuviz_app.ui.frame_loop import MAX_FRAME_GAP_S
 
     window = main_window("--device", "cpu", pacer=Spent())
-    qtbot.waitUntil(lambda: window.drawn is not None and window.drawn.step > 0, timeout=60_000)
+    wait_frame(qtbot, window, lambda s: s.step > 0, 60_000)
     first = window.drawn.step
-    qtbot.waitUntil(lambda: window.drawn.step > first, timeout=int(4_000 * MAX_FRAME_GAP_S))
+    wait_frame(qtbot, window, lambda s: s.step > first, int(4_000 * MAX_FRAME_GAP_S))
 
 
 def test_the_first_and_last_training_frames_are_drawn_at_once_others_wait_for_the_budget(main_window, qtbot):
@@ -156,11 +156,11 @@ def test_the_first_and_last_training_frames_are_drawn_at_once_others_wait_for_th
     window = main_window("--device", "cpu", "--steps", "400", pacer=Spent())
     draws = []
     window.frames.frame_drawn.connect(lambda snap: draws.append((time.monotonic(), snap)))
-    qtbot.waitUntil(lambda: window.drawn is not None and window.drawn.step > 0, timeout=60_000)
+    wait_frame(qtbot, window, lambda s: s.step > 0, 60_000)
     first = window.drawn.step
     wait_step(qtbot, window, first + 50)
     assert first < 400
-    qtbot.waitUntil(lambda: window.drawn.finished, timeout=120_000)  # the end of training is shown at once
+    wait_frame(qtbot, window, lambda s: s.finished, 120_000)  # the end of training is shown at once
     assert window.drawn.step == 400
     trained = [(t, snap) for t, snap in draws if snap.step >= first]
     assert trained[0][1].step == first and trained[-1][1].finished

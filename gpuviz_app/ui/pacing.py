@@ -1,9 +1,9 @@
 """Frame pacing: the display draws as often as its CPU budget allows, up to the timer's rate.
 
-On a software renderer (Mesa's llvmpipe) a frame of a 1280x800 window costs ~40 ms of CPU,
-about half of it in the driver's raster threads, and drawing at 60 Hz would take the cores
-the training needs; even on a GPU, VisPy's Python side of a frame takes the GIL the
-training loop needs. The pacer keeps a token bucket of display CPU time (the GUI thread plus the GL
+On a software renderer (Mesa's llvmpipe) a frame of the window costs tens of milliseconds of
+CPU, much of it in the driver's raster threads, and drawing at 60 Hz would take the cores the
+training needs; even on a GPU, VisPy's Python side of a frame takes the GIL the training loop
+needs (benchmarks/README.md has the figures). The pacer keeps a token bucket of display CPU time (the GUI thread plus the GL
 driver's worker threads) that fills at `budget` seconds per second; a frame is drawn only
 while the bucket is positive.
 """
@@ -88,8 +88,7 @@ def default_budget() -> float:
 
     Display time costs training more than its share: the GUI's Python holds the GIL the
     training loop needs, and on few cores each preemption leaves torch's other thread
-    waiting at a barrier. Measured on 2 cores with software GL (5 paired runs, medians):
-    at 5% training ran at 0.91x with 4 frames/s, at 2% at 0.99x with 1.9 frames/s."""
+    waiting at a barrier; 2% is where training on a 2-core machine kept its speed."""
     override = budget_override()
     return share_budget(DEFAULT_SHARE) if override is None else override
 

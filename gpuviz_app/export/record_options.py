@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-MIN_SIDE, MAX_SIDE = 16, 16384
+# Below this a view's titles and tick labels fill the picture and its plot has no room left.
+MIN_SIDE, MAX_SIDE = 128, 16384
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise ValueError(f"--size expects WxH, like 1280x720, not {text!r}") from None
-    if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
+    if w < MIN_SIDE or h < MIN_SIDE:
+        raise ValueError(f"--size {text} is too small: a view needs at least {MIN_SIDE}x{MIN_SIDE} pixels "
+                         "to show its plot")
+    if not (w <= MAX_SIDE and h <= MAX_SIDE):
         raise ValueError(f"--size {text} is outside {MIN_SIDE}..{MAX_SIDE} pixels")
     return w, h

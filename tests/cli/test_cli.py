@@ -150,7 +150,10 @@ def test_record_options_hold_the_parsed_values():
 
 @pytest.mark.parametrize("argv, sentence", [
     (["--size", "12x"], "--size expects WxH, like 1280x720, not '12x'"),
-    (["--size", "8x8"], "--size 8x8 is outside 16..16384 pixels"),
+    (["--size", "8x8"], "--size 8x8 is too small: a view needs at least 128x128 pixels to show its plot"),
+    (["--size", "17x17"], "--size 17x17 is too small: a view needs at least 128x128 pixels to show its plot"),
+    (["--size", "640x100"], "--size 640x100 is too small: a view needs at least 128x128 pixels"),
+    (["--size", "20000x200"], "--size 20000x200 is outside 128..16384 pixels"),
     (["--every", "0"], "--every must be >= 1"),
     (["--steps", "-1"], "--steps must be >= 0"),
     (["--view", "loss"], "argument --view: invalid choice: 'loss'"),

@@ -1,20 +1,26 @@
 """Files appear under their final name complete, or not at all.
 
 Everything gpuviz writes (PNG, video, CSV) is written to a hidden temporary file in the
-target's folder (`.name.XXXX.part.ext`, same file system, so the final step is a rename)
+target's folder (`.name.PID.XXXX.part.ext`, same file system, so the final step is a rename)
 and moved onto the target only once complete. A cancel or an exception removes the
 temporary file; a crash (SIGKILL, power loss) can leave only that hidden `.part` file,
-never a half-written file under the final name. An existing target is replaced only when
-the caller says the user allowed it.
+never a half-written file under the final name. The writer's process id is in the name, so
+the next write to the same folder removes the `.part` files of processes that no longer
+exist. An existing target is replaced only when the caller says the user allowed it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+
+# `.stem.PID.random.part.ext`, as AtomicFile names its temporaries
+_PART_NAME = re.compile(r"^\..+\.(\d+)\.[a-z0-9_]{8}\.part(\.[^.]+)?$")
 
 
 class OutputExists(Exception):
@@ -46,6 +52,37 @@ def _umask() -> int:
     return mask
 
 
+def _process_exists(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_parts(folder: str | os.PathLike) -> list[Path]:
+    """Remove the `.part` temporaries in `folder` left by writers that no longer run (killed,
+    crashed); return what was removed. Files of running processes and other names are kept."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _PART_NAME.match(entry.name)
+        if not match or _process_exists(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
 class AtomicFile:
     """A temporary file beside `target` that becomes `target` on `commit()`.
 
@@ -57,7 +94,8 @@ class AtomicFile:
         self.target = check_writable(target, overwrite)
         self.overwrite = overwrite
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.target.stem}.", suffix=f".part{self.target.suffix}",
+        remove_stale_parts(self.target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.target.stem}.{os.getpid()}.", suffix=f".part{self.target.suffix}",
                                    dir=self.target.parent)
         os.close(fd)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the final file gets the usual mode

@@ -31,12 +31,72 @@ class OutputExists(Exception):
         self.path = path
 
 
+class OutputNotWritable(OSError):
+    """The target cannot be written; the message names the user's file, never the temporary."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: cannot be written ({reason})")
+        self.path = path
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 def check_writable(target: str | os.PathLike, overwrite: bool) -> Path:
-    """Fail early, before any work, when `target` exists and may not be replaced."""
+    """Fail early, before any work, when `target` exists and may not be replaced, or when its
+    folder cannot take a new file (missing folders are made when writing, if their parent can)."""
     target = Path(target)
+    if target.is_dir():
+        raise OutputNotWritable(target, "it is a folder")
     if target.exists() and not overwrite:
         raise OutputExists(target)
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputNotWritable(target, f"{folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK) or _read_only(folder):
+        raise OutputNotWritable(target, f"the folder {folder} is not writable")
     return target
+
+
+def _read_only(folder: Path) -> bool:
+    """A read-only mount refuses writes even to root, whom `os.access` always allows."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
+
+
+def check_outputs(paths: list[str | os.PathLike | None], overwrite: bool) -> None:
+    """Every output of one command checked before any work: none may be named twice, each must be
+    writable. Raises `OutputExists`, `OutputNotWritable` or `SameOutput`."""
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        if path:
+            target = Path(path)
+            key = target.resolve()
+            if key in seen:
+                raise SameOutput(seen[key], target)
+            seen[key] = target
+    for target in seen.values():
+        check_writable(target, overwrite)
+
+
+class SameOutput(ValueError):
+    """Two outputs of one command name the same file: one would replace the other."""
+
+    def __init__(self, first: Path, second: Path) -> None:
+        same = str(first) if first == second else f"{first} and {second}"
+        super().__init__(f"{same}: given as two outputs; choose a different file for each")
+        self.path = second
+
+
+def _named(target: Path, exc: OSError) -> OutputNotWritable:
+    """`exc` as an error about the user's `target` (it may name the hidden temporary)."""
+    return OutputNotWritable(target, exc.strerror or str(exc).replace(str(exc.filename), "").strip(" :'") or
+                             type(exc).__name__)
 
 
 def _umask() -> int:
@@ -83,6 +143,11 @@ def remove_stale_parts(folder: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def name_write_error(target: str | os.PathLike, exc: OSError) -> OutputNotWritable:
+    """A write error of a writer working on `target`'s temporary, as one about `target`."""
+    return exc if isinstance(exc, OutputNotWritable) else _named(Path(target), exc)
+
+
 class AtomicFile:
     """A temporary file beside `target` that becomes `target` on `commit()`.
 
@@ -93,10 +158,13 @@ class AtomicFile:
     def __init__(self, target: str | os.PathLike, overwrite: bool = False) -> None:
         self.target = check_writable(target, overwrite)
         self.overwrite = overwrite
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_parts(self.target.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.target.stem}.{os.getpid()}.", suffix=f".part{self.target.suffix}",
-                                   dir=self.target.parent)
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_parts(self.target.parent)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.target.stem}.{os.getpid()}.", suffix=f".part{self.target.suffix}",
+                                       dir=self.target.parent)
+        except OSError as exc:
+            raise _named(self.target, exc) from exc
         os.close(fd)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the final file gets the usual mode
         self.tmp = Path(tmp)
@@ -112,6 +180,12 @@ class AtomicFile:
                 os.replace(self.tmp, self.target)
             else:
                 self._link_no_clobber()
+        except OutputExists:
+            self.discard()
+            raise
+        except OSError as exc:
+            self.discard()
+            raise _named(self.target, exc) from exc
         except BaseException:
             self.discard()
             raise
@@ -147,6 +221,14 @@ def atomic_path(target: str | os.PathLike, overwrite: bool = False) -> Iterator[
     file = AtomicFile(target, overwrite)
     try:
         yield file.tmp
+    except OutputNotWritable:
+        file.discard()
+        raise
+    except OSError as exc:
+        file.discard()
+        if exc.filename not in (None, str(file.tmp), file.tmp):
+            raise  # about another file than this one
+        raise _named(file.target, exc) from exc
     except BaseException:
         file.discard()
         raise

@@ -1,14 +1,55 @@
-"""PNG export with the run's context (step, loss, dataset) in the file's text chunks."""
+"""Image export: PNG with the run's context (step, loss, dataset) in its text chunks, or JPEG
+when the file name asks for it; any other suffix is refused before any work."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 from PIL import Image, PngImagePlugin
 
 from gpuviz_app.export.atomic import atomic_path
+
+
+IMAGE_TYPES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+
+
+class ImageFormatError(ValueError):
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path}: unsupported image type {path.suffix or '(none)'!r}; use .png, .jpg or .jpeg")
+        self.path = path
+
+
+def image_format(path: str | os.PathLike) -> str:
+    """The Pillow format `path`'s suffix asks for; raises `ImageFormatError` for any other."""
+    path = Path(path)
+    try:
+        return IMAGE_TYPES[path.suffix.lower()]
+    except KeyError:
+        raise ImageFormatError(path) from None
+
+
+def save_image(pixels: np.ndarray, path: str | os.PathLike, metadata: Mapping[str, object] | None = None,
+               overwrite: bool = False) -> None:
+    """`pixels` as the image type `path`'s suffix names (.png, .jpg, .jpeg), written atomically.
+
+    JPEG has no alpha: transparent pixels are laid over white. Metadata goes into PNG text
+    chunks and the JPEG comment.
+    """
+    fmt = image_format(path)
+    if fmt == "PNG":
+        save_png(pixels, path, metadata, overwrite)
+        return
+    image = Image.fromarray(np.ascontiguousarray(pixels))
+    if image.mode == "RGBA":
+        white = Image.new("RGB", image.size, (255, 255, 255))
+        white.paste(image, mask=image.getchannel("A"))
+        image = white
+    comment = "; ".join(f"{k}={v}" for k, v in (metadata or {}).items()).encode()
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        image.convert("RGB").save(tmp, format="JPEG", quality=92, comment=comment)
 
 
 def save_png(pixels: np.ndarray, path: str | os.PathLike, metadata: Mapping[str, object] | None = None,

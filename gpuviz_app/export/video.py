@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gpuviz_app.export.atomic import AtomicFile
+from gpuviz_app.export.atomic import AtomicFile, name_write_error
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,9 @@ class VideoWriter:
             stream.time_base = self._time_base
             stream.options = dict(self.format.options)
             self._stream = stream
+        except OSError as exc:
+            self._file.discard()
+            raise name_write_error(self.path, exc) from exc
         except BaseException:
             self._file.discard()
             raise
@@ -142,8 +145,11 @@ class VideoWriter:
             frame = av.VideoFrame.from_ndarray(frame_pixels, format=fmt)
         frame.pts = pts
         frame.time_base = self._time_base
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        try:
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        except OSError as exc:
+            raise name_write_error(self.path, exc) from exc
         self._next_pts = pts + 1
         self.frames += 1
 
@@ -153,6 +159,9 @@ class VideoWriter:
             for packet in self._stream.encode():
                 self._container.mux(packet)
             self._container.close()
+        except OSError as exc:
+            self.abort()
+            raise name_write_error(self.path, exc) from exc
         except BaseException:
             self.abort()
             raise

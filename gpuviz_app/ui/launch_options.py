@@ -10,13 +10,15 @@ from typing import Any
 class LaunchOptions:
     """`path` is None (the last dataset, else the digits), one path, or several forming one
     dataset. `train_changes` holds only the training settings given on the command line:
-    they win over the ones the last session saved. `views` opens those docks side by side."""
+    they win over the ones the last session saved. `views` opens those docks side by side.
+    `force` lets `screenshot` replace an existing file."""
 
     path: str | list[str] | None = None
     device: str = "auto"
     steps: int | None = None
     quit_when_done: bool = False
     screenshot: str | None = None
+    force: bool = False
     views: tuple[str, ...] | None = None
     train_changes: dict[str, Any] = field(default_factory=dict)
 

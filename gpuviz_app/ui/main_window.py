@@ -13,6 +13,7 @@ from gpuviz_app.core.probes import probe_factories
 from gpuviz_app.core.session import TrainingSession
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.data.dataset import Dataset
+from gpuviz_app.export.atomic import OutputExists
 from gpuviz_app.render.upload import HostUpload, UploadPath
 from gpuviz_app.render.views import VIEW_CLASSES, make_view
 from gpuviz_app.render.views.base import View
@@ -259,15 +260,18 @@ class MainWindow(QtWidgets.QMainWindow):
         path = self.options.screenshot
         if path:
             try:
-                self.save_window_png(path)
-            except OSError as exc:
-                print(f"error: {path}: {exc}", file=sys.stderr)
+                self.save_window_png(path, overwrite=self.options.force)
+            except OutputExists as exc:  # appeared during the run
+                print(f"error: {exc.path}: already exists (use --force to overwrite)", file=sys.stderr)
+                self.exit_code = 2
+            except (OSError, ValueError) as exc:  # each names the user's file
+                print(f"error: {exc}", file=sys.stderr)
                 self.exit_code = 2
         self.close()
 
-    def save_window_png(self, path: str) -> None:
-        """The whole window, GL panels included, as a PNG with the run's context in it."""
-        save_window_png(self, self.visible_panels().values(), self.frames.snapshot, path)
+    def save_window_png(self, path: str, overwrite: bool = False) -> None:
+        """The whole window, GL panels included, as a PNG (JPEG for .jpg) with the run's context in it."""
+        save_window_png(self, self.visible_panels().values(), self.frames.snapshot, path, overwrite)
 
     def diagnostics(self) -> Diagnostics:
         """What a bug report needs about this window's run (Help > About, Copy diagnostics)."""

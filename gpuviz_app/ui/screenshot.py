@@ -41,10 +41,12 @@ def screenshot_pixels(window: QtWidgets.QWidget, visible: Mapping[str, Any], tar
     return compose(parts, scaled_size(size, scale), transparent=transparent)
 
 
-def save_window_png(window: QtWidgets.QWidget, panels: Iterable[Any], snapshot: Any, path: str) -> None:
-    """`window` as it is on screen, the GL `panels` in it included, as a PNG carrying the
-    `snapshot`'s context (step, dataset, losses) as text chunks."""
-    from gpuviz_app.export.image import save_png, snapshot_metadata
+def save_window_png(window: QtWidgets.QWidget, panels: Iterable[Any], snapshot: Any, path: str,
+                    overwrite: bool = False) -> None:
+    """`window` as it is on screen, the GL `panels` in it included, as a PNG (JPEG for .jpg/.jpeg)
+    carrying the `snapshot`'s context (step, dataset, losses). An existing file is replaced only
+    with `overwrite`."""
+    from gpuviz_app.export.image import save_image, snapshot_metadata
 
     for panel in panels:
         panel.canvas.canvas.update()
@@ -52,7 +54,7 @@ def save_window_png(window: QtWidgets.QWidget, panels: Iterable[Any], snapshot: 
     w, h = image.width(), image.height()
     pixels = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
     pixels = pixels.reshape(h, image.bytesPerLine())[:, : w * 4].reshape(h, w, 4)
-    save_png(pixels, path, snapshot_metadata(snapshot), overwrite=True)
+    save_image(pixels, path, snapshot_metadata(snapshot), overwrite=overwrite)
 
 
 def to_qimage(pixels: np.ndarray) -> QtGui.QImage:

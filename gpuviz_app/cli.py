@@ -71,7 +71,9 @@ def launch_parser() -> argparse.ArgumentParser:
     add_training_options(p)
     p.add_argument("--steps", type=int, default=None, help="stop training after N steps")
     p.add_argument("--quit-when-done", action="store_true", help="exit once --steps are trained")
-    p.add_argument("--screenshot", metavar="PNG", help="with --quit-when-done: save the window as PNG first")
+    p.add_argument("--screenshot", metavar="PNG",
+                   help="with --quit-when-done: save the window first, as PNG (or JPEG for .jpg/.jpeg)")
+    p.add_argument("--force", action="store_true", help="let --screenshot overwrite an existing file")
     p.add_argument("--views", type=view_list, default=None, metavar="NAMES",
                    help="views to show side by side, e.g. metrics,embedding, or 'all' (default: the saved "
                         "layout; metrics plus tabbed docks the first time)")
@@ -85,8 +87,15 @@ def launch_options(argv: Sequence[str]) -> LaunchOptions:
     args = parser.parse_args(list(argv))
     if args.screenshot and not args.quit_when_done:
         parser.error("--screenshot needs --quit-when-done (and usually --steps)")
+    if args.screenshot:
+        from gpuviz_app.export.outputs import output_problem
+
+        problem = output_problem(image=args.screenshot, overwrite=args.force)
+        if problem:
+            parser.exit(2, f"error: {problem}\n")  # before the window opens and training starts
     return LaunchOptions(path=args.path, device=args.device, steps=args.steps,
-                         quit_when_done=args.quit_when_done, screenshot=args.screenshot, views=args.views,
+                         quit_when_done=args.quit_when_done, screenshot=args.screenshot, force=args.force,
+                         views=args.views,
                          train_changes=train_changes(args))
 
 
@@ -97,7 +106,7 @@ def record_parser() -> argparse.ArgumentParser:
     p.add_argument("--view", default="metrics", choices=(DASHBOARD, *VIEW_NAMES))
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--out", metavar="FILE", help="video file: .mp4 (H.264), .webm (VP9) or .gif")
-    p.add_argument("--screenshot", metavar="PNG", help="PNG of the final frame")
+    p.add_argument("--screenshot", metavar="PNG", help="the final frame as PNG (or JPEG for .jpg/.jpeg)")
     p.add_argument("--csv", metavar="CSV", help="the metric history as CSV")
     p.add_argument("--size", default=None, metavar="WxH",
                    help="layout size in pixels (default: the view's; 1280x720 for the dashboard)")

@@ -82,20 +82,9 @@ def _cancel_on_signal(signum, frame) -> None:
 
 def check_outputs(options: RecordOptions) -> str | None:
     """A one-line reason why the outputs cannot be written, or None."""
-    from gpuviz_app.export.atomic import OutputExists, check_writable
-    from gpuviz_app.export.video import VideoFormatError, video_format
+    from gpuviz_app.export.outputs import output_problem
 
-    try:
-        if options.out:
-            video_format(options.out)
-        for path in (options.out, options.screenshot, options.csv):
-            if path:
-                check_writable(path, options.force)
-    except OutputExists as exc:
-        return f"{exc.path}: already exists (use --force to overwrite)"
-    except VideoFormatError as exc:
-        return str(exc)
-    return None
+    return output_problem(options.out, options.screenshot, options.csv, options.force)
 
 
 def record(options: RecordOptions) -> int:
@@ -212,7 +201,7 @@ def _train(session, canvas, options: RecordOptions, every, encoder, frame_size):
 
 
 def _write_stills(options: RecordOptions, canvas, snapshot) -> list[str]:
-    from gpuviz_app.export.image import save_png, snapshot_metadata
+    from gpuviz_app.export.image import save_image, snapshot_metadata
     from gpuviz_app.export.metrics_csv import write_metrics_csv
 
     written = []
@@ -220,7 +209,7 @@ def _write_stills(options: RecordOptions, canvas, snapshot) -> list[str]:
         from gpuviz_app.export.frames import render_view
 
         pixels = render_view(canvas, scale=options.scale)
-        save_png(pixels, options.screenshot, snapshot_metadata(snapshot), overwrite=options.force)
+        save_image(pixels, options.screenshot, snapshot_metadata(snapshot), overwrite=options.force)
         written.append(str(Path(options.screenshot)))
     if options.csv:
         write_metrics_csv(snapshot.metrics, options.csv, overwrite=options.force)

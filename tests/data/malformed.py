@@ -345,6 +345,37 @@ def idx_folder_missing_labels(root):
     return str(folder), folder / "train-images-idx3-ubyte"
 
 
+def idx_folder_damaged_gzip(root):
+    folder = root / "mnist-gz"
+    folder.mkdir()
+    x, y = idx_images(20)
+    images = write_idx(folder / "train-images-idx3-ubyte.gz", x, gz=True)
+    labels = write_idx(folder / "train-labels-idx1-ubyte.gz", y, gz=True)
+    for path in (images, labels):  # the deflate stream broken right after the gzip header
+        data = bytearray(path.read_bytes())
+        data[10:30] = b"\xff" * 20
+        path.write_bytes(bytes(data))
+    return str(folder), images
+
+
+def idx_folder_bad_images_magic(root):
+    sample = make_idx_folder(root)
+    images = sample.paths[0] / "train-images-idx3-ubyte"
+    data = bytearray(images.read_bytes())
+    data[0:2] = b"\x12\x34"
+    images.write_bytes(bytes(data))
+    return str(sample.paths[0]), images
+
+
+def unknown_suffix_text(root):
+    return _one(_write(root / "unknown_format.xyz", "a,b,label\n1,2,0\n3,4,1\n"))
+
+
+def text_feature_csv(root):
+    """Text features under a header naming the label column: the header is not data (line 1)."""
+    return _one(_write(root / "people.csv", "name,colour,label\nalice,red,a\nbob,blue,b\n"))
+
+
 CASES = [
     Case("empty-csv", empty_csv, "empty"),
     Case("empty-npz", empty_npz, "empty"),
@@ -392,4 +423,8 @@ CASES = [
     Case("missing-file", missing_file, "does not exist"),
     Case("idx-zero-samples", idx_zero_samples, "empty"),
     Case("idx-folder-missing-labels", idx_folder_missing_labels, "partner"),
+    Case("idx-folder-damaged-gzip", idx_folder_damaged_gzip, "damaged gzip"),
+    Case("idx-folder-bad-images-magic", idx_folder_bad_images_magic, "magic"),
+    Case("unknown-suffix-text", unknown_suffix_text, "not a format gpuviz knows"),
+    Case("text-feature-csv", text_feature_csv, "line 2, column 'name'"),
 ]

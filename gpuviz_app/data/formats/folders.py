@@ -121,6 +121,20 @@ def _is_idx(path: Path) -> bool:
     return is_idx_header(head)
 
 
+def _refuse_broken_idx(files: list[Path], idx: list[Path]) -> None:
+    """A file meant as IDX (gzip, or named like IDX) that is not readable as IDX: raise the
+    reason the file alone gets (a damaged gzip, a wrong magic number) rather than blame its
+    partner or the folder."""
+    from gpuviz_app.data.formats.sniff import TABLE_EXTENSIONS, _named_idx, sniff_file
+
+    for path in files:
+        if path in idx:
+            continue
+        named = path.suffix.lower() not in TABLE_EXTENSIONS and _named_idx(path.name.lower())
+        if named or _head(path, 2) == b"\x1f\x8b":
+            sniff_file(path)  # raises the file's own reason; a file that passes is left to the caller
+
+
 def _is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
@@ -167,6 +181,7 @@ def load_folder(root: Path, ctx: LoadContext, depth: int = 0) -> Dataset:
     if len(idx) >= 2:
         return load_idx_files(idx, ctx, name=root.name)
     if len(idx) == 1:
+        _refuse_broken_idx(listing.files, idx)  # the partner is there but unreadable: say so about it
         raise DatasetError(idx[0], "is an IDX file with no partner in its folder (an images file needs a labels file)")
     pickles = [f for f in listing.files if f.suffix.lower() in (".pkl", ".pickle") or is_pickle_header(_head(f, 2))]
     image_folders = [f for f in listing.folders if _has_images(f, root, ctx)]
@@ -205,5 +220,6 @@ def load_folder(root: Path, ctx: LoadContext, depth: int = 0) -> Dataset:
                                  "does not open them (CIFAR's python version is pickles: convert it to .npz)")
     if not listing.files and len(listing.folders) == 1 and depth < 3:
         return load_folder(listing.folders[0], ctx, depth + 1)  # a wrapper folder, as unzipping often makes
+    _refuse_broken_idx(listing.files, idx)
     raise DatasetError(root, "holds no dataset layout gpuviz knows (class subfolders of images, an IDX "
                              "images/labels pair, or one data file)")

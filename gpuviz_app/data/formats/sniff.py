@@ -90,6 +90,10 @@ def sniff_file(path: Path) -> str:
     if suffix in SIGNED_SUFFIXES:
         raise DatasetError(path, f"does not hold what its {suffix} name promises (its first bytes are "
                                  "not that format's signature)")
+    if suffix and suffix not in TABLE_EXTENSIONS and not suffix[1:].isdigit():
+        raise DatasetError(path, f"has the suffix {suffix}, which is not a format gpuviz knows (.npz, .npy, "
+                                 ".csv/.tsv, IDX, .pt/.pth, safetensors, or a folder of images; rename a table "
+                                 "to .csv)")
     if suffix in TABLE_EXTENSIONS or is_text(head):
         if not is_text(head):
             raise DatasetError(path, "is not text, so it cannot be read as a table")

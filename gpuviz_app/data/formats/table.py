@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,35 +23,15 @@ ID_NAMES = ("id", "index", "")
 ENCODINGS = (("utf-8-sig", ""), ("cp1252", "Windows-1252"), ("latin-1", "Latin-1"))
 DELIMITERS = ("\t", ";", ",", "|")
 _CHUNK_ROWS = 8192
-# Tables at least this large are parsed in a process of their own.
-PROCESS_BYTES = 8 << 20
 _QUOTED = re.compile(r'"[^"]*"')
 
 csv.field_size_limit(1 << 24)
 
 
 def load_table(path: Path, ctx: LoadContext) -> Dataset:
-    """A large table is read in a process of its own (`table_process`), so the caller's
-    threads, a window's included, keep the interpreter to themselves while it is parsed."""
     size = path.stat().st_size
     if size == 0:
         raise DatasetError(path, "is empty")
-    if size >= PROCESS_BYTES and not getattr(sys, "frozen", False):
-        from gpuviz_app.data.formats.table_process import load_in_process
-
-        return load_in_process(path, ctx)
-    return load_table_here(path, ctx)
-
-
-def load_table_here(path: Path, ctx: LoadContext) -> Dataset:
-    """Numbers-only UTF-8 tables by NumPy's C reader, anything else by the exact reader below."""
-    from gpuviz_app.data.formats.table_fast import parse_numeric
-
-    size = path.stat().st_size
-    require_memory(path, size * 2, "its table")  # a float32 per number of at least two characters
-    fast = parse_numeric(path, size, ctx)
-    if fast is not None:
-        return fast
     require_memory(path, size * 4, "its table")
     for encoding, label in ENCODINGS:
         try:
@@ -162,12 +141,6 @@ def _parse(path: Path, encoding: str, size: int, ctx: LoadContext) -> Dataset:
     x = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
     label_text = np.concatenate(labels)
     y, classes = _labels(table, label_text)
-    ctx.report(1.0)
-    return build_dataset(path, x, y, classes, "vectors", ctx, warnings=table_warnings(table, header))
-
-
-def table_warnings(table: "_Table", header: bool) -> list[str]:
-    """What the user should know about how the columns were read."""
     warnings = []
     if table.decimal_comma:
         warnings.append("numbers were read with decimal commas")
@@ -177,7 +150,8 @@ def table_warnings(table: "_Table", header: bool) -> list[str]:
     if header and table.columns[table.label].strip().lower() not in LABEL_NAMES:
         warnings.append(f"no column is named label, class, target, y or species, so the last one "
                         f"({table.columns[table.label]!r}) holds the labels")
-    return warnings
+    ctx.report(1.0)
+    return build_dataset(path, x, y, classes, "vectors", ctx, warnings=warnings)
 
 
 def _chain(first, rest):

@@ -160,10 +160,12 @@ def cmd_inspect(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="gpuviz inspect", description="Describe what gpuviz finds in a dataset.")
     p.add_argument("path", nargs="+", help="file or folder (or an images/labels pair)")
     p.add_argument("--json", action="store_true", help="print a JSON object")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show the load's progress on stderr (default: when stderr is a terminal)")
     args = p.parse_args(argv)
     from gpuviz_app.data.inspect import inspect_command
 
-    return inspect_command(args.path, as_json=args.json)
+    return inspect_command(args.path, as_json=args.json, progress=args.progress)
 
 
 def cmd_bench(argv: Sequence[str]) -> int:

@@ -61,3 +61,60 @@ def test_launching_with_a_refused_path_exits_2_with_one_line(run_gpuviz, tmp_pat
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and errors[0].startswith(f"error: {named}: "), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _many_class_csv(path, classes=1000):
+    rows = ["a,b,label"]
+    for i in range(classes):
+        rows += [f"{i % 7},{i % 5},c{i}"] * (1 + i % 3)  # 1 to 3 samples per class
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_a_thousand_class_line_is_summarised(run_gpuviz, tmp_path):
+    path = _many_class_csv(tmp_path / "many.csv")
+    proc = run_gpuviz("inspect", str(path), display=False)
+    assert proc.returncode == 0, proc.stderr
+    line = next(ln for ln in proc.stdout.splitlines() if ln.strip().startswith("classes"))
+    assert len(line) < 200, line
+    assert "classes   1000  (c0: 1, c1: 2, c10: " in line or "classes   1000  (" in line
+    assert "… and 992 more" in line and "1–3 samples per class" in line
+    info = json.loads(run_gpuviz("inspect", str(path), "--json", display=False).stdout)
+    assert len(info["class_names"]) == 1000  # the JSON keeps every class
+
+
+def _inspect_on_a_terminal(path, *args):
+    """`gpuviz inspect` with stderr on a pseudo-terminal, as in a shell; (stdout, terminal output)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "gpuviz_app", "inspect", str(path), *args],
+                            stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed: the process ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out = proc.stdout.read()
+    assert proc.wait(timeout=120) == 0
+    os.close(master)
+    return out, seen.decode(errors="replace")
+
+
+def test_inspect_shows_progress_on_a_terminal_and_keeps_json_clean(run_gpuviz, tmp_path):
+    path = _many_class_csv(tmp_path / "many.csv")
+    out, terminal = _inspect_on_a_terminal(path, "--json")
+    assert "loading" in terminal and "100%" in terminal
+    assert json.loads(out)["classes"] == 1000  # stdout holds the JSON alone
+    proc = run_gpuviz("inspect", str(path), "--json", display=False)  # stderr not a terminal: quiet
+    assert proc.returncode == 0 and proc.stderr == ""
+    proc = run_gpuviz("inspect", str(path), "--progress", display=False)
+    assert "100%" in proc.stderr and "classes   1000" in proc.stdout

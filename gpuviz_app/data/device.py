@@ -55,15 +55,18 @@ class DeviceDataset:
 
 
 def _normalisation(x: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-feature statistics for vectors, per-channel for images, from the training split."""
-    if kind == "images":
-        dims = [0] + list(range(2, x.dim()))
-        mean = x.mean(dim=dims, keepdim=True)[0:1]
-        std = x.std(dim=dims, keepdim=True)[0:1]
-    else:
-        mean = x.mean(dim=0, keepdim=True)
-        std = x.std(dim=0, keepdim=True)
-    return mean, std.clamp_min(1e-6)
+    """Per-feature statistics for vectors, per-channel for images, from the training split.
+
+    The spread is the population one (defined for a single row), and a spread that is zero or
+    not finite counts as 1: such a feature is only centred, never divided by ~0 or NaN."""
+    dims = [0] + list(range(2, x.dim())) if kind == "images" else [0]
+    if len(x) == 0:
+        shape = [1] + [1 if d in dims else s for d, s in enumerate(x.shape)][1:]
+        return torch.zeros(shape, device=x.device), torch.ones(shape, device=x.device)
+    mean = x.mean(dim=dims, keepdim=True)
+    std = x.std(dim=dims, keepdim=True, unbiased=False)
+    flat = ~torch.isfinite(std) | (std < 1e-6)
+    return mean, torch.where(flat, torch.ones_like(std), std)
 
 
 class EpochSampler:

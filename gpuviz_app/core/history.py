@@ -154,7 +154,7 @@ class SeriesHistory:
         return out
 
 
-SERIES = ("train_loss", "eval_loss", "eval_acc")
+SERIES = ("train_loss", "eval_loss", "train_acc", "eval_acc")
 
 
 class MetricsHistory:

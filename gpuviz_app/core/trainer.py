@@ -23,7 +23,8 @@ class Trainer:
     """Seedable and deterministic on CPU: the same config and data give the same losses.
 
     Per-step losses stay on the device in a small buffer and cross to the host in one
-    transfer per `flush`, so a step never waits for a device-to-host copy.
+    transfer per `flush`, so a step never waits for a device-to-host copy; the flush notes the
+    first non-finite loss (`nonfinite_loss`) on the host copy, at no extra transfer.
 
     On the CPU, a CNN's image batches go in channels-last: the CPU's pooling kernels vectorise
     over channels in that layout, so a step is faster (the weights keep their own layout).
@@ -43,9 +44,10 @@ class Trainer:
         self.loss_fn = nn.CrossEntropyLoss()
         self.history = MetricsHistory()
         self.step_count = 0
-        self._losses = torch.zeros(_LOSS_BUFFER, device=self.device)
+        self._losses = torch.zeros(_LOSS_BUFFER, 2, device=self.device)  # loss, batch accuracy
         self._pending = 0
         self._pending_first = 1
+        self.nonfinite_loss: tuple[int, float] | None = None  # (step, loss) of the first NaN/inf loss
         self.hooks = StepHooks()
         cnn_on_cpu = self.device.type == "cpu" and self.model_kind == "cnn"
         self._layout = torch.channels_last if cnn_on_cpu else torch.preserve_format
@@ -70,11 +72,14 @@ class Trainer:
         idx = self.sampler.next(self.config.batch_size)
         self.model.train()
         x = self.augment(self.data.x[idx], self.config.augment).to(memory_format=self._layout)
-        loss = self.loss_fn(self.model(x), self.data.y[idx])
+        y = self.data.y[idx]
+        out = self.model(x)
+        loss = self.loss_fn(out, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        self._losses[self._pending] = loss.detach()
+        self._losses[self._pending, 0] = loss.detach()
+        self._losses[self._pending, 1] = (out.detach().argmax(dim=1) == y).float().mean()  # no host sync
         self._pending += 1
         self.step_count += 1
         if self.hooks:
@@ -94,9 +99,20 @@ class Trainer:
             return
         values = self._losses[: self._pending].cpu().numpy()
         steps = np.arange(self._pending_first, self._pending_first + self._pending)
-        self.history.append("train_loss", steps, values)
+        if self.nonfinite_loss is None:
+            bad = np.flatnonzero(~np.isfinite(values[:, 0]))
+            if len(bad):
+                self.nonfinite_loss = (int(steps[bad[0]]), float(values[bad[0], 0]))
+        self.history.append("train_loss", steps, values[:, 0])
+        self.history.append("train_acc", steps, values[:, 1])
         self._pending_first += self._pending
         self._pending = 0
+
+    @torch.no_grad()
+    def weights_finite(self) -> bool:
+        """Whether every parameter is finite: one reduction on the device and one transfer."""
+        checks = [torch.isfinite(p).all() for p in self.model.parameters()]
+        return bool(torch.stack(checks).all()) if checks else True
 
     @torch.no_grad()
     def evaluate(self, chunk: int = 4096) -> dict[str, float]:

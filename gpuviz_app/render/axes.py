@@ -27,19 +27,37 @@ def linear_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
 
 
 def decade_ticks(lo: float, hi: float, max_ticks: int = 8) -> list[float]:
-    """Tick positions (in log10 units) for a log axis spanning [lo, hi]."""
+    """Tick positions (in log10 units) for a log axis spanning [lo, hi]: at least three
+    where the axis has room, from whole decades, then 1-2-5 and 1-3 within decades, then 1..9."""
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
         return []
-    if hi - lo >= 1.0:
-        step = max(1, math.ceil((hi - lo) / max_ticks))
-        return [float(d) for d in range(math.ceil(lo), math.floor(hi) + 1) if d % step == 0]
-    ticks = []
+    max_ticks = max(max_ticks, 2)
+    step = max(1, math.ceil((hi - lo) / max_ticks))
+    decades = [float(d) for d in range(math.ceil(lo), math.floor(hi) + 1) if d % step == 0]
+    candidates = [decades, _within(lo, hi, (1, 3)), _within(lo, hi, (1, 2, 5)), _within(lo, hi, range(1, 10))]
+    fitting = [c for c in candidates if len(c) <= max_ticks]
+    for c in fitting:
+        if len(c) >= min(3, max_ticks):
+            return c
+    best = max(fitting, key=len, default=decades)
+    if len(best) >= 2:
+        return best
+    for n in (max_ticks, 6, 10):  # less than a decade between round values: round linear steps
+        values = _positive(linear_ticks(10**lo, 10**hi, n))
+        if len(values) >= 2:
+            break
+    return [math.log10(v) for v in values]
+
+
+def _within(lo: float, hi: float, multiples) -> list[float]:
+    """log10 of m * 10^d for the multiples m, inside [lo, hi]."""
+    out = []
     for d in range(math.floor(lo), math.ceil(hi) + 1):
-        for m in (1, 2, 5):
+        for m in multiples:
             v = d + math.log10(m)
-            if lo <= v <= hi:
-                ticks.append(v)
-    return ticks if len(ticks) >= 2 else [math.log10(v) for v in _positive(linear_ticks(10**lo, 10**hi, 4))]
+            if lo - 1e-9 <= v <= hi + 1e-9:
+                out.append(v)
+    return out
 
 
 def _positive(values: list[float]) -> list[float]:

@@ -14,14 +14,15 @@ import time
 import numpy as np
 from vispy import scene
 
-from gpuviz_app.render.axes import ticks
+from gpuviz_app.render.axes import format_tick, ticks
 from gpuviz_app.render.visuals.series import Series
 
 TEXT = "#d8dee9"
 FRAME = "#4c566a"
 GRID = "#262b33"
 BACKGROUND = "#14171c"
-MARGINS = (58, 10, 22, 30)  # left, right, top, bottom (pixels)
+MARGINS = (58, 10, 22, 30)
+X_PAD = 0.015  # of the step axis, either side  # left, right, top, bottom (pixels)
 _NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
 
@@ -70,9 +71,20 @@ class Plot:
                                          parent=parent)
         self.labels = scene.visuals.Text("", color=TEXT, font_size=8, anchor_x="left", anchor_y="center",
                                          parent=parent)
+        self.legend_text = scene.visuals.Text("", color=TEXT, font_size=7, anchor_x="right", anchor_y="center",
+                                              parent=parent)
+        self.mark_text = scene.visuals.Text("", color=TEXT, font_size=7, anchor_x="left", anchor_y="center",
+                                            parent=parent)
+        self.message_text = scene.visuals.Text("", color=TEXT, font_size=9, anchor_x="center",
+                                               anchor_y="center", parent=parent)
+        self.message = ""  # why the data area is blank ("no data yet"), or ""
+        self.note = ""  # a short line after the title (the step shown)
+        self.marks: list[tuple[float, str, str]] = []  # vertical lines: (x, colour, label)
         self.series: dict[str, Series] = {}
         self.follow = True
         self.log = False
+        self.scale = "linear"  # or "log", or "clipped": values above `clip` drawn at `clip`
+        self.clip = math.inf
         self._last_press = 0.0
         self._yrange: tuple[float, float] | None = None
         self._range: tuple[float, float, float, float] | None = None
@@ -103,7 +115,8 @@ class Plot:
     def _decorate(self, event=None) -> None:
         rect = self.view.camera.rect
         w, h = self.view.size
-        key = (rect.left, rect.right, rect.bottom, rect.top, w, h, self.log, len(self.legend))
+        key = (rect.left, rect.right, rect.bottom, rect.top, w, h, self.log, tuple(self.legend), self.title,
+               self.note, self.message, tuple(self.marks), self.scale, self.clip)
         if key == self._decorated:
             return
         self._decorated = key
@@ -125,7 +138,8 @@ class Plot:
             colors.extend((color, color))
 
         xt = [(v, s) for v, s in ticks(x0, x1, max(2, int(w / 90))) if x0 <= v <= x1]
-        yt = [(v, s) for v, s in ticks(y0, y1, max(2, int(h / 40)), log=self.log) if y0 <= v <= y1]
+        y_ticks = max(3, int(h / 28)) if self.log else max(2, int(h / 40))
+        yt = [(v, s) for v, s in ticks(y0, y1, y_ticks, log=self.log) if y0 <= v <= y1]
         for v, _ in xt:
             seg((px(v), top), (px(v), top + h), GRID)
             seg((px(v), top + h), (px(v), top + h + 4), FRAME)
@@ -135,25 +149,42 @@ class Plot:
         corners = [(left, top), (left + w, top), (left + w, top + h), (left, top + h)]
         for i in range(4):
             seg(corners[i], corners[(i + 1) % 4], FRAME)
+        marks = [(px(x), color, label) for x, color, label in self.marks if x0 <= x <= x1]
+        for x, color, _ in marks:
+            seg((x, top), (x, top + h), color)
         self.lines.set_data(pos=np.array(segs, np.float32), color=np.array(
             [_rgba(c) for c in colors], np.float32))
         _set_text(self.tick_x, [s for _, s in xt], [(px(v), top + h + 6) for v, _ in xt])
         _set_text(self.tick_y, [s for _, s in yt], [(left - 6, py(v)) for v, _ in yt])
-        texts = [self.title + ("  (log)" if self.log else "")]
-        pos = [(left, top / 2)]
-        colors_t = [TEXT]
-        x = left + 8.0 * len(texts[0]) + 24
-        for label, color in self.legend:
-            texts.append(f"\u2014 {label}")
-            pos.append((x, top / 2))
-            colors_t.append(color)
-            x += 7.5 * (len(label) + 2) + 16
-        texts.append(self.xlabel)
-        pos.append((left + w - 7 * len(self.xlabel), top + h + 20))
-        colors_t.append(TEXT)
-        self.labels.text = texts
-        self.labels.pos = pos
-        self.labels.color = colors_t
+        _set_text(self.mark_text, [label for _, _, label in marks], [(x + 4, top + h - 10) for x, _, _ in marks],
+                  [color for _, color, _ in marks])
+        # the legend sits inside the data area's top-right corner, one entry a line, so it is never clipped
+        _set_text(self.legend_text, [f"{label} \u2014" for label, _ in self.legend],
+                  [(left + w - 6, top + 9 + 12 * i) for i in range(len(self.legend))],
+                  [color for _, color in self.legend])
+        _set_text(self.message_text, [self.message] if self.message else [], [(left + w / 2, top + h / 2)])
+        scale = {"log": "  (log)", "clipped": f"  (clipped at {format_tick(self.clip)})"}.get(self.scale, "")
+        title = self.title + scale + (f"  \u00b7  {self.note}" if self.note else "")
+        _set_text(self.labels, [title, self.xlabel],
+                  [(left, top / 2), (left + w - 7 * len(self.xlabel), top + h + 20)])
+
+    def set_note(self, note: str) -> None:
+        """A short line after the title, e.g. the step the plot shows."""
+        if note != self.note:
+            self.note = note
+            self._decorate()
+
+    def set_message(self, message: str) -> None:
+        """Say why the data area is blank ("no data yet"); "" when it is not."""
+        if message != self.message:
+            self.message = message
+            self._decorate()
+
+    def set_marks(self, marks: list[tuple[float, str, str]]) -> None:
+        """Vertical lines at data x, each with a colour and a label (e.g. where a run diverged)."""
+        if marks != self.marks:
+            self.marks = list(marks)
+            self._decorate()
 
     # -- data ---------------------------------------------------------------------------------
     def columns(self) -> int:
@@ -164,13 +195,22 @@ class Plot:
         return min(w, 4096)
 
     def set_log(self, log: bool) -> None:
-        self.log = bool(log)
+        self.set_scale("log" if log else "linear")
+
+    def set_scale(self, scale: str, clip: float = math.inf) -> None:
+        """"linear", "log" (decades), or "clipped" (values above `clip` drawn at `clip`)."""
+        clip = float(clip) if scale == "clipped" else math.inf
+        if (scale, clip) == (self.scale, self.clip):
+            return
+        self.scale, self.clip, self.log = scale, clip, scale == "log"
         self._resume_follow()
 
     def transform_y(self, y: np.ndarray) -> np.ndarray:
-        if not self.log:
-            return y
-        return np.log10(np.maximum(y, 1e-12))
+        if self.log:
+            return np.log10(np.maximum(y, 1e-12))
+        if self.scale == "clipped":
+            return np.minimum(y, self.clip)
+        return y
 
     def follow_data(self, x_last: float, y0: float, y1: float) -> None:
         """Show steps [0, x_last] and values [y0, y1], moving the range only in coarse jumps."""
@@ -178,7 +218,7 @@ class Plot:
             return
         x1 = nice_ceil(max(x_last, 10.0))
         self._yrange = follow_range(self._yrange, y0, y1)
-        rng = (0.0, x1, *self._yrange)
+        rng = (-X_PAD * x1, (1 + X_PAD) * x1, *self._yrange)  # a point at either end is drawn whole
         if rng != self._range:
             self._range = rng
             self.view.camera.set_range(x=rng[:2], y=rng[2:], margin=0)
@@ -209,10 +249,12 @@ def _rgba(color: str) -> tuple[float, float, float, float]:
     return (int(c[0:2], 16) / 255, int(c[2:4], 16) / 255, int(c[4:6], 16) / 255, 1.0)
 
 
-def _set_text(visual, texts: list[str], pos: list[tuple[float, float]]) -> None:
+def _set_text(visual, texts: list[str], pos: list[tuple[float, float]], colors: list[str] | None = None) -> None:
     if texts:
         visual.text = texts
         visual.pos = pos
+        if colors is not None:
+            visual.color = colors
         visual.visible = True
     else:
         visual.visible = False

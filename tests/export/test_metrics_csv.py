@@ -16,6 +16,7 @@ def filled_history() -> MetricsHistory:
     values[3] = np.nan  # a diverged evaluation
     history.append("eval_loss", steps[::100], values)
     history.append("eval_acc", steps[::100], rng.random(10))
+    history.append("train_acc", steps, rng.random(1000))
     return history
 
 

@@ -75,12 +75,12 @@ def test_closing_mid_training_joins_the_worker(main_window, qtbot):
 
 def test_options_are_remembered_by_the_next_window(main_window, qtbot):
     window = main_window("--device", "cpu")
-    box = window.panels["metrics"].option_widgets["metrics.log_loss"]
-    box.setChecked(True)
+    box = window.panels["metrics"].option_widgets["metrics.loss_axis"]
+    box.setCurrentIndex(box.findData("log"))
     window.close()
     again = main_window("--device", "cpu")
-    assert again.panels["metrics"].views[0].options()["log_loss"] is True
-    assert again.panels["metrics"].option_widgets["metrics.log_loss"].isChecked()
+    assert again.panels["metrics"].views[0].options()["loss_axis"] == "log"
+    assert again.panels["metrics"].option_widgets["metrics.loss_axis"].currentData() == "log"
 
 
 def test_a_bad_dataset_path_falls_back_to_the_default(main_window, qtbot, tmp_path, monkeypatch):

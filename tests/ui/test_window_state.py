@@ -42,7 +42,8 @@ def test_settings_round_trip_across_two_window_instances(two_docks, main_window,
     first.move(screen.x() + 40, screen.y() + 30)
     first.addDockWidget(Area.LeftDockWidgetArea, first.docks["plain"])
     first.docks["other"].hide()
-    first.panels["metrics"].option_widgets["metrics.log_loss"].setChecked(True)
+    axis = first.panels["metrics"].option_widgets["metrics.loss_axis"]
+    axis.setCurrentIndex(axis.findData("log"))
     combo = first.panels["plain"].option_widgets["plain.palette"]
     combo.setCurrentIndex(combo.findData("light"))
     qtbot.wait(50)
@@ -56,8 +57,8 @@ def test_settings_round_trip_across_two_window_instances(two_docks, main_window,
     assert second.docks["plain"].isVisible()
     assert not second.docks["other"].isVisible()
     assert not second.docks["other"].toggleViewAction().isChecked()
-    assert second.panels["metrics"].views[0].options()["log_loss"] is True
-    assert second.panels["metrics"].option_widgets["metrics.log_loss"].isChecked()
+    assert second.panels["metrics"].views[0].options()["loss_axis"] == "log"
+    assert second.panels["metrics"].option_widgets["metrics.loss_axis"].currentData() == "log"
     assert second.panels["plain"].views[0].options()["palette"] == "light"
     assert second.panels["plain"].option_widgets["plain.palette"].currentData() == "light"
 
@@ -66,7 +67,7 @@ def test_a_fresh_profile_starts_with_the_default_layout(two_docks, main_window):
     window = main_window("--device", "cpu")
     assert window.dockWidgetArea(window.docks["plain"]) == Area.RightDockWidgetArea
     assert window.panels["plain"].views[0].options()["palette"] == "dark"
-    assert not window.panels["metrics"].views[0].options()["log_loss"]
+    assert window.panels["metrics"].views[0].options()["loss_axis"] == "auto"
 
 
 def test_a_scripted_run_leaves_the_saved_layout_alone(two_docks, main_window, qtbot):
@@ -88,10 +89,10 @@ def test_corrupt_saved_state_falls_back_to_defaults(two_docks, main_window):
     store.settings().setValue("window/geometry", "not bytes")
     store.save_bytes("window/state", QtCore.QByteArray(b"\x00garbage"))
     store.settings().setValue("views/plain", "{not json")
-    store.save_json("views/metrics", {"log_loss": "yes"})  # wrong type
+    store.save_json("views/metrics", {"loss_axis": "sideways"})  # not one of its choices
     store.settings().sync()
     window = main_window("--device", "cpu")
     assert window.dockWidgetArea(window.docks["plain"]) == Area.RightDockWidgetArea
     assert window.docks["plain"].isVisible()
     assert window.panels["plain"].views[0].options()["palette"] == "dark"
-    assert window.panels["metrics"].views[0].options()["log_loss"] is False
+    assert window.panels["metrics"].views[0].options()["loss_axis"] == "auto"

@@ -38,6 +38,19 @@ def train_changes(args: argparse.Namespace) -> dict[str, Any]:
     return {key: getattr(args, key) for key in TRAINING_OPTIONS if getattr(args, key, None) is not None}
 
 
+def checked_train_changes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
+    """`train_changes`, or exit 2 with one line naming the first bad option and why
+    (`gpuviz: --lr nan: the learning rate must be a finite number above 0`)."""
+    from gpuviz_app.core.config import setting_problem
+
+    changes = train_changes(args)
+    for key, value in changes.items():
+        problem = setting_problem(key, value)
+        if problem:
+            parser.exit(2, f"{parser.prog}: --{key.replace('_', '-')} {value}: {problem}\n")
+    return changes
+
+
 class DatasetPaths(argparse.Action):
     """Positional dataset paths: None for none, the path for one, the list for several.
 
@@ -96,7 +109,7 @@ def launch_options(argv: Sequence[str]) -> LaunchOptions:
     return LaunchOptions(path=args.path, device=args.device, steps=args.steps,
                          quit_when_done=args.quit_when_done, screenshot=args.screenshot, force=args.force,
                          views=args.views,
-                         train_changes=train_changes(args))
+                         train_changes=checked_train_changes(parser, args))
 
 
 def record_parser() -> argparse.ArgumentParser:
@@ -139,7 +152,8 @@ def record_options(argv: Sequence[str]) -> RecordOptions:
         parser.error(str(exc))
     return RecordOptions(steps=args.steps, view=args.view, path=args.path, out=args.out,
                          screenshot=args.screenshot, csv=args.csv, size=size, fps=args.fps, every=args.every,
-                         scale=args.scale, force=args.force, device=args.device, train_changes=train_changes(args))
+                         scale=args.scale, force=args.force, device=args.device,
+                         train_changes=checked_train_changes(parser, args))
 
 
 def cmd_launch(argv: Sequence[str]) -> int:

@@ -42,7 +42,12 @@ class TrainingSession(CommandMethods):
 
     The in-process trainer as a run source (see `gpuviz_app.sources.base.RunSource`). Commands
     (`send`, or the convenience methods of `CommandMethods`) are applied in order between
-    training slices; whether a probe runs is decided by `demand` only."""
+    training slices; whether a probe runs is decided by `demand` only.
+
+    Divergence: when a training loss (checked on the host copy each publish makes) or a weight
+    (one device reduction per publish) turns non-finite, `diverged_step` and `diverged` say
+    when and what, and, with `pause_on_divergence`, the run pauses; resuming
+    (`set_paused(False)`) keeps training anyway, and only a new run pauses again."""
 
     def __init__(
         self,
@@ -55,7 +60,11 @@ class TrainingSession(CommandMethods):
         slice_s: float = 1 / 120,
         active: set[str] | None = None,
         demand: ProbeDemand | None = None,
+        pause_on_divergence: bool = True,
     ) -> None:
+        problems = config.problems() if config is not None else {}
+        if problems:
+            raise ValueError("; ".join(f"{name}: {why}" for name, why in problems.items()))
         self.mailbox: Mailbox[Snapshot] = Mailbox()
         self._dataset_source = dataset
         self._config = config
@@ -73,6 +82,10 @@ class TrainingSession(CommandMethods):
         self.paused = False
         self.finished = False
         self.error = ""
+        self.pause_on_divergence = pause_on_divergence
+        self.diverged_step: int | None = None
+        self.diverged = ""
+        self._finite_checked_at = -1
         self._single_steps = 0
         self.run_id = 0
         self.trainer: Any = None
@@ -214,6 +227,7 @@ class TrainingSession(CommandMethods):
         self.run_id += 1
         self.finished = False
         self.error = ""
+        self.diverged_step, self.diverged, self._finite_checked_at = None, "", -1
         self.probe_host.start_run(trainer.context)
         self._rate_steps, self._rate_time = 0, 0.0
         self._publish()
@@ -254,6 +268,11 @@ class TrainingSession(CommandMethods):
 
     def _configure(self, command: Configure) -> None:
         changes = dict(command.changes)
+        problems = self._config.with_changes(**changes).problems()
+        for name in problems.keys() & changes.keys():
+            log.warning("setting %s to %r refused: %s", name, changes.pop(name), problems[name])
+        if not changes:
+            return
         if {"model", "seed"} & changes.keys():
             previous = self._config
             self._config = previous.with_changes(**changes)
@@ -298,12 +317,30 @@ class TrainingSession(CommandMethods):
     def _publish(self) -> None:
         t = self.trainer
         t.flush()
+        if self.diverged_step is None:
+            self._check_divergence(t)
         self.probe_host.collect(t.context)
         if self._rate_time >= 0.25:
             rate = self._rate_steps / self._rate_time
             self.steps_per_s = rate if not self.steps_per_s else 0.7 * self.steps_per_s + 0.3 * rate
             self._rate_steps, self._rate_time = 0, 0.0
         self.mailbox.put(self._snapshot())
+
+    def _check_divergence(self, t: Any) -> None:
+        """Note the first non-finite loss or weight of this run, and pause if asked to."""
+        if t.nonfinite_loss is not None:
+            step, loss = t.nonfinite_loss
+            what = "the loss is NaN" if loss != loss else "the loss is infinite"
+        elif self._finite_checked_at != t.step_count and not t.weights_finite():
+            step, what = t.step_count, "the weights are no longer finite"
+        else:
+            self._finite_checked_at = t.step_count
+            return
+        self.diverged_step = step
+        self.diverged = f"training diverged at step {step}: {what}"
+        log.info("%s", self.diverged)
+        if self.pause_on_divergence:
+            self.paused = True
 
     def _snapshot(self) -> Snapshot:
         t = self.trainer
@@ -331,6 +368,8 @@ class TrainingSession(CommandMethods):
             model=t.model_kind,
             error=self.error,
             config=t.config,
+            diverged_step=self.diverged_step,
+            diverged=self.diverged,
         )
 
     def _empty_snapshot(self) -> Snapshot:

@@ -90,10 +90,13 @@ class ProbeHost:
         if probe is not None:
             probe.act(action)
 
-    def settle(self, context: Any, timeout: float | None = None) -> None:
-        """Shown probes finish their background work, so the next payloads do not depend on timing."""
+    def settle(self, context: Any, timeout: float | None = None, final: bool = False) -> bool:
+        """Shown probes finish their background work, so the next payloads do not depend on timing
+        (`final`: on the weights as they are now; see `Probe.settle`). True when all finished."""
+        done = True
         for name in sorted(self.demand.shown & self.probes.keys()):
-            self.probes[name].settle(context, timeout)
+            done = self.probes[name].settle(context, timeout, final=final) is not False and done
+        return done
 
     # -- payloads ---------------------------------------------------------------------------
     def collect(self, context: Any) -> bool:

@@ -35,6 +35,7 @@ from gpuviz_app.data.dataset import Dataset
 log = logging.getLogger(__name__)
 
 DatasetSource = Callable[[], Dataset]
+FINAL_SETTLE_S = 30.0  # at most this long for probes to finish on a run's final weights
 
 
 class TrainingSession(CommandMethods):
@@ -165,6 +166,8 @@ class TrainingSession(CommandMethods):
                     self._wake.clear()
                     continue
                 self._train_slice()
+                if self.finished:
+                    self._settle_final()
             except Exception as exc:  # noqa: BLE001 - keep the app alive, show why training stopped
                 log.exception("training failed")
                 self.error = f"training paused: {exc}"
@@ -195,10 +198,19 @@ class TrainingSession(CommandMethods):
         if self.max_steps is not None and t.step_count >= self.max_steps:
             self.finished = True
         if settle:
-            host.settle(t.context)
+            host.settle(t.context, final=self.finished)
         self.demand.force()
         self._publish()
         return self.mailbox.peek()
+
+    def _settle_final(self) -> None:
+        """The run just ended: probes finish on the final weights (the loss surface re-centres
+        there) before the last snapshot, in short waits so that a stop is not held up."""
+        deadline = time.perf_counter() + FINAL_SETTLE_S
+        while not self._stop.is_set() and time.perf_counter() < deadline:
+            if self.probe_host.settle(self.trainer.context, 0.1, final=True):
+                break
+        self.demand.force()
 
     def close(self) -> None:
         """Let the probes stop what they started (background threads); the session may run again."""

@@ -122,7 +122,7 @@ def test_a_recentre_uses_the_newest_weights_copied_at_that_moment(data):
 def test_recentres_every_k_steps_once_the_grid_is_done(data):
     trainer = trainer_on(data)
     probe = LandscapeProbe(trainer.context)
-    probe.configure(dict(FAST, recentre_every=20))
+    probe.configure(dict(FAST, recentre_every=20, recentre_drift=0.0))
     centres = []
     for _ in range(5):
         probe.settle(trainer.context, 60)
@@ -135,7 +135,7 @@ def test_recentres_every_k_steps_once_the_grid_is_done(data):
 def test_the_path_carries_the_loss_measured_at_each_point(data):
     trainer = trainer_on(data, lr=0.01)
     probe = LandscapeProbe(trainer.context)
-    probe.configure(dict(FAST, recentre_every=1000))
+    probe.configure(dict(FAST, recentre_every=1000, recentre_drift=0.0))
     probe.settle(trainer.context, 60)
     ev = probe.computer.evaluator
     measured = {}
@@ -156,7 +156,7 @@ def test_the_path_carries_the_loss_measured_at_each_point(data):
 def test_pca_directions_come_from_the_path_with_explained_variance(data):
     trainer = trainer_on(data, lr=0.01)
     probe = LandscapeProbe(trainer.context)
-    probe.configure(dict(FAST, recentre_every=1000, mode="pca"))
+    probe.configure(dict(FAST, recentre_every=1000, recentre_drift=0.0, mode="pca"))
     probe.settle(trainer.context, 60)
     assert "random directions for now" in probe(trainer.context).message  # no path yet
     for _ in range(6):

@@ -35,8 +35,10 @@ class Probe:
     def set_shown(self, shown: bool) -> None:
         """Whether the probe's view is on screen; probes that work between snapshots stop then."""
 
-    def settle(self, context: Any, timeout: float | None = None) -> bool:
-        """Finish background work so the next call does not depend on timing; True when done."""
+    def settle(self, context: Any, timeout: float | None = None, final: bool = False) -> bool:
+        """Finish background work so the next call does not depend on timing; True when done.
+        `final`: the run ended or a picture is about to be exported, so the payload must
+        describe the weights as they are now (the loss surface re-centres)."""
         return True
 
     def close(self) -> None:

@@ -3,6 +3,9 @@
 3-D (turntable camera) or a 2-D contour map; a 1-D profile in slice mode. The grid and
 the path come from the "landscape" probe, which computes them in the background; this view
 writes them into its fixed-capacity GL objects and sets a few uniforms (clip, log scale).
+Surface, path and current point share one scale (the probe's, from the grid alone, fixed
+for a grid once its levels are complete): a loss has the same colour and height everywhere,
+read off the colour bar and the height axis's ticks.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from gpuviz_app.render.plot import FRAME, TEXT
 from gpuviz_app.render.upload import UploadPath, as_numpy
 from gpuviz_app.render.views.base import Action, Option, View
 from gpuviz_app.render.visuals.path import Path
-from gpuviz_app.render.visuals.surface import CAPACITY, Surface
+from gpuviz_app.render.visuals.surface import CAPACITY, Surface, height_ticks
 
 PATH_COLOR = "#f4f4f4"
 MARKER_COLOR = "#ff6b4a"
@@ -67,6 +70,8 @@ class LandscapeView(View):
         self.marker = Path(capacity=1, points=True, size=11.0, color=MARKER_COLOR, parent=scene_root)
         self.frame = scene.visuals.Line(color=FRAME, parent=scene_root, connect="segments", method="gl")
         self.axis_text = scene.visuals.Text("", color=TEXT, font_size=7, parent=scene_root)
+        self.height_axis = scene.visuals.Line(color=FRAME, parent=scene_root, connect="segments", method="gl")
+        self.height_text = scene.visuals.Text("", color=TEXT, font_size=7, anchor_x="right", parent=scene_root)
         self.turntable = scene.TurntableCamera(elevation=32, azimuth=-55, fov=35, up="+z")
         self.panzoom = scene.PanZoomCamera(aspect=1)
         self._payload: LandscapePayload | None = None
@@ -130,7 +135,33 @@ class LandscapeView(View):
             visual.set_scale(p.low, p.clip, log)
         self.colorbar.clim = (f"{p.low:.3g}", f"{p.clip:.3g}")
         self.colorbar.label.text = "loss (log scale)" if log else "loss"
+        self._height_ticks(p.low, p.clip, log)
         return True
+
+    def _height_ticks(self, low: float, clip: float, log: bool) -> None:
+        """Round losses along the height axis: a vertical axis at the back corner of the
+        surface, the profile's left edge; none on the flat map (the colour bar reads it)."""
+        layout = self._layout[0] if self._layout else MAP
+        marks = height_ticks(low, clip, log) if layout != MAP else []
+        self.height_axis.visible = self.height_text.visible = bool(marks)
+        if not marks:
+            return
+        if layout == SURFACE:
+            at = lambda t: (-1.0, 1.0, t)  # noqa: E731
+            tick, label = (-0.06, 0.0, 0.0), (-0.1, 0.0, 0.0)
+            segs = [at(0.0), at(1.0)]
+        else:
+            at = lambda t: (-1.0, t, 0.0)  # noqa: E731
+            tick, label = (-0.03, 0.0, 0.0), (-0.05, 0.0, 0.0)
+            segs = []
+        pos = []
+        for t, _ in marks:
+            base = np.array(at(t))
+            segs += [tuple(base), tuple(base + tick)]
+            pos.append(tuple(base + label))
+        self.height_axis.set_data(pos=np.array(segs, np.float32))
+        self.height_text.text = [text for _, text in marks]
+        self.height_text.pos = pos
 
     def _apply_layout(self, p: LandscapePayload) -> bool:
         if p.mode == "slice":
@@ -145,9 +176,8 @@ class LandscapeView(View):
         self.surface.visible = layout != PROFILE
         self.profile.visible = layout == PROFILE
         self.surface.set_style(zscale=1.0, flat=flat, contours=bool(self._options["contours"]), levels=12)
-        lift = 0.01 if layout == SURFACE else 0.0
-        for visual in (self.path, self.marker, self.profile):
-            visual.set_layout(layout, p.span, 1.0, lift)
+        for visual in (self.path, self.marker, self.profile):  # the surface's own height, no lift
+            visual.set_layout(layout, p.span, 1.0, 0.0)
         if layout == SURFACE:
             self.view.camera = self.turntable
             self.turntable.set_range(x=(-1, 1), y=(-1, 1), z=(0, 1))

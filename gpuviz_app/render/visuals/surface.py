@@ -9,11 +9,15 @@ same visual draws the 3-D surface and, flattened, the 2-D contour map.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from vispy import gloo
 from vispy.color import get_colormap
 from vispy.scene.visuals import create_visual_node
 from vispy.visuals import Visual
+
+from gpuviz_app.render.axes import ticks
 
 CAPACITY = 101  # points per side, at most
 
@@ -81,6 +85,30 @@ void main() {
     gl_FragColor = vec4(color, 1.0);
 }
 """
+
+
+def unit_height(loss, low: float, clip: float, log: bool) -> np.ndarray:
+    """HEIGHT_GLSL's `unit_height` on the host: where a loss sits on the colour scale and the
+    height axis (0..1), for tick labels and for checking what the shaders draw."""
+    def shaped(h):
+        h = np.minimum(np.asarray(h, np.float64), clip)
+        return np.log(np.maximum(h, 1e-12)) if log else h
+
+    lo, hi = shaped(low), shaped(clip)
+    return np.clip((shaped(loss) - lo) / max(float(hi - lo), 1e-12), 0.0, 1.0)
+
+
+def height_ticks(low: float, clip: float, log: bool, max_ticks: int = 5) -> list[tuple[float, str]]:
+    """(unit height, label) of round losses between `low` and `clip` on the surface's scale."""
+    if not (math.isfinite(low) and math.isfinite(clip)) or clip <= low or (log and low <= 0):
+        return []
+    lo, hi = (math.log10(low), math.log10(clip)) if log else (low, clip)
+    out = []
+    for value, label in ticks(lo, hi, max_ticks, log=log):
+        loss = 10.0**value if log else value
+        if low - 1e-12 <= loss <= clip * (1 + 1e-9):
+            out.append((float(unit_height(loss, low, clip, log)), label))
+    return out
 
 
 def colormap_rgba(name: str = "viridis", size: int = 256) -> np.ndarray:

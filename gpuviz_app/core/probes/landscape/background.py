@@ -62,6 +62,9 @@ class Job:
     seconds: float = 0.0
     cancelled: bool = False
     message: str = ""
+    reach: float = math.inf  # how far the grid reaches from its centre in weight space (the shorter axis)
+    drift: float = 0.0  # distance of the newest path point from the centre, in units of `reach`
+    scale: tuple[float, float] | None = None  # (low, clip) of the colours, set as levels complete
 
     @property
     def finished(self) -> bool:
@@ -91,6 +94,7 @@ class LandscapeComputer:
         self._idle = threading.Event()
         self._idle.set()
         self._request: Weights | None = None
+        self._centre: Weights | None = None  # the newest centre handed over (its job may not have started)
         self._points: list[Weights] = []
         self._cancel = False
         self._closed = False
@@ -128,10 +132,18 @@ class LandscapeComputer:
     def idle(self) -> bool:
         return self._idle.is_set()
 
+    def drift(self) -> float:
+        """How far the newest measured weights are from the current grid's centre, as a fraction
+        of the grid's reach (0 before any point was measured)."""
+        job = self._job
+        return job.drift if job is not None and job.centre is self._centre else 0.0
+
     def grid_done(self) -> bool:
         """No centre waiting and the current grid complete (or cancelled); path points may still flow."""
         job = self._job
-        return self._request is None and (job is None or job.finished or job.cancelled)
+        if self._request is not None or (job is not None and job.centre is not self._centre):
+            return False  # the newest centre's job has not started yet
+        return job is None or job.finished or job.cancelled
 
     def wait_idle(self, timeout: float | None = None, unthrottled: bool = True) -> bool:
         """Wait until every submitted centre and point is done (at full speed when `unthrottled`)."""
@@ -163,7 +175,7 @@ class LandscapeComputer:
             if self._closed:
                 return
             if request is not None:
-                self._request = request
+                self._request = self._centre = request
                 self._cancel = False
                 self._interrupt.set()
             if point is not None:
@@ -238,7 +250,7 @@ class LandscapeComputer:
             self._synchronize()
         except Exception as exc:  # noqa: BLE001 - shown in the view, never raised into training
             log.exception("loss landscape failed")
-            self._job = None
+            self._job = self._centre = None
             self._result = replace(self._result, state="error", message=f"landscape failed: {exc}")
             return
         elapsed = time.perf_counter() - start
@@ -293,13 +305,15 @@ class LandscapeComputer:
             span = (options.span, options.span)
             labels = ("dir (filter-norm.)",) if count == 1 else ("dir 1 (filter-norm.)", "dir 2 (filter-norm.)")
         dims = 1 if mode == "slice" else 2
+        lengths = directions.norm(dim=1).tolist()
+        reach = min(float(s) * d for s, d in zip(span, lengths)) if lengths else math.inf
         zeros = torch.zeros(2, device=c.device)
         rows.append(torch.cat([zeros, centre_loss.reshape(1).float()]))
         steps.append(centre.step)
         self._job = Job(centre=centre, options=options, mode=mode, directions=directions,
                         grid=ProgressiveGrid(options.resolution, dims, c.device), span=span, labels=labels,
                         centre_loss=float(centre_loss), rows=rows, steps=steps, started=time.perf_counter(),
-                        message=message)
+                        message=message, reach=reach if reach > 0 else math.inf)
 
     def _remember(self, step: int, flat: torch.Tensor, loss: torch.Tensor) -> None:
         """Keep a bounded, evenly thinned record of the path for PCA."""
@@ -322,6 +336,8 @@ class LandscapeComputer:
         keep = [i for i, p in enumerate(points) if p.step > job.centre.step]
         if not keep:
             return
+        newest = flats[keep[-1]]
+        job.drift = float((newest - job.centre.flat).norm()) / job.reach
         coords = project(flats[keep], job.centre.flat, job.directions)
         if coords.shape[1] == 1:
             coords = torch.cat([coords, torch.zeros_like(coords)], dim=1)
@@ -344,6 +360,7 @@ class LandscapeComputer:
             grid.finished_side = side(grid.n, grid.levels[grid.level])
             grid.level += 1
             job.position = 0
+            job.scale = colour_scale(grid, job.centre_loss)
             return True
         return False
 
@@ -357,25 +374,14 @@ class LandscapeComputer:
             self._picture = grid.picture()
             self._grid_version += 1
         self._synchronize()
-        known = grid.values[grid.known]
-        finite = known[known < 1e30]
-        if len(finite):
-            low, high, median = (float(v) for v in torch.stack([finite.min(), finite.max(), finite.median()]))
-        else:
-            low = high = median = job.centre_loss
+        low, clip = job.scale or colour_scale(grid, job.centre_loss)
         path = torch.stack(job.rows)
-        path_losses = path[:, 2][torch.isfinite(path[:, 2])]
-        path_high = float(path_losses.max()) if len(path_losses) else low
-        # divergent regions are clipped; the loss of every point of the path stays in range
-        clip = min(high, max(10.0 * job.centre_loss, 2.0 * median, 1.1 * path_high))
-        if not clip > low:
-            clip = low + max(abs(low) * 1e-3, 1e-6)
         state = "cancelled" if job.cancelled else ("done" if job.finished else "computing")
         self._result = LandscapePayload(
             mode=job.mode, state=state, grid=self._picture, resolution=grid.n,
             finished_side=grid.finished_side, progress=grid.done_points / grid.total_points,
             span=job.span, centre_step=job.centre.step, centre_loss=job.centre_loss,
-            low=min(low, float(path[:, 2].min())), clip=clip, path=path, path_steps=tuple(job.steps),
+            low=low, clip=clip, path=path, path_steps=tuple(job.steps),
             axis_labels=job.labels, eval_batch=len(self.evaluator.y), grid_version=self._grid_version,
             path_version=self._path_version, step=job.steps[-1], message=job.message, seconds=job.seconds,
         )
@@ -383,3 +389,22 @@ class LandscapeComputer:
             self._result = replace(self._result, message="the loss at the centre is not a number")
         if self.on_publish is not None:
             self.on_publish(self._result)
+
+
+def colour_scale(grid: ProgressiveGrid, centre_loss: float) -> tuple[float, float]:
+    """(low, clip): the colour and height range of a surface, from its computed points only.
+
+    Divergent regions are clipped (at ten times the centre's loss or twice the median,
+    whichever is higher); the path never widens the range, so a surface keeps its colours
+    from frame to frame once its levels are complete.
+    """
+    known = grid.values[grid.known]
+    finite = known[known < 1e30]
+    if len(finite):
+        low, high, median = (float(v) for v in torch.stack([finite.min(), finite.max(), finite.median()]))
+    else:
+        low = high = median = centre_loss
+    clip = min(high, max(10.0 * centre_loss, 2.0 * median))
+    if not clip > low:
+        clip = low + max(abs(low) * 1e-3, 1e-6)
+    return low, clip

@@ -1,7 +1,8 @@
 """What the landscape probe hands to the display, and the options it takes (torch-free).
 
 Besides its options the probe takes one action, `RECENTRE`: a new grid around the weights
-as they are now."""
+as they are now. It re-centres by itself too: every `recentre_every` steps, once the weights
+have drifted `recentre_drift` of the grid's reach from its centre, and when the run ends."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class LandscapeOptions:
     span: float = 1.0             # the grid covers [-span, span] along each random direction
     include_bias: bool = False    # move biases and normalisation parameters too
     recentre_every: int = 500     # steps between re-centres (0: only on demand: the "recentre" action)
+    recentre_drift: float = 0.25  # re-centre once the weights are this far from the centre, in grid reaches (0: never)
     seed: int = 0                 # of the random directions
 
     def with_changes(self, changes: dict) -> "LandscapeOptions":
@@ -41,7 +43,8 @@ class LandscapeOptions:
                 ok[f.name] = v
         new = replace(self, **ok)
         if new.mode not in MODES or not 3 <= new.resolution <= 201 or new.resolution % 2 == 0 \
-                or new.eval_batch < 1 or not new.span > 0 or new.recentre_every < 0:
+                or new.eval_batch < 1 or not new.span > 0 or new.recentre_every < 0 \
+                or not new.recentre_drift >= 0:
             return self
         return new
 
@@ -67,7 +70,7 @@ class LandscapePayload:
     centre_step: int = -1
     centre_loss: float = math.nan
     low: float = math.nan           # the lowest loss on the grid so far
-    clip: float = math.nan          # losses above are drawn at this height
+    clip: float = math.nan          # losses above are drawn at this height (low..clip: the colour scale)
     path: Any = None                # (m, 3) float32
     path_steps: tuple[int, ...] = ()
     axis_labels: tuple[str, ...] = ("dir 1", "dir 2")

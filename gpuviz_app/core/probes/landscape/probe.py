@@ -1,11 +1,14 @@
 """The "landscape" probe: cheap on the training thread, the work happens in the background.
 
-Each call copies the weights when they are needed (a new centre every `recentre_every`
-steps once the previous grid is complete, or on demand through the "recentre" action; a
-path point every few steps) and returns the latest finished or partial grid. The loss is
+Each call copies the weights when they are needed (a new centre once the previous grid is
+complete and the weights have drifted a set fraction of the grid's reach from its centre
+or `recentre_every` steps have passed, or on demand through the "recentre" action; a path
+point every few steps) and returns the latest finished or partial grid. The loss is
 the run context's loss function on a fixed evaluation batch of its inputs and targets;
 a run without either gets a payload that says so. `settle` waits for the background
-work, for deterministic headless output; `close` stops the thread at the end of a run.
+work, for deterministic headless output; with `final` (the run ended, or a picture is
+about to be exported) the grid is centred on the weights as they are then. `close` stops
+the thread at the end of a run.
 """
 
 from __future__ import annotations
@@ -86,12 +89,22 @@ class LandscapeProbe(Probe):
             self.error = f"landscape failed: {exc}"
             return LandscapePayload(state="error", message=self.error, step=context.step)
 
-    def settle(self, context: RunContext, timeout: float | None = None) -> bool:
-        """Hand over what is due, then wait until the background has finished it all."""
+    def settle(self, context: RunContext, timeout: float | None = None, final: bool = False) -> bool:
+        """Hand over what is due, then wait until the background has finished it all.
+
+        The newest path point is measured first, so a drift past the threshold re-centres
+        here, not a frame later; `final` re-centres on the current weights unless the grid
+        is already there."""
         if missing_loss(context):
             return True  # nothing to compute: the payload says why
         try:
             self._sync(context, live=False)
+            if not self.computer.wait_idle(timeout):
+                return False
+            if final and self._centre_step != context.step:
+                self._recentre_asked = True
+            if self._recentre_due(context.step):
+                self._sync(context, live=False)
         except Exception:  # noqa: BLE001 - the next call returns the reason as the payload
             log.exception("landscape probe failed")
             return False
@@ -112,16 +125,8 @@ class LandscapeProbe(Probe):
             raise RuntimeError("the landscape probe was closed")
         self._ensure_computer(context)
         step = context.step
-        opts = self.options
         computer = self.computer
-        due = (
-            self._centre_step is None
-            or self._restart
-            or self._recentre_asked
-            or (opts.recentre_every > 0 and step - self._centre_step >= opts.recentre_every
-                and computer.grid_done())
-        )
-        if due:
+        if self._recentre_due(step):
             self._restart = False
             self._recentre_asked = False
             self._centre_step = self._last_point_step = step
@@ -135,6 +140,18 @@ class LandscapeProbe(Probe):
             return
         self._last_point_step, self._last_point_time = step, now
         computer.add_point(self._copy(context))
+
+    def _recentre_due(self, step: int) -> bool:
+        """A new centre now: none yet, new options, asked for, or (once the current grid is
+        complete) the weights have drifted far enough or `recentre_every` steps have passed."""
+        if self._centre_step is None or self._restart or self._recentre_asked:
+            return True
+        opts, computer = self.options, self.computer
+        if step == self._centre_step or not computer.grid_done():
+            return False
+        if opts.recentre_drift > 0 and computer.drift() >= opts.recentre_drift:
+            return True
+        return opts.recentre_every > 0 and step - self._centre_step >= opts.recentre_every
 
     def _ensure_computer(self, context: RunContext) -> None:
         key = (id(context), self.options.eval_batch)

@@ -8,6 +8,7 @@ from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.render.upload import HostUpload
 from gpuviz_app.render.views import VIEW_CLASSES
 from gpuviz_app.render.views.embedding import EmbeddingView
+from gpuviz_app.render.views.embedding.view import TOP
 from gpuviz_app.render.views.embedding.overlay import THUMBNAIL, class_colors, parse_class_filter
 
 CLASSES = [str(i) for i in range(10)]
@@ -198,3 +199,57 @@ def test_the_camera_follows_until_the_user_zooms_and_a_double_click_refits(view_
         canvas.canvas.events.mouse_release(pos=tuple(centre), button=1, buttons=[], modifiers=())
     assert view.follow
     assert view.viewbox.camera.rect.right >= 18  # refitted to the new cloud
+
+
+def class_pixels(pixels, n_classes=10):
+    colours = class_colors(n_classes)[:, :3].astype(int)
+    rgb = pixels[..., :3].astype(int)
+    return np.any(np.all(np.abs(rgb[:, :, None, :] - colours[None, None]) < 20, axis=-1), axis=-1)
+
+
+def test_points_leave_the_status_line_free(view_canvas):
+    view = EmbeddingView()
+    canvas = view_canvas([view], size=(600, 500))
+    positions, labels = grid_layout()
+    canvas.push(snap(make_frame(positions, labels)))
+    canvas.render()
+    assert screen_xy(view, positions)[:, 1].min() > TOP
+    view.viewbox.camera.set_range(x=(4, 15), y=(4, 15), margin=0)  # zoomed in: the cloud fills the view
+    hits = class_pixels(canvas.render())
+    assert hits[TOP:, :].sum() > 400  # the cloud is drawn ...
+    assert not hits[:TOP - 2, 300:540].any()  # ... and none of it in the status line's rows
+    assert "step 10" in view.info.status.text
+
+
+def test_a_collapsed_projection_says_so(view_canvas):
+    view = EmbeddingView()
+    canvas = view_canvas([view], size=(600, 500))
+    _, labels = grid_layout()
+    canvas.push(snap(make_frame(np.full((400, 2), 3.0), labels)))
+    empty_centre = (slice(235, 265), slice(150, 450))
+    assert "collapsed to one point" in view.reason.text
+    pixels = canvas.render()
+    text = pixels[empty_centre][..., :3].astype(int)
+    assert (np.abs(text - text[0, 0]).sum(-1) > 150).sum() > 30  # the sentence is drawn
+
+
+def test_a_non_finite_projection_keeps_the_last_finite_picture(view_canvas):
+    view = EmbeddingView()
+    canvas = view_canvas([view], size=(600, 500))
+    positions, labels = grid_layout()
+    canvas.push(snap(make_frame(positions, labels, frame=1)))
+    before = class_pixels(canvas.render()).sum()
+    broken = np.full_like(positions, np.nan)
+    canvas.push(snap(make_frame(broken, labels, frame=2)))
+    assert view.reason.text == "the projection at step 20 is not finite; showing step 10"
+    assert class_pixels(canvas.render()).sum() > 0.8 * before
+
+
+def test_a_lagging_projection_says_the_training_step(view_canvas):
+    view = EmbeddingView()
+    canvas = view_canvas([view], size=(600, 500))
+    positions, labels = grid_layout()
+    frame = make_frame(positions, labels)
+    canvas.push(Snapshot(run_id=1, step=30, wall_time=0.0, metrics=MetricsHistory(capacity=4), latest={},
+                         parts={"embedding": frame}, versions={"embedding": 1}))
+    assert "step 10 (training at 30)" in view.info.status.text

@@ -15,7 +15,7 @@ from vispy import scene
 
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.render.picking import ScreenGrid, to_screen
-from gpuviz_app.render.plot import follow_range
+from gpuviz_app.render.plot import TEXT, follow_range
 from gpuviz_app.render.upload import UploadPath, as_numpy
 from gpuviz_app.render.views.base import Option, View
 from gpuviz_app.render.views.embedding.overlay import (RIGHT, WRONG, InfoPanel, Legend, class_colors, hex_rgb,
@@ -24,6 +24,8 @@ from gpuviz_app.render.visuals.points import Points, palette_capacity
 
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 PICK_RADIUS = 8.0  # pixels
+TOP = 28  # pixels above the cloud kept for the status line, so points never cover it
+COLLAPSED = 1e-6  # a cloud narrower than this fraction of its distance from 0 is one point
 EVERY = (1, 5, 10, 25, 100)
 POINT_SIZES = (1, 2, 3, 4, 6, 8)
 
@@ -74,6 +76,8 @@ class EmbeddingView(View):
         self.highlight.visible = False
         self.legend = Legend(parent)
         self.info = InfoPanel(parent)
+        self.reason = scene.visuals.Text("", color=TEXT, font_size=10, anchor_x="center", anchor_y="center",
+                                         parent=parent)
         self.selected = self.hovered = None
         self.follow = True
         self._upload: UploadPath | None = None
@@ -95,16 +99,19 @@ class EmbeddingView(View):
         self._range: tuple | None = None
         self._style_dirty = True
         self._keep: np.ndarray | None = None
+        self._shown_step: int | None = None  # the step of the positions drawn (the last finite ones)
         self.frame = None
         self.selected = self.hovered = None
         if self.parent is not None:
             self.info.clear()
             self.highlight.visible = False
+            self.reason.text = ""
 
     def _layout(self, event=None) -> None:
         w, h = self.parent.size
-        self.viewbox.pos = (0, 0)
-        self.viewbox.size = (max(w, 1), max(h, 1))
+        self.viewbox.pos = (0, TOP)
+        self.viewbox.size = (max(w, 1), max(h - TOP, 1))
+        self.reason.pos = (w / 2, TOP + (h - TOP) / 2)
         self.legend.layout()
         self.info.layout()
 
@@ -147,9 +154,13 @@ class EmbeddingView(View):
             animate = self._options["animate"] and not restart and not snapshot.finished
             bounds = as_numpy(frame.bounds) if frame.bounds is not None else \
                 np.stack([as_numpy(frame.positions.amin(0)), as_numpy(frame.positions.amax(0))])
-            self.points.set_positions(frame.positions, upload, animate=animate, bounds=bounds)
+            finite = bool(np.all(np.isfinite(bounds)))
+            if finite or self._shown_step is None:  # otherwise the last finite picture stays
+                self.points.set_positions(frame.positions, upload, animate=animate and finite, bounds=bounds)
+                self._shown_step = frame.step if finite else None
             self._frame_no, self._epoch = frame.frame, frame.epoch
             self._follow(bounds, refit=restart)
+            self._set_reason(frame.step, bounds)
         if self._style_dirty:
             self._apply_style(frame, upload)
         self._show_status(snapshot, frame)
@@ -192,10 +203,23 @@ class EmbeddingView(View):
         self._grid = None
         self._style_dirty = False
 
+    def _set_reason(self, step: int, bounds: np.ndarray) -> None:
+        """Say why the cloud shows nothing new: a non-finite or a collapsed projection."""
+        if not np.all(np.isfinite(bounds)):
+            kept = "" if self._shown_step is None else f"; showing step {self._shown_step}"
+            self.reason.text = f"the projection at step {step} is not finite{kept}"
+        elif float(np.max(bounds[1] - bounds[0])) <= COLLAPSED * max(float(np.max(np.abs(bounds))), 1e-30):
+            self.reason.text = f"the embedding collapsed to one point at step {step}"
+        else:
+            self.reason.text = ""
+
     def _show_status(self, snapshot: Snapshot, frame) -> None:
         method = METHOD_NAMES.get(frame.method, frame.method)
+        step = f"step {frame.step}"
+        if frame.step < snapshot.step:  # the projection lags the training (it runs every k steps)
+            step += f" (training at {snapshot.step})"
         text = (f"{method} {frame.dims}-D of {frame.layer} ({frame.features} features) · {len(frame):,} points "
-                f"· step {frame.step}")
+                f"· {step}")
         self.info.set_status(text + (f"  —  {frame.status}" if frame.status else ""))
 
     def _follow(self, bounds: np.ndarray, refit: bool) -> None:

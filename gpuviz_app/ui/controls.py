@@ -2,16 +2,68 @@
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any, Callable
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from gpuviz_app.core.config import MAX_SEED
+
 OPTIMIZERS = (("Adam", "adam"), ("AdamW", "adamw"), ("SGD + momentum", "sgd"))
 MODELS = (("Auto", "auto"), ("MLP", "mlp"), ("Small CNN", "cnn"))
+LR_RANGE = (1e-12, 1e6)  # what the box offers; a learning rate set elsewhere widens it
+_NUMBER_SO_FAR = re.compile(r"[0-9.eE+-]*")  # what typing a number can pass through
 
 
 def _icon(widget: QtWidgets.QWidget, pixmap: QtWidgets.QStyle.StandardPixmap) -> QtGui.QIcon:
     return widget.style().standardIcon(pixmap)
+
+
+class LearningRateBox(QtWidgets.QDoubleSpinBox):
+    """The learning rate exactly as training uses it: no rounding to a few decimals (1e-05 reads
+    as 1e-05, not 0.000010), only finite numbers above 0 accepted (anything else typed reverts
+    to the last value), and the arrows step along 1, 2, 5, 10, 20, ..."""
+
+    def __init__(self, parent: QtWidgets.QWidget) -> None:
+        super().__init__(parent)
+        self.setDecimals(323)  # Qt's most: a value is kept as the float it is
+        self.setRange(*LR_RANGE)
+        self.setValue(1e-3)
+
+    def textFromValue(self, value: float) -> str:
+        text = repr(float(value))
+        return text[:-2] if text.endswith(".0") else text
+
+    def valueFromText(self, text: str) -> float:
+        return float(text)
+
+    def validate(self, text: str, pos: int) -> QtGui.QValidator.State:
+        try:
+            value = float(text)
+        except ValueError:
+            ok_so_far = _NUMBER_SO_FAR.fullmatch(text)
+            return QtGui.QValidator.State.Intermediate if ok_so_far else QtGui.QValidator.State.Invalid
+        if not _NUMBER_SO_FAR.fullmatch(text.strip()):  # "nan", "inf": never typed in
+            return QtGui.QValidator.State.Invalid
+        if math.isfinite(value) and self.minimum() <= value <= self.maximum():
+            return QtGui.QValidator.State.Acceptable
+        return QtGui.QValidator.State.Intermediate
+
+    def stepBy(self, steps: int) -> None:
+        value = self.value()
+        for _ in range(abs(steps)):
+            value = _next_1_2_5(value, up=steps > 0)
+        self.setValue(min(max(value, self.minimum()), self.maximum()))
+
+
+def _next_1_2_5(value: float, up: bool) -> float:
+    """The next number of the form 1, 2 or 5 times a power of ten above (or below) `value`."""
+    exponent = math.floor(math.log10(value))
+    marks = [m * 10.0**e for e in (exponent - 1, exponent, exponent + 1) for m in (1, 2, 5)]
+    if up:
+        return min(m for m in marks if m > value * (1 + 1e-9))
+    return max(m for m in marks if m < value * (1 - 1e-9))
 
 
 class TrainingControls(QtWidgets.QToolBar):
@@ -44,17 +96,14 @@ class TrainingControls(QtWidgets.QToolBar):
             self.addAction(action)
         self.addSeparator()
 
-        self.lr = QtWidgets.QDoubleSpinBox(self)
-        self.lr.setDecimals(6)
-        self.lr.setRange(1e-6, 10.0)
-        self.lr.setStepType(QtWidgets.QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
+        self.lr = LearningRateBox(self)
         self.lr.setKeyboardTracking(False)
         self.lr.setToolTip("Learning rate (applies immediately)")
         self.lr.valueChanged.connect(lambda v: self._on_config(lr=float(v)))
         self._labelled("LR", self.lr)
 
         self.batch = QtWidgets.QSpinBox(self)
-        self.batch.setRange(1, 65536)
+        self.batch.setRange(1, 2**31 - 1)
         self.batch.setKeyboardTracking(False)
         self.batch.setToolTip("Batch size (applies immediately)")
         self.batch.valueChanged.connect(lambda v: self._on_config(batch_size=int(v)))
@@ -66,7 +115,7 @@ class TrainingControls(QtWidgets.QToolBar):
         self._labelled("Model", self.model)
 
         self.seed = QtWidgets.QSpinBox(self)
-        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setRange(0, MAX_SEED)
         self.seed.setKeyboardTracking(False)
         self.seed.setToolTip("Random seed (changing it restarts the run)")
         self.seed.valueChanged.connect(lambda v: self._on_config(seed=int(v)))
@@ -105,6 +154,7 @@ class TrainingControls(QtWidgets.QToolBar):
         """Show `config` without sending it back as changes."""
         widgets = (self.lr, self.batch, self.optimizer, self.model, self.seed)
         blockers = [QtCore.QSignalBlocker(w) for w in widgets]
+        self.lr.setRange(min(LR_RANGE[0], config.lr), max(LR_RANGE[1], config.lr))
         self.lr.setValue(config.lr)
         self.batch.setValue(config.batch_size)
         self.optimizer.setCurrentIndex(max(0, self.optimizer.findData(config.optimizer)))

@@ -14,13 +14,14 @@ class StatusLine:
     def __init__(self, bar: QtWidgets.QStatusBar) -> None:
         self.bar = bar
         self.labels: dict[str, QtWidgets.QLabel] = {}
-        # Left of the permanent labels, where the eye goes first; shown only while a run has diverged.
+        # First of the permanent labels (a plain widget would make others' insertPermanentWidget(0)
+        # out of range, and temporary messages would hide it); shown only while a run has diverged.
         self.banner = QtWidgets.QLabel(self.bar)
         self.banner.setObjectName("status-diverged")
         self.banner.setStyleSheet(BANNER_STYLE)
         self.banner.setToolTip("Training produced a non-finite loss or weight; a lower learning rate "
                                "usually helps. Play keeps training anyway; Reset starts again.")
-        self.bar.addWidget(self.banner)
+        self.bar.addPermanentWidget(self.banner)
         self.banner.hide()
         for key, tip in (
             ("state", "Training state"),

@@ -5,8 +5,32 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from dataclasses import replace
+from typing import Callable
 
 from gpuviz_app.ui.launch_options import LaunchOptions
+
+
+def checked_device(options: LaunchOptions, warn: Callable[[str], None]) -> LaunchOptions | None:
+    """A device asked for by name that torch cannot use: a scripted run ends (None: exit 2) with
+    the same one line as `gpuviz record`; an interactive one says so through `warn` (a dialog)
+    and trains on the CPU instead. Only then is torch loaded before the window shows."""
+    if options.device in ("auto", "cpu"):
+        return options
+    from gpuviz_app.core.device import resolve_device
+
+    try:
+        resolve_device(options.device)
+    except RuntimeError as exc:
+        message = str(exc)
+        if options.scripted:
+            print(f"error: {message}", file=sys.stderr)
+            return None
+        print(f"warning: {message}; training on the CPU instead", file=sys.stderr)
+        warn(f"gpuviz cannot train on {options.device}: {message.split(', but ')[-1]}.\n\n"
+             "Training on the CPU instead.")
+        return replace(options, device="cpu")
+    return options
 
 
 def run_app(options: LaunchOptions) -> int:
@@ -25,7 +49,10 @@ def run_app(options: LaunchOptions) -> int:
     app.setApplicationDisplayName("gpuviz")
     app.setDesktopFileName(APP_ID)  # the launcher entry's name: desktops match the window to it
     app.setWindowIcon(application_icon())
-    window = MainWindow(options)
+    checked = checked_device(options, lambda text: QtWidgets.QMessageBox.warning(None, "gpuviz", text))
+    if checked is None:
+        return 2
+    window = MainWindow(checked)
 
     def stop(signum, frame) -> None:  # Ctrl+C or SIGTERM: close as if the user did
         QtCore.QTimer.singleShot(0, window.close)

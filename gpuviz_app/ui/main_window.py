@@ -200,6 +200,7 @@ class MainWindow(QtWidgets.QMainWindow):
             max_steps=self.options.steps,
             probes=probe_factories(probes),
             active=self._shown_probes(),
+            pause_on_divergence=not self.options.scripted,  # a scripted run must reach its end
         )
         for panel in self.panels.values():
             for view in panel.views:

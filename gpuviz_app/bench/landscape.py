@@ -3,8 +3,10 @@
 Same model (the default CNN, briefly trained on digits), same evaluation batch, same 31x31
 grid with filter-normalised directions, in one run: (a) full-grid time, (b) time to the first
 coarse picture against our full grid, (c) training steps/s while the surface refines in the
-background against training alone. `quick` uses a 21x21 grid, 32 samples and shorter windows (a smoke
-run); the figures the goals speak of are the full run's.
+background against training alone, (d) the full-grid time on other kinds of model (see
+`landscape_models`), each against the peer on the same model, data and grid, with the
+evaluation strategy the evaluator measured and chose for it. `quick` uses small grids, few
+samples and shorter windows (a smoke run); the figures the goals speak of are the full run's.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from gpuviz_app.bench.common import Figure
 
 GRID = 31
 QUICK_GRID = 21
+MODEL_SAMPLES, QUICK_MODEL_SAMPLES = 128, 8  # evaluation batch of the other models
+QUICK_MODEL_GRID = 7
 
 
 def _setup(quick: bool):  # noqa: ANN202
@@ -39,8 +43,9 @@ def _setup(quick: bool):  # noqa: ANN202
     return device, data, trainer, x, y
 
 
-def _ours(trainer, x, y, device: str, grid: int) -> tuple[float, float]:
-    """Seconds to the first coarse picture and to the full grid, from the centre's hand-over."""
+def _ours(model, loss_fn, x, y, device: str, grid: int) -> tuple[float, float, str]:
+    """Seconds to the first coarse picture and to the full grid, from the centre's hand-over,
+    and the evaluation strategy the evaluator chose."""
     import torch
 
     from gpuviz_app.core.probes.landscape.background import LandscapeComputer, Weights
@@ -55,7 +60,7 @@ def _ours(trainer, x, y, device: str, grid: int) -> tuple[float, float]:
         if p.state == "done":
             done.set()
 
-    evaluator = SurfaceEvaluator(trainer.model, trainer.loss_fn, x, y)
+    evaluator = SurfaceEvaluator(model, loss_fn, x, y)
     computer = LandscapeComputer(evaluator, share=1.0, workers=torch.get_num_threads(), on_publish=on_publish)
     options = LandscapeOptions(resolution=grid, span=1.0)
     try:
@@ -63,7 +68,7 @@ def _ours(trainer, x, y, device: str, grid: int) -> tuple[float, float]:
         for _ in range(2):  # the first run warms up (vmap tracing, CUDA kernels)
             published.clear()
             done.clear()
-            flat = evaluator.layout.flatten(trainer.model)
+            flat = evaluator.layout.flatten(model)
             if device == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
@@ -71,26 +76,26 @@ def _ours(trainer, x, y, device: str, grid: int) -> tuple[float, float]:
             done.wait(600)
             first, full = published[0][0] - start, published[-1][0] - start
             best = min(best, (first, full), key=lambda t: t[1])
-        return best
+        return best[0], best[1], evaluator.strategy or "?"
     finally:
         computer.close()
 
 
-def _peer(trainer, x, y, device: str, grid: int) -> tuple[float | None, str]:
+def _peer(model, loss_fn, x, y, device: str, grid: int) -> tuple[float | None, str]:
     """loss-landscapes' random_plane on the same model, batch and grid (one point at a time)."""
     import copy
 
     import torch
 
-    model = copy.deepcopy(trainer.model).eval()
+    model = copy.deepcopy(model).eval()
     try:
         import loss_landscapes
         import loss_landscapes.metrics
     except ImportError:
-        return _timed(lambda steps: _reference_random_plane(model, trainer.loss_fn, x, y, steps), grid), (
+        return _timed(lambda steps: _reference_random_plane(model, loss_fn, x, y, steps), grid), (
             "loss-landscapes not installed (pip install 'gpuviz-app[bench]'): its random_plane algorithm, "
             "re-implemented point by point, stands in")
-    metric = loss_landscapes.metrics.Loss(trainer.loss_fn, x, y)
+    metric = loss_landscapes.metrics.Loss(loss_fn, x, y)
     # the package creates its directions with torch.rand(size) (no device): on CUDA the default
     # device puts them next to the weights, with the package's code unchanged
     where = torch.device(device) if device == "cuda" else contextlib.nullcontext()
@@ -99,7 +104,7 @@ def _peer(trainer, x, y, device: str, grid: int) -> tuple[float | None, str]:
             seconds = _timed(lambda steps: loss_landscapes.random_plane(
                 model, metric, distance=1, steps=steps, normalization="filter", deepcopy_model=True), grid)
     except Exception as exc:  # noqa: BLE001 - fall back to the same algorithm, said in the note
-        return _timed(lambda steps: _reference_random_plane(model, trainer.loss_fn, x, y, steps), grid), (
+        return _timed(lambda steps: _reference_random_plane(model, loss_fn, x, y, steps), grid), (
             f"loss-landscapes failed here ({type(exc).__name__}: {exc}); its random_plane algorithm, "
             "re-implemented point by point, stands in")
     return seconds, "loss-landscapes random_plane, filter normalisation, under torch.no_grad"
@@ -209,19 +214,20 @@ def _throughput_in_fresh_process(quick: bool) -> tuple[list[float], list[float]]
 def run(quick: bool) -> list[Figure]:
     device, data, trainer, x, y = _setup(quick)
     grid = QUICK_GRID if quick else GRID
-    first, full = _ours(trainer, x, y, device, grid)
-    peer, note = _peer(trainer, x, y, device, grid)
+    first, full, strategy = _ours(trainer.model, trainer.loss_fn, x, y, device, grid)
+    peer, note = _peer(trainer.model, trainer.loss_fn, x, y, device, grid)
     figures = []
     cuda = device == "cuda"
     figures.append(Figure(
         key=f"landscape.grid_{device}", title=f"loss grid {grid}x{grid}, {len(y)} samples ({device})", ours=full,
         unit="s", peer=peer, peer_name="loss-landscapes random_plane" if peer is not None else "",
         goal=10.0 if cuda else 1.0, goal_text=">= 10x" if cuda else ">= 1x (not slower)", note=note,
-        extra={"grid": grid, "eval_batch": len(y)}))
+        extra={"grid": grid, "eval_batch": len(y), "strategy": strategy}))
     if x.dim() == 4 and not cuda:  # how much of the lead is the memory layout alone
         import torch
 
-        peer_cl, note_cl = _peer(trainer, x.to(memory_format=torch.channels_last), y, device, grid)
+        peer_cl, note_cl = _peer(trainer.model, trainer.loss_fn, x.to(memory_format=torch.channels_last), y,
+                                 device, grid)
         figures.append(Figure(
             key=f"landscape.grid_vs_channels_last_peer_{device}",
             title=f"loss grid {grid}x{grid} vs the peer fed channels-last images ({device})", ours=full, unit="s",
@@ -234,11 +240,38 @@ def run(quick: bool) -> list[Figure]:
         goal_text="<= 10% of it" if not quick else "(full run)",
         note="first level of the coarse-to-fine grid, timed from the centre's hand-over, unthrottled"
              + ("; the goal is for the full run's 31x31 grid" if quick else "")))
+    figures += _model_figures(quick, device, (full, peer, strategy, note, grid, len(y)))
     alone, with_bg = _throughput_in_fresh_process(quick)
     figures.append(Figure(
         key="landscape.training_while_refining", title="training steps/s while the surface refines",
         ours=max(with_bg), unit="steps/s", peer=max(alone), peer_name="training alone", higher_is_better=True,
         goal=0.8, goal_text=">= 0.8x", note="101x101 grid refining in the background throughout, default share"))
+    return figures
+
+
+def _model_figures(quick: bool, device: str, default: tuple) -> list[Figure]:
+    """The grid on each kind of model, ours against the peer; the default CNN's is the one above."""
+    from gpuviz_app.bench.landscape_models import MODELS, bench_model
+
+    full, peer, strategy, note, grid, samples = default
+    goal = 1.5 if device == "cpu" else 10.0
+    goal_text = ">= 1.5x" if device == "cpu" else ">= 10x"
+    figures = [Figure(
+        key=f"landscape.model_cnn_{device}", title=f"loss grid {grid}x{grid}: default CNN, digits ({device})",
+        ours=full, unit="s", peer=peer, peer_name="loss-landscapes random_plane" if peer is not None else "",
+        goal=goal, goal_text=goal_text, note=f"evaluated {strategy}; {note}",
+        extra={"grid": grid, "eval_batch": samples, "strategy": strategy})]
+    grid = QUICK_MODEL_GRID if quick else GRID
+    samples = QUICK_MODEL_SAMPLES if quick else MODEL_SAMPLES
+    for name in MODELS:
+        m = bench_model(name, samples, 5 if quick else 100, device)
+        _, full, strategy = _ours(m.model, m.loss_fn, m.x, m.y, device, grid)
+        peer, note = _peer(m.model, m.loss_fn, m.x, m.y, device, grid)
+        figures.append(Figure(
+            key=f"landscape.model_{name}_{device}", title=f"loss grid {grid}x{grid}: {m.label} ({device})",
+            ours=full, unit="s", peer=peer, peer_name="loss-landscapes random_plane" if peer is not None else "",
+            goal=goal, goal_text=goal_text, note=f"{samples} samples, evaluated {strategy}; {note}",
+            extra={"grid": grid, "eval_batch": samples, "strategy": strategy}))
     return figures
 
 

@@ -171,3 +171,60 @@ def test_projection_recovers_plane_coordinates_and_pca_finds_the_path_plane():
     assert abs(float(explained.sum()) - 1.0) < 1e-4  # a path in a plane: two components explain it all
     back = centre + project(path, centre, v) @ v
     torch.testing.assert_close(back, path, atol=1e-4, rtol=1e-4)
+
+
+def test_the_strategy_is_measured_on_the_first_call_and_every_point_is_still_right(torch_threads):
+    torch_threads(2)
+    torch.manual_seed(0)
+    model = SmallCNN(1, 10, (8, 8))
+    x, y = torch.randn(32, 1, 8, 8), torch.randint(0, 10, (32,))
+    ev = SurfaceEvaluator(model, nn.CrossEntropyLoss(), x, y)
+    assert ev.strategy is None
+    centre = ev.layout.flatten(model)
+    dirs = random_directions(centre, ev.layout, 2, seed=2)
+    coords = torch.rand(16, 2) * 2 - 1
+    got = ev.plane_losses(centre, dirs, coords)  # points of both strategies and of the chosen one
+    assert ev.strategy in ("pointwise", "vmap") and set(ev.timings) == {"pointwise", "vmap"}
+    assert ev.strategy == min(ev.timings, key=ev.timings.get)
+    single = torch.stack([ev.loss(centre + c @ dirs) for c in coords])
+    assert (got - single).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("slow", ["pointwise", "vmap"])
+def test_the_faster_strategy_wins(slow, torch_threads, monkeypatch):
+    import time
+
+    torch_threads(1)
+    model = MLP(8, 3)
+    ev = SurfaceEvaluator(model, nn.CrossEntropyLoss(), torch.randn(5, 8), torch.zeros(5, dtype=torch.long))
+    name = "_run_pointwise" if slow == "pointwise" else "_run_vmap"
+    run = getattr(ev, name)
+
+    def slowed(start, end, *args):
+        time.sleep(0.02 * (end - start))
+        return run(start, end, *args)
+
+    monkeypatch.setattr(ev, name, slowed)
+    ev.losses(torch.randn(12, ev.layout.size))
+    assert ev.strategy == ({"pointwise", "vmap"} - {slow}).pop()
+    assert ev.timings[slow] > ev.timings[ev.strategy]
+
+
+def test_a_model_vmap_cannot_batch_is_evaluated_point_by_point():
+    class Recurrent(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gru = nn.GRU(4, 6, batch_first=True)
+            self.head = nn.Linear(6, 3)
+
+        def forward(self, x):
+            return self.head(self.gru(x)[0][:, -1])
+
+    torch.manual_seed(0)
+    model = Recurrent()
+    x, y = torch.randn(5, 7, 4), torch.randint(0, 3, (5,))
+    ev = SurfaceEvaluator(model, nn.CrossEntropyLoss(), x, y)
+    flats = ev.layout.flatten(model) + 0.01 * torch.randn(8, ev.layout.size)
+    got = ev.losses(flats)
+    assert ev.strategy == "pointwise" and ev.timings["vmap"] == float("inf")
+    assert (got - torch.stack([ev.loss(f) for f in flats])).abs().max() < 1e-5

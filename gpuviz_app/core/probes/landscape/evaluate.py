@@ -1,23 +1,27 @@
-"""The loss at many weight vectors per call: vmap over functional_call, or point by point.
+"""The loss at many weight vectors per call: one plain forward per point, or vmap over points.
 
 The evaluator owns a private copy of the model (functional_call swaps a module's tensors
 while it runs, so it must never touch the module the trainer is stepping) and a fixed
 evaluation batch, so every loss it reports, on the surface or along the path, is measured
 on the same data.
 
-Two ways to evaluate many points, chosen by device. On a GPU, torch.func's vmap turns a
-chunk of points into one batched call. On the CPU that is slower than one plain forward
-per point (vmap makes each convolution a grouped one), so there copies of the module
-have parameters that are views of one flat buffer: a point is one `addmv` into it and
-one ordinary forward, and the points are shared out over single-threaded workers (see
-`core.cpu_workers`). Image batches are fed channels-last there, the layout the CPU's
-pooling kernels vectorise.
+Two ways to evaluate many points, and which is faster depends on the model and the device
+(vmap makes each convolution a grouped one, which the CPU runs slowly; a small MLP gains
+from batching; a GPU gains from anything batched). So the evaluator measures: the first
+call with enough points times both on a few of its points and keeps the faster one.
+`pointwise`: copies of the module have parameters that are views of one flat buffer, so a
+point is one `addmv` into it and one ordinary forward. `vmap`: torch.func's vmap over
+functional_call, a block of points per call. On the CPU both share the points out over
+single-threaded workers (see `core.cpu_workers`), one module copy each; image batches
+are fed channels-last there, the layout the CPU's pooling kernels vectorise.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import threading
+import time
 from typing import Any, Callable
 
 import torch
@@ -28,6 +32,12 @@ from gpuviz_app.core.cpu_workers import shared_workers, split
 from gpuviz_app.core.probes.landscape.params import ParamLayout
 
 CPU_MAX_CHUNK = 16  # small chunks on the CPU keep cancel and throttling responsive
+STRATEGIES = ("pointwise", "vmap")
+MEASURE_MIN_POINTS = 3  # a call needs twice this many points to time both strategies on
+MEASURE_MAX_POINTS = 32  # points each strategy is timed on, at most
+
+Rows = Callable[[int, int], torch.Tensor]
+WritePoint = Callable[[int, torch.Tensor], Any]
 
 
 def evaluation_batch(context: Any, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,26 +53,39 @@ def evaluation_batch(context: Any, size: int) -> tuple[torch.Tensor, torch.Tenso
 class SurfaceEvaluator:
     def __init__(self, model: nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor,
                  chunk: int | None = None, memory_bytes: int | None = None,
-                 pointwise: bool | None = None) -> None:
+                 pointwise: bool | None = None, strategy: str | None = None) -> None:
         self.module = copy.deepcopy(model).eval()
         for p in self.module.parameters():
             p.requires_grad_(False)
         self.layout = ParamLayout(self.module)
-        self.pointwise = x.device.type == "cpu" if pointwise is None else pointwise
+        if pointwise is not None:
+            strategy = "pointwise" if pointwise else "vmap"
+        if strategy is not None and strategy not in STRATEGIES:
+            raise ValueError(f"unknown evaluation strategy {strategy!r}")
+        self.strategy = strategy  # None: measured on the first call with enough points
+        self.timings: dict[str, float] = {}  # seconds per point of each strategy, as measured
         self._replicas: list[_PointModule] = []
         self.workers: int | None = None  # CPU points in parallel; None: the caller's torch threads
         self.loss_fn = copy.deepcopy(loss_fn)
         self.x, self.y = x, y
+        self.device = x.device
         # images as channels-last: the CPU's pooling kernels are much faster on that layout
         # (`to`, not `contiguous`: with one channel the latter keeps the old strides)
-        self._x_pointwise = x.to(memory_format=torch.channels_last) if self.pointwise and x.dim() == 4 else x
-        self.device = x.device
+        cpu_images = self.device.type == "cpu" and x.dim() == 4
+        self._x_replicas = x.to(memory_format=torch.channels_last) if cpu_images else x
         self.buffers: dict[str, torch.Tensor] = {n: b.detach().clone() for n, b in self.module.named_buffers()}
         self._chunk = chunk
         self._memory_bytes = memory_bytes
         self._batched = vmap(self._loss, in_dims=(0,))
         # functional_call swaps the module's tensors while it runs: one caller at a time
         self._busy = threading.Lock()
+
+    @property
+    def pointwise(self) -> bool:
+        """Whether points are evaluated one plain forward each (the rule before any measurement)."""
+        if self.strategy is not None:
+            return self.strategy == "pointwise"
+        return self.device.type == "cpu"
 
     def set_buffers(self, buffers: dict[str, torch.Tensor]) -> None:
         """Running statistics (batch norm) of the weights at the centre."""
@@ -80,51 +103,112 @@ class SurfaceEvaluator:
 
     @torch.no_grad()
     def losses(self, flats: torch.Tensor) -> torch.Tensor:
-        """Losses at each row of `flats` (k x P), `chunk` rows per batched call."""
-        if self.pointwise:
-            return self._pointwise_losses(len(flats), lambda i, out: out.copy_(flats[i]))
-        chunk = self.chunk()
-        return torch.cat([self._batched_losses(flats[s : s + chunk]) for s in range(0, flats.shape[0], chunk)])
+        """Losses at each row of `flats` (k x P)."""
+        return self._evaluate(len(flats), lambda a, b: flats[a:b], lambda i, out: out.copy_(flats[i]))
 
     @torch.no_grad()
     def plane_losses(self, centre: torch.Tensor, directions: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
         """Losses at centre + coords @ directions for a chunk of coordinates (k x r)."""
         coords = coords.to(centre.dtype)
-        if self.pointwise:
-            along = directions.T
-            return self._pointwise_losses(len(coords), lambda i, out: torch.addmv(centre, along, coords[i], out=out))
-        flats = torch.addmm(centre.unsqueeze(0), coords, directions)
-        return self._batched_losses(flats)
+        along = directions.T
+        return self._evaluate(len(coords), lambda a, b: torch.addmm(centre.unsqueeze(0), coords[a:b], directions),
+                              lambda i, out: torch.addmv(centre, along, coords[i], out=out))
 
-    def _batched_losses(self, flats: torch.Tensor) -> torch.Tensor:
-        with self._busy:
-            return self._batched(self.layout.unflatten(flats))
-
-    def _pointwise_losses(self, count: int, write_point: Callable[[int, torch.Tensor], Any]) -> torch.Tensor:
-        """One plain forward per point, after `write_point(i, vector)` puts point i into a replica.
-
-        The points are split over `workers` single-threaded workers (by default as many
-        as the calling thread's torch threads), one replica each.
-        """
+    def _evaluate(self, count: int, rows: Rows, write_point: WritePoint) -> torch.Tensor:
+        """Losses of points 0..count-1; `rows(a, b)` gives points a..b-1 as weight vectors,
+        `write_point(i, vector)` writes point i into a module copy's parameters."""
         out = torch.empty(count, device=self.device)
-        n = max(1, min(self.workers or torch.get_num_threads(), count))
         with self._busy:
-            while len(self._replicas) < n:
-                self._replicas.append(_PointModule(self.module, self.layout))
-            for r in self._replicas[:n]:
-                r.load_buffers(self.buffers)
-
-            def block(r: _PointModule, start: int, end: int) -> None:
-                for i in range(start, end):
-                    write_point(i, r.point)
-                    out[i] = self.loss_fn(r.module(self._x_pointwise), self.y)
-
-            if n == 1:
-                block(self._replicas[0], 0, count)
-            else:
-                tasks = [lambda r=r, a=a, b=b: block(r, a, b) for r, (a, b) in zip(self._replicas, split(count, n))]
-                shared_workers("gpuviz-landscape", n).run(tasks)
+            start = 0
+            if self.strategy is None and count >= 2 * MEASURE_MIN_POINTS:
+                start = self._measure(count, rows, write_point, out)
+            if start < count:
+                run = self._run_pointwise if self.pointwise else self._run_vmap
+                run(start, count, rows, write_point, out)
         return out
+
+    def _measure(self, count: int, rows: Rows, write_point: WritePoint, out: torch.Tensor) -> int:
+        """Time both strategies on the first points of this call (their losses are kept)
+        and choose the faster per point; returns how many points were evaluated."""
+        n = self._worker_count(count)
+        share = max(1, min((count - 2) // 2, MEASURE_MAX_POINTS))
+        share = max(n, share - share % n) if share >= n else share
+        position = 0
+        failed: dict[str, Exception] = {}
+        for name, run in (("pointwise", self._run_pointwise), ("vmap", self._run_vmap)):
+            try:  # warm-up: copies made, kernels chosen
+                run(position, position + 1, rows, write_point, out)
+                position += 1
+            except RuntimeError as exc:  # vmap has no batching rule for some operations (a GRU's)
+                failed[name] = exc
+                self.timings[name] = math.inf
+        if len(failed) == len(STRATEGIES):
+            raise failed["pointwise"]
+        for name, run in (("pointwise", self._run_pointwise), ("vmap", self._run_vmap)):
+            if name in failed:
+                continue
+            end = min(count, position + share)
+            self._synchronize()
+            begin = time.perf_counter()
+            run(position, end, rows, write_point, out)
+            self._synchronize()
+            self.timings[name] = (time.perf_counter() - begin) / max(end - position, 1)
+            position = end
+        self.strategy = min(self.timings, key=self.timings.get)
+        return position
+
+    def _synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def _worker_count(self, count: int) -> int:
+        if self.device.type != "cpu":
+            return 1
+        return max(1, min(self.workers or torch.get_num_threads(), count))
+
+    def _replicas_for(self, n: int) -> list[_PointModule]:
+        while len(self._replicas) < n:
+            self._replicas.append(_PointModule(self.module, self.layout, self.loss_fn, self._x_replicas, self.y))
+        for r in self._replicas[:n]:
+            r.load_buffers(self.buffers)
+        return self._replicas[:n]
+
+    def _on_workers(self, start: int, end: int, block: Callable[[_PointModule, int, int], None]) -> None:
+        """`block(replica, a, b)` over start..end, split over the workers, one module copy each."""
+        n = self._worker_count(end - start)
+        replicas = self._replicas_for(n)
+        if n == 1:
+            block(replicas[0], start, end)
+            return
+        spans = [(start + a, start + b) for a, b in split(end - start, n)]
+        tasks = [lambda r=r, a=a, b=b: block(r, a, b) for r, (a, b) in zip(replicas, spans)]
+        shared_workers("gpuviz-landscape", n).run(tasks)
+
+    def _run_pointwise(self, start: int, end: int, rows: Rows, write_point: WritePoint, out: torch.Tensor) -> None:
+        """One plain forward per point, after `write_point(i, vector)` puts point i into a copy."""
+        def block(r: _PointModule, a: int, b: int) -> None:
+            for i in range(a, b):
+                write_point(i, r.point)
+                out[i] = r.loss()
+
+        self._on_workers(start, end, block)
+
+    def _run_vmap(self, start: int, end: int, rows: Rows, write_point: WritePoint, out: torch.Tensor) -> None:
+        """vmap over blocks of points: on the device in chunks that fit its memory, or on the
+        CPU's workers, each on its own module copy."""
+        if self.device.type != "cpu":
+            chunk = self.chunk()
+            for a in range(start, end, chunk):
+                b = min(end, a + chunk)
+                out[a:b] = self._batched(self.layout.unflatten(rows(a, b)))
+            return
+
+        def block(r: _PointModule, a: int, b: int) -> None:
+            for s in range(a, b, CPU_MAX_CHUNK):
+                e = min(b, s + CPU_MAX_CHUNK)
+                out[s:e] = r.batched(self.layout.unflatten(rows(s, e)))
+
+        self._on_workers(start, end, block)
 
     def chunk(self) -> int:
         """Points per batched call: what fits in the memory budget (capped on the CPU)."""
@@ -164,13 +248,22 @@ class SurfaceEvaluator:
 
 
 class _PointModule:
-    """A copy of the module whose parameters are views of one vector, `point`."""
+    """A copy of the module whose parameters are views of one vector, `point`; one worker's.
 
-    def __init__(self, module: nn.Module, layout: ParamLayout) -> None:
+    `loss()` is the loss at `point`; `batched(params)` the losses at a block of points
+    (vmap over functional_call on this copy, so workers never share a module)."""
+
+    def __init__(self, module: nn.Module, layout: ParamLayout, loss_fn: Callable, x: torch.Tensor,
+                 y: torch.Tensor) -> None:
         self.module = copy.deepcopy(module)
         self.point = layout.flatten(self.module)
         for slot, p in zip(layout.slots, self.module.parameters()):
             p.data = self.point[slot.offset : slot.offset + slot.numel].view(slot.shape)
+        self.loss_fn, self.x, self.y = loss_fn, x, y
+        self.batched = vmap(lambda params: loss_fn(functional_call(self.module, params, (x,)), y))
+
+    def loss(self) -> torch.Tensor:
+        return self.loss_fn(self.module(self.x), self.y)
 
     def load_buffers(self, buffers: dict[str, torch.Tensor]) -> None:
         for name, b in self.module.named_buffers():

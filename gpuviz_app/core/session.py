@@ -281,10 +281,9 @@ class TrainingSession(CommandMethods):
     def _configure(self, command: Configure) -> None:
         changes = dict(command.changes)
         problems = self._config.with_changes(**changes).problems()
-        for name in problems.keys() & changes.keys():
-            log.warning("setting %s to %r refused: %s", name, changes.pop(name), problems[name])
-        if not changes:
-            return
+        bad = [name for name in changes if name in problems]
+        if bad:  # refused whole, before anything changes; the loop shows why
+            raise ValueError(f"{bad[0]} {changes[bad[0]]!r}: {problems[bad[0]]}")
         if {"model", "seed"} & changes.keys():
             previous = self._config
             self._config = previous.with_changes(**changes)

@@ -48,12 +48,13 @@ def test_saved_settings_drop_each_invalid_value_to_its_default():
     assert config.problems() == {}
 
 
-def test_a_session_refuses_a_bad_config_and_ignores_a_bad_change():
+def test_a_session_refuses_a_bad_config_and_a_bad_change():
     with pytest.raises(ValueError, match="learning rate"):
         TrainingSession(digits, config=TrainConfig(lr=math.nan), device="cpu")
     session = TrainingSession(digits, config=TrainConfig(model="mlp"), device="cpu", max_steps=4)
     session.advance(1)
-    session.configure(lr=-1.0, batch_size=8)
-    snap = session.advance(1)
-    assert snap.config.lr == TrainConfig().lr and snap.config.batch_size == 8
+    session.configure(lr=-1.0, batch_size=8)  # refused whole: nothing of it applies
+    with pytest.raises(ValueError, match=r"lr -1.0: the learning rate must be a finite number above 0"):
+        session.advance(1)
+    assert session.trainer.config.lr == TrainConfig().lr and session.trainer.config.batch_size == 64
     assert session.trainer.optimizer.lr == TrainConfig().lr

@@ -57,6 +57,7 @@ class RunContext:
     `targets` is None when only inputs were given; `classes` is empty for regression.
     `host_inputs` are the raw inputs on the host (images in [0, 1]) for thumbnails, if any.
     `step` is read through `step_source`, so it is always the run's current step.
+    `layers`: glob patterns of the parameter names the weights view tracks (empty: all).
     """
 
     model: Any
@@ -71,6 +72,7 @@ class RunContext:
     name: str = ""
     step_source: Callable[[], int] = field(default=lambda: 0, repr=False)
     hooks: StepHooks = field(default_factory=StepHooks, repr=False)
+    layers: tuple[str, ...] = ()
 
     @property
     def step(self) -> int:

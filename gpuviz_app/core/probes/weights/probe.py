@@ -12,6 +12,7 @@ a weight of two or more dimensions, whatever the model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 import torch
@@ -41,10 +42,11 @@ class Layer:
         return f"{self.index + 1} {self.kind} {dims}"
 
 
-def find_layers(model: nn.Module) -> list[Layer]:
+def find_layers(model: nn.Module, patterns: tuple[str, ...] = ()) -> list[Layer]:
     """Parameters of two or more dimensions (linear and conv weights, embeddings, a recurrent
     layer's matrices), in model order, each once. A module's `weight` is named by the
-    module's path, any other matrix by its full parameter name."""
+    module's path, any other matrix by its full parameter name; with glob `patterns`, only
+    the names matching one of them."""
     layers: list[Layer] = []
     seen: set[int] = set()
     for module_name, module in model.named_modules():
@@ -53,6 +55,8 @@ def find_layers(model: nn.Module) -> list[Layer]:
                 continue
             seen.add(id(w))
             name = module_name if pname == "weight" else ".".join(filter(None, (module_name, pname)))
+            if patterns and not any(fnmatchcase(name, p) for p in patterns):
+                continue
             kind = "conv" if w.dim() > 2 else "linear"
             layers.append(Layer(len(layers), name, kind, tuple(w.shape), w))
     return layers
@@ -72,7 +76,7 @@ class WeightsProbe(Probe):
     budget = 0.08
 
     def __init__(self, context: RunContext, capacity: int = 512, tracker: str = "auto") -> None:
-        self.layers = find_layers(context.model)
+        self.layers = find_layers(context.model, context.layers)
         self.tracker: WeightTracker | None = None
         self.columns = HistogramColumns(0, 0, context.device, capacity)
         self.latest = torch.zeros(4, 0, device=context.device)

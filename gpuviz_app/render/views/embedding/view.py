@@ -20,6 +20,7 @@ from gpuviz_app.render.upload import UploadPath, as_numpy
 from gpuviz_app.render.views.base import Option, View
 from gpuviz_app.render.views.embedding.overlay import (RIGHT, WRONG, InfoPanel, Legend, class_colors, hex_rgb,
                                                        parse_class_filter)
+from gpuviz_app.render.views.embedding.value_bins import value_bin_colors, with_value_bins
 from gpuviz_app.render.visuals.points import Points, palette_capacity
 
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
@@ -127,6 +128,8 @@ class EmbeddingView(View):
         frame = snapshot.parts.get(self.probe) if self.probe else None
         if frame is None:
             return False
+        self._value_bins = not frame.classes
+        frame = with_value_bins(frame)  # a regression run: target values in ranges
         new_frame = frame.frame != self._frame_no
         if not new_frame and not self._style_dirty:
             if snapshot.finished and self.points is not None and self.points.animating:
@@ -187,7 +190,7 @@ class EmbeddingView(View):
         o = self._options
         keep = parse_class_filter(o["class_filter"], frame.classes)
         self._keep = keep
-        colors = class_colors(len(frame.classes))
+        colors = value_bin_colors(len(frame.classes)) if self._value_bins else class_colors(len(frame.classes))
         colors[:, 3] = np.where(keep, 255, 0)
         self.points.set_palette(colors, upload)
         self.points.set_mode(o["color_by"])

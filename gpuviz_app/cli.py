@@ -170,6 +170,47 @@ def cmd_record(argv: Sequence[str]) -> int:
     return record(options)
 
 
+def run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gpuviz run",
+        description="Run your own training script (which calls gpuviz_app.attach) with no display, and save "
+                    "a screenshot or video of a view. The script's code runs, as if started with python.")
+    p.add_argument("--steps", type=int, default=None, help="stop the script at its N-th viz.step (default: "
+                                                             "let it run to its end)")
+    p.add_argument("--view", default="metrics", choices=(DASHBOARD, *VIEW_NAMES))
+    p.add_argument("--screenshot", metavar="PNG", help="the final frame as PNG (or JPEG for .jpg/.jpeg)")
+    p.add_argument("--out", metavar="FILE", help="video file: .mp4 (H.264), .webm (VP9) or .gif")
+    p.add_argument("--size", default=None, metavar="WxH",
+                   help="layout size in pixels (default: the view's; 1280x720 for the dashboard)")
+    p.add_argument("--fps", type=float, default=30.0, help="frames per second of the video (default 30)")
+    p.add_argument("--every", type=int, default=None, metavar="K", help="one video frame every K steps")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.add_argument("script", metavar="SCRIPT.py", help="the training script to run")
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="...", help="the script's own arguments")
+    return p
+
+
+def cmd_run(argv: Sequence[str]) -> int:
+    parser = run_parser()
+    args = parser.parse_args(list(argv))
+    if not args.out and not args.screenshot:
+        parser.error("give --screenshot PNG and/or --out FILE")
+    if args.steps is not None and args.steps < 1:
+        parser.error("--steps must be >= 1")
+    if (args.every is not None and args.every < 1) or not args.fps > 0:
+        parser.error("--every must be >= 1 and --fps > 0")
+    try:
+        size = parse_size(args.size)
+    except ValueError as exc:
+        parser.error(str(exc))
+    from gpuviz_app.export.run_options import RunScriptOptions
+    from gpuviz_app.export.run_script import run_script
+
+    return run_script(RunScriptOptions(script=args.script, args=list(args.args), steps=args.steps, view=args.view,
+                                       out=args.out, screenshot=args.screenshot, size=size, fps=args.fps,
+                                       every=args.every, force=args.force))
+
+
 def cmd_inspect(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="gpuviz inspect", description="Describe what gpuviz finds in a dataset.")
     p.add_argument("path", nargs="+", help="file or folder (or an images/labels pair)")
@@ -208,6 +249,7 @@ def cmd_install_desktop(argv: Sequence[str]) -> int:
 
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "record": cmd_record,
+    "run": cmd_run,
     "inspect": cmd_inspect,
     "bench": cmd_bench,
     "install-desktop": cmd_install_desktop,

@@ -4,7 +4,8 @@ Training runs on this thread in chunks of `--every` steps (`TrainingSession.adva
 the video is the same on every run: a frame at step 0, one after every K steps, and one at
 the last step, `ceil(N / K) + 1` frames in all (`frame_steps`). Without `--every`, K is
 chosen so the clip lasts at most `CLIP_S` seconds at `--fps` (one frame per step for short
-runs). Frames are encoded on a background thread while the next chunk trains.
+runs). Frames are encoded on a background thread while the next chunk trains. Every
+probe is recomputed at each frame's step, so all panels of a frame show the same step.
 
 Outputs are checked before training starts: an existing file is an error unless `--force`.
 Ctrl+C or SIGTERM cancels: nothing is left under the output names.
@@ -80,6 +81,17 @@ def _cancel_on_signal(signum, frame) -> None:
     raise Cancelled()
 
 
+def configure_probes(session, views) -> None:
+    """Send each view's probe its options, recomputing at every frame (not every k steps), so
+    all panels of a frame show the frame's step."""
+    for view in views:
+        probe_options = view.probe_options()
+        if view.probe and probe_options is not None:
+            if "every" in probe_options:
+                probe_options["every"] = 1
+            session.configure_probe(view.probe, probe_options)
+
+
 def check_outputs(options: RecordOptions) -> str | None:
     """A one-line reason why the outputs cannot be written, or None."""
     from gpuviz_app.export.outputs import output_problem
@@ -130,10 +142,7 @@ def record(options: RecordOptions) -> int:
     config = TrainConfig().with_changes(**options.train_changes)
     session = TrainingSession(lambda: dataset, config=config, device=str(device), max_steps=options.steps,
                               probes=probe_factories({v.probe for v in views if v.probe}))
-    for view in views:
-        probe_options = view.probe_options()
-        if view.probe and probe_options is not None:
-            session.configure_probe(view.probe, probe_options)
+    configure_probes(session, views)
     canvas = ViewCanvas(views, size=size)
     canvas.settle()
     if options.out:

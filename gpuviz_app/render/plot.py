@@ -138,7 +138,7 @@ class Plot:
             colors.extend((color, color))
 
         xt = [(v, s) for v, s in ticks(x0, x1, max(2, int(w / 90))) if x0 <= v <= x1]
-        y_ticks = max(3, int(h / 28)) if self.log else max(2, int(h / 40))
+        y_ticks = max(5, int(h / 20)) if self.log else max(2, int(h / 40))
         yt = [(v, s) for v, s in ticks(y0, y1, y_ticks, log=self.log) if y0 <= v <= y1]
         for v, _ in xt:
             seg((px(v), top), (px(v), top + h), GRID)
@@ -212,11 +212,12 @@ class Plot:
             return np.minimum(y, self.clip)
         return y
 
-    def follow_data(self, x_last: float, y0: float, y1: float) -> None:
-        """Show steps [0, x_last] and values [y0, y1], moving the range only in coarse jumps."""
+    def follow_data(self, x_last: float, y0: float, y1: float, exact: bool = False) -> None:
+        """Show steps [0, x_last] and values [y0, y1], moving the range only in coarse jumps
+        (`exact`: the step axis ends at `x_last` itself, for plots of a finished span)."""
         if not self.follow or not all(math.isfinite(v) for v in (x_last, y0, y1)):
             return
-        x1 = nice_ceil(max(x_last, 10.0))
+        x1 = max(x_last, 1.0) if exact else nice_ceil(max(x_last, 10.0))
         self._yrange = follow_range(self._yrange, y0, y1)
         rng = (-X_PAD * x1, (1 + X_PAD) * x1, *self._yrange)  # a point at either end is drawn whole
         if rng != self._range:

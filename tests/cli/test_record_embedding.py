@@ -52,3 +52,26 @@ def test_record_embedding_shows_separated_class_clusters(run_gpuviz, tmp_path):
     labels = np.concatenate([np.full(len(s), c) for c, s in enumerate(sample)])
     agreement = knn_agreement(points, labels)
     assert agreement > 0.5, f"k-NN class agreement of the drawn points is {agreement:.2f} (chance 0.1)"
+
+
+def test_every_probe_is_at_the_frames_step_in_a_recording():
+    """Frames of a recording show one step in every panel: probes that run every k steps
+    (the embedding, every 10 by default) are recomputed at each frame's step."""
+    from gpuviz_app.core.probes import probe_factories
+    from gpuviz_app.core.session import TrainingSession
+    from gpuviz_app.data.builtin import digits
+    from gpuviz_app.export.headless import configure_probes
+    from gpuviz_app.render.views import make_view
+
+    views = [make_view(name) for name in ("metrics", "weights", "embedding")]
+    assert views[2].probe_options()["every"] == 10
+    session = TrainingSession(digits, device="cpu", max_steps=30,
+                              probes=probe_factories({v.probe for v in views if v.probe}))
+    configure_probes(session, views)
+    try:
+        for chunk in (0, 7, 6, 3):
+            snapshot = session.advance(chunk, settle=True)
+            assert {name: part.step for name, part in snapshot.parts.items()} == \
+                {"weights": snapshot.step, "embedding": snapshot.step}
+    finally:
+        session.close()

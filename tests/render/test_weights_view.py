@@ -157,7 +157,7 @@ def test_gradient_histograms_and_shared_filter_scale(view_canvas, trained_weight
     view = WeightsView()
     upload = RecordingUpload()
     canvas = view_canvas([view], size=(960, 640), upload=upload)
-    view.set_options({"histogram": "gradients", "normalise": "shared", "layer": "2"})
+    view.set_options({"histogram": "gradients", "normalise": "shared", "layer": "2", "conv": "all channels"})
     canvas.push(trained_weights)
     payload = trained_weights.parts["weights"]
     assert [t.index for t in view.tiles.tiles] == [1]
@@ -187,7 +187,7 @@ def test_dead_layers_are_flagged(view_canvas, trained_weights):
     canvas = view_canvas([view], size=(960, 640))
     canvas.push(snapshot(dead))
     assert view.dead_layers() == [payload.layers[2]["label"]]
-    assert view.health.grad.legend[2] == ("3 dead", "#bf616a")
+    assert view.health.grad.legend[2] == (payload.layers[2]["label"] + " (dead)", "#bf616a")
 
 
 def test_clicking_a_tile_picks_the_layer_the_distributions_show(view_canvas, trained_weights):
@@ -201,3 +201,66 @@ def test_clicking_a_tile_picks_the_layer_the_distributions_show(view_canvas, tra
     assert view.focus_layer() == 3
     assert canvas.push(trained_weights)
     assert view.distribution.plot.title == "Weights of 4 linear 10\u00d764"
+
+
+def test_heatmaps_have_a_colourbar_and_a_range_that_only_grows(view_canvas):
+    from gpuviz_app.render.views.weights.tiles import symmetric_range
+
+    view = WeightsView()
+    canvas = view_canvas([view], size=(480, 320))
+    view.set_options({"show": "weights"})
+    canvas.push(snapshot(known_payload()))
+    pixels = canvas.render()[..., :3].astype(int)
+    tile = view.tiles.tiles[0]
+    assert tile.bar_text.text == ["+1.2", "0", "\u22121.2"]
+    # right of the heatmap, a strip going from the colour of +vmax at the top to -vmax at the bottom
+    x = int(tile.widget.pos[0] + tile.widget.size[0]) - 44 + 2 + 4
+    top, bottom = int(tile.widget.pos[1]) + 20, int(tile.widget.pos[1] + tile.widget.size[1]) - 6
+    np.testing.assert_allclose(pixels[top, x], diverging_rgb(1.2, 1.2) * 255, atol=25)
+    np.testing.assert_allclose(pixels[bottom, x], diverging_rgb(-1.2, 1.2) * 255, atol=25)
+    assert symmetric_range(0.2, 0.06) == 0.2  # weights shrinking: the colours stay put
+
+
+def test_the_distribution_axis_ends_at_the_last_step(view_canvas, trained_weights):
+    view = WeightsView()
+    canvas = view_canvas([view], size=(960, 640))
+    canvas.push(trained_weights)
+    last = trained_weights.parts["weights"].column_steps[-1, 1]
+    assert last == 120
+    right = view.distribution.plot.view.camera.rect.right
+    assert last <= right <= 1.05 * last  # not rounded up to 150 or 200
+    assert view.distribution.plot.note == "step 120"
+
+
+def test_health_legends_name_the_layers_inside_the_panel(view_canvas, trained_weights):
+    view = WeightsView()
+    canvas = view_canvas([view], size=(960, 640))
+    canvas.push(trained_weights)
+    canvas.render()
+    labels = [layer["label"] for layer in trained_weights.parts["weights"].layers]
+    plot = view.health.grad
+    assert [label for label, _ in plot.legend] == labels
+    inside = plot.widget.size[0] - 10  # the legend's right edge, in the plot widget's pixels
+    assert np.all(np.asarray(plot.legend_text.pos)[:, 0] <= inside)
+    assert len(list(plot.tick_y.text)) >= 3  # the log axis has several ticks, not one
+
+
+def test_a_conv_layer_of_many_channels_shows_each_filters_channel_mean(view_canvas, trained_weights):
+    view = WeightsView()
+    upload = RecordingUpload()
+    canvas = view_canvas([view], size=(960, 640), upload=upload)
+    view.set_options({"layer": "2"})  # 2 conv 32x16x3x3
+    canvas.push(trained_weights)
+    grid = trained_weights.parts["weights"].filters[1]
+    tile = view.tiles.tiles[0]
+    image = upload.written[id(tile.image.texture)]
+    assert image.shape[:2] == (6 * 4 + 1, 6 * 4 + 1)  # 32 filters of 3x3 in a 6x6 grid, not 32x16 tiles
+    mean = as_numpy(grid.values).mean(axis=1)[5]
+    lo, hi = mean.min(), mean.max()
+    r, c = divmod(5, 6)
+    np.testing.assert_allclose(image[1 + r * 4 : 4 + r * 4, 1 + c * 4 : 4 + c * 4, 0],
+                               np.round((mean - lo) / (hi - lo) * 255), atol=1)
+    assert "mean of 16 channels" in tile.label.text
+    view.set_options({"conv": "all channels"})
+    canvas.push(snapshot(trained_weights.parts["weights"], version=99, run_id=trained_weights.run_id))
+    assert upload.written[id(view.tiles.tiles[0].image.texture)].shape == as_numpy(grid.per_filter).shape

@@ -18,6 +18,7 @@ from gpuviz_app.render.visuals.mesh import Mesh
 PALETTE = ("#b48ead", "#d08770", "#5e81ac", "#e5e9f0", "#d8a0df", "#f0a860", "#6fd08c", "#c9b458")
 DEAD = "#bf616a"
 RIDGES = 16
+NO_STEPS = "no steps tracked yet"
 
 
 def _rgba(color: str, alpha: float = 1.0) -> tuple[float, float, float, float]:
@@ -43,13 +44,16 @@ class DistributionPlot:
         self.plot = Plot(self.widget, "Distribution")
         self.density = Density(capacity=capacity, bins=bins, parent=self.plot.view.scene)
 
-    def show(self, payload: Any, series: int, title: str, upload) -> None:
+    def show(self, payload: Any, series: int, title: str, upload, note: str = "") -> None:
         steps = payload.column_steps
         if self.plot.title != title:
             self.plot.title = title
             self.plot._decorated = None
             self.plot._resume_follow()
+            self.plot._decorate()
+        self.plot.set_note(note)
         n = min(len(steps), self.density.capacity)
+        self.plot.set_message("" if n else NO_STEPS)
         if not n:
             return
         x0 = steps[0, 0] - 0.5
@@ -57,7 +61,7 @@ class DistributionPlot:
         yr = value_range(payload, series) or (-1.0, 1.0)
         self.density.write(payload.counts[series, :n], payload.grid[series, :n], x0, payload.stride, x1,
                            yr[0], yr[1], upload)
-        self.plot.follow_data(x1, *yr)
+        self.plot.follow_data(x1, *yr, exact=True)  # the axis ends at the last step tracked
 
 
 class RidgePlot:
@@ -80,6 +84,7 @@ class RidgePlot:
         steps = payload.column_steps
         held = np.flatnonzero(payload.tracked[: len(steps)])  # columns in a gap hold nothing
         n = len(held)
+        self.plot.set_message("" if n else NO_STEPS)
         if not n:
             return
         picks = held[np.unique(np.round(np.linspace(0, n - 1, min(RIDGES, n))).astype(int))]
@@ -155,7 +160,7 @@ class HealthPlots:
         layers = payload.layers
         latest = as_numpy(payload.latest)
         dead = [bool(latest[3, i] > 0) for i in range(len(layers))] if latest.size else []
-        labels = [f"{i + 1}" + (" dead" if d else "") for i, d in enumerate(dead)]
+        labels = [layer["label"] + (" (dead)" if d else "") for layer, d in zip(layers, dead)]
         held = np.flatnonzero(payload.tracked[: len(payload.column_steps)])  # gaps have no health
         health = as_numpy(payload.health)[:, held]  # (L, n, 3)
         steps = payload.column_steps[held]
@@ -173,11 +178,12 @@ class HealthPlots:
                     s.write(np.zeros((0, 2), np.float32), upload)
             plot.legend = [(label, DEAD if d else PALETTE[i % len(PALETTE)])
                            for i, (label, d) in enumerate(zip(labels, dead))]
+            plot.message = "" if len(x) else NO_STEPS
             plot._decorated = None
             plot._decorate()
             if ys and len(x):
                 allv = np.concatenate(ys)
                 allv = allv[np.isfinite(allv)]
                 if len(allv):
-                    plot.follow_data(x_last, float(allv.min()), float(allv.max()))
+                    plot.follow_data(x_last, float(allv.min()), float(allv.max()), exact=True)
         self.labels, self.dead = labels, dead

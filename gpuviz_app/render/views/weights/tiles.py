@@ -2,8 +2,11 @@
 
 Each tile owns one texture made at the layer's size when a run starts (R32F for a
 matrix, RGBA8 for filters) and written in place after that. A matrix's colour range
-is symmetric around zero and moves only in rounded jumps (hysteresis), so it does not
-flicker. `pick` maps a canvas position to (layer, row, column, value).
+is symmetric around zero, shown on a colourbar, and only grows within a run, in rounded
+steps with headroom, so the same weight keeps its colour from frame to frame. A conv
+layer with many input channels can show each filter's mean over its input channels
+(one small tile per filter), readable at dock size. `pick` maps a canvas position to
+(layer, row, column, value).
 """
 
 from __future__ import annotations
@@ -14,21 +17,69 @@ from typing import Any
 import numpy as np
 from vispy import scene
 
+from gpuviz_app.render.colormaps import DIVERGING, apply
+from gpuviz_app.render.axes import format_tick
 from gpuviz_app.render.plot import TEXT, nice_ceil
 from gpuviz_app.render.upload import as_numpy
 from gpuviz_app.render.visuals.texture_image import TextureImage
 
 LABEL_H = 16
 HOVER_H = 16
+BAR_W = 44  # pixels right of a matrix for its colourbar and its labels
+MEAN_ABOVE = 4  # conv layers reading more input channels than this show channel means under "auto"
 
 
 def symmetric_range(current: float | None, absmax: float) -> float:
-    """A round vmax >= absmax, kept while absmax stays within (0.4, 1] of it."""
+    """A round vmax >= absmax that only grows (with headroom), so colours stay put."""
     if not np.isfinite(absmax) or absmax <= 0:
         return current or 1.0
-    if current is not None and 0.4 * current < absmax <= current:
+    if current is not None and absmax <= current:
         return current
     return nice_ceil(absmax * 1.15)
+
+
+@dataclass
+class MeanGrid:
+    """A conv layer's filters, each the mean over its input channels, tiled like a FilterGrid."""
+
+    per_filter: np.ndarray  # (H, W, 4) uint8
+    shared: np.ndarray
+    tile: tuple[int, int]
+    grid: tuple[int, int]
+    colour: bool
+    shown: tuple[int, int]
+    total: tuple[int, int]
+    values: np.ndarray  # (filters, 1, kh, kw) float32
+
+
+def channel_means(grid: Any) -> MeanGrid:
+    """Each shown filter's mean over its input channels, tiled in a near-square grid."""
+    values = as_numpy(grid.values).astype(np.float32)
+    mean = values.mean(axis=1)  # (O, kh, kw)
+    o, (th, tw) = len(mean), mean.shape[1:]
+    gc = int(np.ceil(np.sqrt(o)))
+    gr = int(np.ceil(o / gc))
+    images = []
+    for axes in ((1, 2), (0, 1, 2)):
+        lo, hi = mean.min(axis=axes, keepdims=True), mean.max(axis=axes, keepdims=True)
+        span = hi - lo
+        t = np.where(span > 0, (mean - lo) / np.where(span > 0, span, 1.0), 0.5)
+        image = np.zeros((gr * (th + 1) + 1, gc * (tw + 1) + 1, 4), np.uint8)
+        for f in range(o):
+            r, c = divmod(f, gc)
+            y, x = 1 + r * (th + 1), 1 + c * (tw + 1)
+            image[y : y + th, x : x + tw, :3] = np.round(t[f] * 255.0).astype(np.uint8)[..., None]
+            image[y : y + th, x : x + tw, 3] = 255
+        images.append(image)
+    return MeanGrid(images[0], images[1], (th, tw), (gr, gc), False, (o, 1), tuple(grid.total),
+                    mean[:, None])
+
+
+def uses_means(grid: Any, conv: str) -> bool:
+    """Whether a conv layer is shown as channel means under the "conv" option."""
+    if grid.colour or grid.shown[1] == 1:
+        return False  # already one tile per filter
+    return conv == "channel mean" or (conv == "auto" and grid.total[1] > MEAN_ABOVE)
 
 
 @dataclass
@@ -60,6 +111,14 @@ class Tile:
         self.image = TextureImage(shape, kind, parent=self.view.scene)
         self.label = scene.visuals.Text(layer["label"], color=TEXT, font_size=7, anchor_x="left",
                                         anchor_y="center", parent=self.widget)
+        self.bar = self.bar_text = None
+        if kind == "diverging":  # a colourbar: +vmax at the top, 0, -vmax at the bottom
+            colours = apply(DIVERGING, np.linspace(1.0, 0.0, 64))
+            rgba = np.concatenate([colours, np.ones((64, 1))], axis=1).astype(np.float32)[:, None, :]
+            self.bar = scene.visuals.Image(rgba, interpolation="nearest", parent=self.widget)
+            self.bar.transform = scene.transforms.STTransform()
+            self.bar_text = scene.visuals.Text(["", "0", ""], color=TEXT, font_size=6, anchor_x="left",
+                                               anchor_y="center", parent=self.widget)
         self.vmax: float | None = None
         self.values: Any = None  # what the texture shows (tensor or array), for picking
         self.meta: Any = None
@@ -68,9 +127,16 @@ class Tile:
 
     def _layout(self, event=None) -> None:
         w, h = self.widget.size
+        bar = BAR_W if self.bar is not None else 0
         self.view.pos = (2, LABEL_H)
-        self.view.size = (max(w - 4, 1), max(h - LABEL_H - 2, 1))
+        self.view.size = (max(w - 4 - bar, 1), max(h - LABEL_H - 2, 1))
         self.label.pos = (4, LABEL_H / 2)
+        if self.bar is not None:
+            height = max(h - LABEL_H - 2, 1)
+            x = w - bar + 2
+            self.bar.transform.scale = (8, height / 64)
+            self.bar.transform.translate = (x, LABEL_H)
+            self.bar_text.pos = [(x + 11, LABEL_H + 4), (x + 11, LABEL_H + height / 2), (x + 11, LABEL_H + height - 4)]
 
     def show_matrix(self, matrix: Any, upload) -> None:
         self.image.write(matrix.values, upload)
@@ -79,14 +145,17 @@ class Tile:
         if vmax != self.vmax:
             self.vmax = vmax
             self.image.set_range(vmax)
+            self.bar_text.text = [f"+{format_tick(vmax)}", "0", f"\u2212{format_tick(vmax)}"]
         self.values, self.meta = matrix.values, matrix
-        self.label.text = f"{self.layer['label']}  \u00b1{self.vmax:.3g}"
+        self.label.text = self.layer["label"]
 
     def show_filters(self, grid: Any, normalise: str, upload) -> None:
+        means = isinstance(grid, MeanGrid)
         self.image.write(grid.shared if normalise == "shared" else grid.per_filter, upload)
         self.meta = grid
-        shown = "" if grid.shown == grid.total else f"  (first {grid.shown[0]} of {grid.total[0]})"
-        self.label.text = f"{self.layer['label']}  {normalise}{shown}"
+        shown = "" if grid.shown[0] == grid.total[0] else f"  (first {grid.shown[0]} of {grid.total[0]})"
+        what = f"mean of {grid.total[1]} channels, " if means else ""
+        self.label.text = f"{self.layer['label']}  {what}{normalise}{shown}"
 
     def pick(self, canvas: Any, pos: tuple[float, float]) -> Pick | None:
         local = canvas.scene.node_transform(self.view).map(pos)[:2]
@@ -133,8 +202,9 @@ class LayerTiles:
         self.tiles: list[Tile] = []
         self._key: tuple | None = None
 
-    def ensure(self, payload: Any, shown: list[int]) -> None:
-        key = (tuple(tuple(layer["shape"]) for layer in payload.layers), tuple(shown))
+    def ensure(self, payload: Any, shown: list[int], conv: str = "auto") -> None:
+        means = tuple(i for i in shown if payload.layers[i]["kind"] != "linear" and uses_means(payload.filters[i], conv))
+        key = (tuple(tuple(layer["shape"]) for layer in payload.layers), tuple(shown), means)
         if key == self._key:
             return
         self._key = key
@@ -146,18 +216,21 @@ class LayerTiles:
             layer = payload.layers[i]
             if layer["kind"] == "linear":
                 shape, kind = tuple(payload.matrices[i].values.shape), "diverging"
+            elif i in means:
+                shape, kind = tuple(channel_means(payload.filters[i]).per_filter.shape[:2]), "rgba"
             else:
                 shape, kind = tuple(payload.filters[i].per_filter.shape[:2]), "rgba"
             tile = Tile(self.widget, layer, i, shape, kind)
             self.grid.add_widget(tile.widget, row=n // cols, col=n % cols)
             self.tiles.append(tile)
 
-    def update(self, payload: Any, normalise: str, upload) -> None:
+    def update(self, payload: Any, normalise: str, upload, conv: str = "auto") -> None:
         for tile in self.tiles:
             if tile.kind == "diverging":
                 tile.show_matrix(payload.matrices[tile.index], upload)
             else:
-                tile.show_filters(payload.filters[tile.index], normalise, upload)
+                grid = payload.filters[tile.index]
+                tile.show_filters(channel_means(grid) if uses_means(grid, conv) else grid, normalise, upload)
 
     def pick(self, canvas: Any, pos: tuple[float, float]) -> Pick | None:
         for tile in self.tiles:

@@ -36,6 +36,10 @@ class WeightsView(View):
         Option("show", "overview", choices=SHOW_CHOICES, label="Show"),
         Option("histogram", "weights", choices=("weights", "gradients"), label="Histogram of"),
         Option("normalise", "per filter", choices=("per filter", "shared"), label="Filter scale"),
+        # a conv layer reading many channels as one small tile per filter (its channels' mean)
+        Option("conv", "auto", choices=("auto", "all channels", "channel mean"), label="Conv filters",
+               choice_labels={"auto": "conv: auto", "all channels": "conv: all channels",
+                              "channel mean": "conv: channel mean"}),
         # Tracking every step costs training time, so by default only the steps taken while
         # this view is on screen are tracked.
         Option("track_hidden", False, label="Track while hidden", probe=True),
@@ -118,8 +122,16 @@ class WeightsView(View):
             self.status.visible = True
         payload = snapshot.parts.get(self.probe)
         version = snapshot.version(self.probe)
-        if payload is None or (version == self._version and not self._dirty):
+        if payload is None:
             return False
+        note = f"step {payload.step}"
+        if payload.step < snapshot.step:  # tracking lags the training
+            note += f" (training at {snapshot.step})"
+        if version == self._version and not self._dirty:
+            if note == self.distribution.plot.note:
+                return False
+            self.distribution.plot.set_note(note)
+            return True
         self.payload, self._version, self._dirty = payload, version, False
         if not payload.layers:
             self.status.text = "this model has no weight matrices or filters"
@@ -127,14 +139,14 @@ class WeightsView(View):
         self.status.visible = False
         show = self._options["show"]
         if show in ("overview", "weights"):
-            self.tiles.ensure(payload, self.shown_layers())
-            self.tiles.update(payload, self._options["normalise"], upload)
+            self.tiles.ensure(payload, self.shown_layers(), self._options["conv"])
+            self.tiles.update(payload, self._options["normalise"], upload, self._options["conv"])
         layer = self.focus_layer()
         grads = self._options["histogram"] == "gradients"
         series = layer + (len(payload.layers) if grads else 0)
         title = f"{'Gradients' if grads else 'Weights'} of {payload.layers[layer]['label']}"
         if show in ("overview", "distribution"):
-            self.distribution.show(payload, series, title, upload)
+            self.distribution.show(payload, series, title, upload, note)
         if show in ("overview", "ridgeline"):
             self.ridges.show(payload, series, title, upload)
         if show in ("overview", "health"):

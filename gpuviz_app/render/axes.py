@@ -18,11 +18,16 @@ def nice_step(span: float, max_ticks: int) -> float:
 
 
 def linear_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
+    """Round ticks inside [lo, hi]: at most `max_ticks` where that gives two or more, else
+    finer steps until there are two (a narrow axis still shows a scale, not one "0")."""
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
         return []
-    step = nice_step(hi - lo, max_ticks)
-    first = math.ceil(lo / step - 1e-9)
-    last = math.floor(hi / step + 1e-9)
+    for n in (max_ticks, 2 * max_ticks, 4 * max_ticks):
+        step = nice_step(hi - lo, n)
+        first = math.ceil(lo / step - 1e-9)
+        last = math.floor(hi / step + 1e-9)
+        if last - first >= 1:
+            break
     return [round(i * step, 12) for i in range(first, last + 1)]
 
 

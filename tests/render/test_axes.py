@@ -37,3 +37,13 @@ def test_follow_range_holds_still_while_the_data_fits():
     assert follow_range(r, 0.2, 0.9) == r  # fits and fills enough: no change
     assert follow_range(r, 0.0, 2.0) != r  # outgrew it
     assert follow_range(r, 0.45, 0.5) != r  # shrank to a sliver: zoom in
+
+
+def test_a_narrow_axis_still_gets_two_ticks():
+    assert len(linear_ticks(-0.06, 0.07, 2)) >= 2  # a ridgeline's value axis at dock size
+    assert len(linear_ticks(0.13, 0.19, 2)) >= 2
+
+
+def test_log_axes_get_several_ticks_within_a_few_decades():
+    assert len(decade_ticks(-1.71, 0.43, 5)) >= 3  # 0.03 .. 3, not just 0.1 and 1
+    assert len(decade_ticks(-3.5, -2.3, 6)) >= 3

@@ -264,3 +264,29 @@ def test_a_conv_layer_of_many_channels_shows_each_filters_channel_mean(view_canv
     view.set_options({"conv": "all channels"})
     canvas.push(snapshot(trained_weights.parts["weights"], version=99, run_id=trained_weights.run_id))
     assert upload.written[id(view.tiles.tiles[0].image.texture)].shape == as_numpy(grid.per_filter).shape
+
+
+def test_a_diverged_run_keeps_the_last_finite_weights_and_says_so(view_canvas):
+    view = WeightsView()
+    upload = RecordingUpload()
+    canvas = view_canvas([view], size=(480, 320), upload=upload)
+    view.set_options({"show": "weights"})
+    payload = known_payload()
+    canvas.push(snapshot(payload, step=payload.step))
+    before = canvas.render()
+    broken = SimpleNamespace(**payload.__dict__)
+    broken.step = payload.step + 5
+    broken.matrices = {0: SimpleNamespace(**{**payload.matrices[0].__dict__,
+                                             "values": torch.full((3, 4), float("nan")),
+                                             "absmax": torch.tensor(float("nan"))})}
+    diverged = Snapshot(run_id=1, step=broken.step, wall_time=0.0, metrics=MetricsHistory(capacity=2), latest={},
+                        parts={"weights": broken}, versions={"weights": 2}, diverged_step=payload.step + 2,
+                        diverged="the loss became NaN")
+    assert canvas.push(diverged)
+    np.testing.assert_array_equal(upload.written[id(view.tiles.tiles[0].image.texture)], KNOWN)  # not NaN
+    assert view.status.visible
+    assert view.status.text == f"diverged at step {payload.step + 2}: the tiles show step {payload.step}"
+    after = canvas.render()
+    tile_rows = slice(40, 260)
+    # the same picture (with a label over it), not a blank or a solid colour
+    assert np.abs(before[tile_rows, :200].astype(int) - after[tile_rows, :200]).mean() < 8

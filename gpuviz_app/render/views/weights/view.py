@@ -57,6 +57,7 @@ class WeightsView(View):
                                          parent=parent)
         parent.events.resize.connect(self._place_texts)
         self.payload: Any = None
+        self._finite_step: int | None = None  # the step of the last payload before a divergence
         self.focus: int | None = None  # the layer the distributions show in "all" mode (None: the largest)
         self.hover_text = ""
         self._version = -1
@@ -118,6 +119,7 @@ class WeightsView(View):
         self._connect()
         if self.new_run(snapshot):
             self.payload, self._version, self._dirty, self.focus = None, -1, True, None
+            self._finite_step = None
             self.status.text = "waiting for the first steps\u2026"
             self.status.visible = True
         payload = snapshot.parts.get(self.probe)
@@ -136,9 +138,17 @@ class WeightsView(View):
         if not payload.layers:
             self.status.text = "this model has no weight matrices or filters"
             return True
-        self.status.visible = False
         show = self._options["show"]
-        if show in ("overview", "weights"):
+        diverged = snapshot.diverged_step is not None and payload.step >= snapshot.diverged_step
+        keep = diverged and self._finite_step is not None and self.tiles.tiles
+        if diverged:  # the tiles keep the last finite weights; the plots end where the values did
+            kept = f": the tiles show step {self._finite_step}" if keep else ""
+            self.status.text = f"diverged at step {snapshot.diverged_step}{kept}"
+            self.status.visible = True
+        else:
+            self.status.visible = False
+            self._finite_step = payload.step
+        if show in ("overview", "weights") and not keep:
             self.tiles.ensure(payload, self.shown_layers(), self._options["conv"])
             self.tiles.update(payload, self._options["normalise"], upload, self._options["conv"])
         layer = self.focus_layer()

@@ -17,12 +17,19 @@ def frame(labels, predicted, classes=()) -> EmbeddingFrame:
                           layers=("penultimate",), status="", bounds=None)
 
 
-def test_targets_become_equal_ranges_named_by_their_bounds():
-    f = with_value_bins(frame([-1.0, 0.0, 0.49, 2.0, float("nan")], [-5.0, 0.0, 1.0, 9.0, 0.5]))
-    assert len(f.classes) == BINS and f.classes[0].startswith("-1 to") and f.classes[-1].endswith("to 2")
+def test_targets_become_ranges_of_equal_counts_named_by_their_bounds():
+    values = np.r_[np.linspace(0.0, 1.0, 96), [50.0, -40.0, 80.0, float("nan")]]  # a few outliers
+    f = with_value_bins(frame(values, values[::-1].copy()))
+    assert len(f.classes) == BINS and f.classes[0].startswith("-40 to") and f.classes[-1].endswith("to 80")
     assert isinstance(f.labels, torch.Tensor) and f.labels.dtype == torch.float32
-    assert f.labels.tolist() == [0, 4, 5, BINS - 1, 0]
-    assert f.predicted.tolist() == [0, 4, 8, BINS - 1, 6]  # out-of-range predictions go to the end bins
+    labels = f.labels.numpy()
+    counts = np.bincount(labels.astype(int), minlength=BINS)
+    assert counts.min() >= 6 and counts.max() <= 10  # the outliers do not take the colours
+    finite = np.isfinite(values)
+    order = np.argsort(values[finite])
+    assert (np.diff(labels[finite][order]) >= 0).all()  # larger values, later bins
+    assert labels[~finite].tolist() == [0]
+    assert f.predicted.tolist() == labels[::-1].tolist()
 
 
 def test_a_classifier_frame_is_left_as_it_is():

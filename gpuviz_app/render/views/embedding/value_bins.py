@@ -1,8 +1,9 @@
 """Colouring a regression run's embedding: target values binned into ranges, shown like classes.
 
 A run without classes carries the target value (or zeros) in `labels` and the first output in
-`predicted`; the view's points colour by palette index, so both are cut into `BINS` equal ranges
-of the sample's targets, named by their bounds, and coloured by a sequential ramp.
+`predicted`; the view's points colour by palette index, so both are cut into `BINS` ranges holding
+as many of the sample's targets each (a few outliers do not squeeze the rest into one colour),
+named by their bounds, and coloured by a sequential ramp.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def value_bin_colors(n: int = BINS) -> np.ndarray:
 
 def _like(template: Any, array: np.ndarray) -> Any:
     """`array` as the same kind of array as `template` (a tensor stays on its device)."""
-    return template.new_tensor(array) if hasattr(template, "new_tensor") else array
+    return template.new_tensor(array).float() if hasattr(template, "new_tensor") else array
 
 
 def with_value_bins(frame: Any) -> Any:
@@ -36,14 +37,13 @@ def with_value_bins(frame: Any) -> Any:
         return frame
     values = as_numpy(frame.labels).astype(np.float64)
     finite = values[np.isfinite(values)]
-    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
-    if not hi > lo:
-        hi = lo + 1.0
-    edges = np.linspace(lo, hi, BINS + 1)
+    if not len(finite):
+        finite = np.zeros(1)
+    edges = np.quantile(finite, np.linspace(0.0, 1.0, BINS + 1))
 
     def binned(v: np.ndarray) -> np.ndarray:
-        t = np.nan_to_num((np.asarray(v, np.float64) - lo) / (hi - lo), nan=0.0)
-        return np.clip(np.floor(t * BINS), 0, BINS - 1).astype(np.float32)
+        v = np.nan_to_num(np.asarray(v, np.float64), nan=edges[0])
+        return np.clip(np.searchsorted(edges[1:-1], v, side="right"), 0, BINS - 1).astype(np.float32)
 
     names = [f"{edges[i]:.3g} to {edges[i + 1]:.3g}" for i in range(BINS)]
     return replace(frame, labels=_like(frame.labels, binned(values)),

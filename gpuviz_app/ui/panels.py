@@ -15,7 +15,11 @@ from gpuviz_app.render.canvas import ViewCanvas
 from gpuviz_app.render.upload import UploadPath
 from gpuviz_app.render.views.base import CHECK, CHOICE, Option, View
 from gpuviz_app.ui.embedding_controls import EmbeddingControls
+from gpuviz_app.ui.flow_layout import FlowLayout
 from gpuviz_app.ui.view_controls import ViewControls
+
+# The smallest canvas a view stays readable at (width, height): a panel never gets less.
+MIN_CANVAS = (300, 200)
 
 # A view's own controls, for the options a check box or a combo box cannot show, by view name.
 EXTRA_CONTROLS: dict[str, type[ViewControls]] = {"embedding": EmbeddingControls}
@@ -55,32 +59,39 @@ class ViewPanel(QtWidgets.QWidget):
             self._layout.addWidget(_scrolling(extra, self))
         self._placeholder: _CanvasPlaceholder | None = _CanvasPlaceholder(self.views[0].render_size,
                                                                          self._placeholder_painted, self)
+        self._placeholder.setMinimumSize(*MIN_CANVAS)  # the option row wraps rather than widen the panel
         self._layout.addWidget(self._placeholder, 1)
 
     # -- controls --------------------------------------------------------------------------------
     def _build_option_row(self) -> None:
-        bar = QtWidgets.QHBoxLayout()
-        bar.setContentsMargins(6, 2, 6, 2)
+        """The options and actions flow onto as many lines as the panel's width needs; a choice
+        keeps its label beside it."""
+        row = QtWidgets.QWidget(self)
+        flow = FlowLayout(row)
+        flow.setContentsMargins(6, 2, 6, 2)
         for view in self.views:
             for option in view.OPTIONS:
                 widget = self._option_widget(view, option)
                 if widget is None:
                     continue
-                if option.control == CHOICE and option.label:
-                    bar.addWidget(QtWidgets.QLabel(option.label, self))
                 self.option_widgets[f"{view.name}.{option.name}"] = widget
-                bar.addWidget(widget)
+                if option.control == CHOICE and option.label:
+                    widget = _labelled(option.label, widget, row)
+                flow.addWidget(widget)
         for view in self.views:
             for action in view.ACTIONS:
                 button = QtWidgets.QPushButton(action.label, self)
                 button.clicked.connect(lambda _c=False, view=view, name=action.name: self._act(view, name))
                 self.option_widgets[f"{view.name}.{action.name}"] = button
-                bar.addWidget(button)
-        bar.addStretch(1)
+                flow.addWidget(button)
         if self.option_widgets:
-            row = QtWidgets.QWidget()
-            row.setLayout(bar)
-            self._layout.addWidget(_scrolling(row, self))
+            policy = QtWidgets.QSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                                           QtWidgets.QSizePolicy.Policy.Preferred)
+            policy.setHeightForWidth(True)
+            row.setSizePolicy(policy)
+            self._layout.addWidget(row)
+        else:
+            row.deleteLater()
 
     def _option_widget(self, view: View, option: Option) -> QtWidgets.QWidget | None:
         value = view.options()[option.name]
@@ -131,10 +142,6 @@ class ViewPanel(QtWidgets.QWidget):
         for extra in self.extras:
             extra.sync()
 
-    def minimumSizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt override
-        """Rows of controls scroll rather than widen the panel, so docks can share the window."""
-        return QtCore.QSize(160, 120)
-
     # -- the canvas, created when first shown ------------------------------------------------------
     @property
     def has_canvas(self) -> bool:
@@ -155,6 +162,7 @@ class ViewPanel(QtWidgets.QWidget):
     def _create_canvas(self) -> None:
         canvas = ViewCanvas(self.views, size=self.views[0].render_size, app="pyside6", upload=self._upload)
         canvas.native.setParent(self)
+        canvas.native.setMinimumSize(*MIN_CANVAS)
         self._layout.replaceWidget(self._placeholder, canvas.native)
         self._placeholder.deleteLater()
         self._placeholder = None
@@ -222,6 +230,17 @@ class _CanvasPlaceholder(QtWidgets.QWidget):
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt override
         self._painted()
+
+
+def _labelled(text: str, widget: QtWidgets.QWidget, parent: QtWidgets.QWidget) -> QtWidgets.QWidget:
+    """`widget` with its label to the left, kept together when the row wraps."""
+    pair = QtWidgets.QWidget(parent)
+    row = QtWidgets.QHBoxLayout(pair)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.setSpacing(4)
+    row.addWidget(QtWidgets.QLabel(text, pair))
+    row.addWidget(widget)
+    return pair
 
 
 def _scrolling(inner: QtWidgets.QWidget, parent: QtWidgets.QWidget) -> QtWidgets.QScrollArea:

@@ -112,7 +112,7 @@ class EmbeddingView(View):
         w, h = self.parent.size
         self.viewbox.pos = (0, TOP)
         self.viewbox.size = (max(w, 1), max(h - TOP, 1))
-        self.reason.pos = (w / 2, TOP + (h - TOP) / 2)
+        self.reason.pos = (w / 2, TOP + (h - TOP) / 2 + 28)  # below the centre, where a collapsed cloud sits
         self.legend.layout()
         self.info.layout()
 

@@ -81,7 +81,7 @@ def run_script(options: RunScriptOptions) -> int:
     every = frame_every(options)
     progress = Progress(options.steps or 0)
     encoder = None
-    state = {"frames": 0, "upload": None}
+    state = {"frames": 0, "upload": None, "held": None}
 
     def on_publish(snapshot) -> None:
         if state["upload"] is None:
@@ -90,8 +90,12 @@ def run_script(options: RunScriptOptions) -> int:
             print(f"upload path: {upload.name} ({upload.reason})", file=sys.stderr)
         canvas.push(snapshot)
         if encoder is not None:
-            encoder.put(render_view(canvas, size=frame_size))
-            state["frames"] += 1
+            # one frame per step: a step published twice (its final settle) keeps its last picture
+            held = state["held"]
+            if held is not None and held[0] != snapshot.step:
+                encoder.put(held[1])
+                state["frames"] += 1
+            state["held"] = (snapshot.step, render_view(canvas, size=frame_size))
         if options.steps:
             progress.show(snapshot.step, f"loss {snapshot.latest.get('train_loss', float('nan')):.4f}")
 
@@ -120,6 +124,9 @@ def run_script(options: RunScriptOptions) -> int:
                       file=sys.stderr)
             return 1
         snapshot = source.mailbox.peek()
+        if encoder is not None and state["held"] is not None:
+            encoder.put(state["held"][1])
+            state["frames"] += 1
         written = [str(encoder.finish())] if encoder else []
         encoder = None
         if options.screenshot:

@@ -184,3 +184,16 @@ def test_importing_the_package_loads_neither_torch_nor_qt():
            "if m in sys.modules])"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.split(maxsplit=1) == ["gpuviz_app.api", "[]\n"]
+
+
+@pytest.mark.gpu
+def test_on_cuda_the_payloads_and_scalars_stay_on_the_device_until_the_publish(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT.replace("{layers!r}", "None").replace("torch.manual_seed(0)", "torch.set_default_device('cuda')"))
+    source = ScriptSource(script, ["6", str(tmp_path / "losses.txt")], probes=probe_factories({"weights"}),
+                          publish_every=3)
+    source.run()
+    final = source.mailbox.peek()
+    assert source.failure is None and final.device.startswith("cuda") and final.event is not None
+    assert final.parts["weights"].counts.is_cuda
+    assert final.metrics.rows("train_loss")["count"].sum() == 6

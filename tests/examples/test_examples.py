@@ -63,6 +63,19 @@ def test_the_regression_example_shows_its_embedding_and_loss_surface(tmp_path):
     assert drawn_fraction(pixels[40:]) > 0.05  # the surface, coloured by loss
 
 
+def test_a_video_has_one_frame_at_step_0_every_k_steps_and_the_last(tmp_path):
+    import av
+
+    video = tmp_path / "run.mp4"
+    proc = gpuviz("run", "--steps", "12", "--every", "5", "--view", "metrics", "--out", str(video),
+                  str(EXAMPLES / "custom_loss.py"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with av.open(str(video)) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    assert len(frames) == 4  # steps 0, 5, 10 and 12
+    assert not np.array_equal(frames[1], frames[-1])  # the loss curve grows
+
+
 def test_a_script_that_raises_exits_1_with_one_line_and_its_traceback(tmp_path):
     script = tmp_path / "broken.py"
     script.write_text("import torch, gpuviz_app as gv\nviz = gv.attach(torch.nn.Linear(2, 1), sample=torch.ones(3, 2))\n"

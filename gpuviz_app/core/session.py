@@ -88,6 +88,7 @@ class TrainingSession(CommandMethods):
         self.diverged = ""
         self._finite_checked_at = -1
         self._single_steps = 0
+        self._unsettled_since: float | None = None  # the run ended with probes' work still going
         self.run_id = 0
         self.trainer: Any = None
         self.dataset: Dataset | None = None
@@ -159,7 +160,7 @@ class TrainingSession(CommandMethods):
                     return
                 idle = self.finished or (self.paused and not self._single_steps)
                 if idle:
-                    if dirty:
+                    if dirty or self._settling_after_end():
                         self.demand.force()
                         self._publish()
                     self._wake.wait(0.05)
@@ -205,12 +206,25 @@ class TrainingSession(CommandMethods):
 
     def _settle_final(self) -> None:
         """The run just ended: probes finish on the final weights (the loss surface re-centres
-        there) before the last snapshot, in short waits so that a stop is not held up."""
+        there) before the last snapshot, in short waits so that a stop or a command is not held up."""
         deadline = time.perf_counter() + FINAL_SETTLE_S
-        while not self._stop.is_set() and time.perf_counter() < deadline:
+        while not self._stop.is_set() and self._commands.empty() and time.perf_counter() < deadline:
             if self.probe_host.settle(self.trainer.context, 0.1, final=True):
+                self._unsettled_since = None
                 break
+        else:
+            self._unsettled_since = time.perf_counter()
         self.demand.force()
+
+    def _settling_after_end(self) -> bool:
+        """After `_settle_final` gave up waiting: publish the probes' progress at the usual rate
+        until their work is done (the last publish shows it complete)."""
+        since = self._unsettled_since
+        if since is None or time.perf_counter() - since < self.publish_interval:
+            return False
+        done = self.probe_host.settle(self.trainer.context, 0.0, final=self.finished)
+        self._unsettled_since = None if done else time.perf_counter()
+        return True
 
     def close(self) -> None:
         """Let the probes stop what they started (background threads); the session may run again."""

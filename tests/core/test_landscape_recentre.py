@@ -100,3 +100,27 @@ def test_the_colour_scale_comes_from_the_grid_and_path_losses_do_not_stretch_it(
     grid = first.grid[first.grid < 1e30]
     assert first.low == pytest.approx(float(grid.min())) and first.clip <= float(grid.max()) + 1e-6
     assert torch.equal(later.grid, first.grid)
+
+
+def test_a_run_that_ends_before_its_final_surface_is_done_publishes_it_once_done(monkeypatch):
+    import time
+
+    import gpuviz_app.core.session as session_module
+
+    monkeypatch.setattr(session_module, "FINAL_SETTLE_S", 0.0)  # no waiting at the end at all
+    s = TrainingSession(digits, device="cpu", max_steps=20, probes=probe_factories({"landscape"}))
+    s.configure_probe("landscape", dict(FAST, recentre_drift=0.0))
+    t = threading.Thread(target=s.run, daemon=True)
+    t.start()
+
+    def final_surface():
+        snap = s.mailbox.peek()
+        p = snap.parts.get("landscape") if snap is not None else None
+        return snap is not None and snap.finished and p is not None and p.centre_step == 20 and p.state == "done"
+
+    end = time.monotonic() + 120
+    while not final_surface() and time.monotonic() < end:
+        time.sleep(0.05)
+    s.stop()
+    t.join(10)
+    assert final_surface() and not t.is_alive()

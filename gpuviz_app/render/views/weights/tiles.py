@@ -210,6 +210,7 @@ class LayerTiles:
         self._key = key
         for tile in self.tiles:
             self.grid.remove_widget(tile.widget)
+            tile.widget.parent = None  # VisPy's Grid.remove_widget leaves it in the scene, still drawn
         self.tiles = []
         cols = max(1, int(np.ceil(np.sqrt(len(shown)))))
         for n, i in enumerate(shown):

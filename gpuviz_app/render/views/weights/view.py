@@ -82,6 +82,7 @@ class WeightsView(View):
         for panel in (self.tiles, self.distribution, self.ridges, self.health):
             if panel.widget.parent is not None:
                 self.grid.remove_widget(panel.widget)
+                panel.widget.parent = None  # VisPy's Grid.remove_widget leaves it in the scene, still drawn
         for panel, row, col in panels:
             self.grid.add_widget(panel.widget, row=row, col=col)
         self._placed = (show,)

@@ -75,8 +75,15 @@ def view_list(text: str) -> tuple[str, ...]:
 def launch_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="gpuviz",
-        description="Watch a neural network learn, live. Subcommands: record, inspect, bench, install-desktop "
-                    "(see `gpuviz SUBCOMMAND --help`).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Watch a neural network learn, live: opens the window, which stays open until closed\n"
+                    "(with --steps N --quit-when-done it exits by itself).\n\n"
+                    "subcommands (gpuviz SUBCOMMAND --help for each one's options):\n"
+                    "  record            train with no display; save a screenshot or video of a view\n"
+                    "  run               run your own training script; save a screenshot or video of a view\n"
+                    "  inspect           print what the loader finds in a dataset\n"
+                    "  bench             measure gpuviz against the tools it replaces\n"
+                    "  install-desktop   add (or --uninstall) the desktop launcher entry and file types",
     )
     p.add_argument("path", nargs="*", action=DatasetPaths, metavar="PATH",
                    help="dataset file or folder to open, or several files forming one dataset "
@@ -116,8 +123,9 @@ def record_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gpuviz record",
                                 description="Train with no display and save a screenshot or video of a view.")
     p.add_argument("path", nargs="?", help="dataset file or folder (default: the built-in digits)")
-    p.add_argument("--view", default="metrics", choices=(DASHBOARD, *VIEW_NAMES))
-    p.add_argument("--steps", type=int, required=True)
+    p.add_argument("--view", default="metrics", choices=(DASHBOARD, *VIEW_NAMES),
+                   help=f"the view to draw, or {DASHBOARD} for all of them in one picture (default metrics)")
+    p.add_argument("--steps", type=int, required=True, help="train this many steps, then write the outputs")
     p.add_argument("--out", metavar="FILE", help="video file: .mp4 (H.264), .webm (VP9) or .gif")
     p.add_argument("--screenshot", metavar="PNG", help="the final frame as PNG (or JPEG for .jpg/.jpeg)")
     p.add_argument("--csv", metavar="CSV", help="the metric history as CSV")
@@ -228,7 +236,11 @@ def cmd_bench(argv: Sequence[str]) -> int:
                                 description="Measure gpuviz against the tools it replaces, side by side.")
     p.add_argument("--json", action="store_true", help="print a JSON report")
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (for CI)")
-    p.add_argument("--only", nargs="*", metavar="TOPIC", help="run only these topics")
+    from gpuviz_app.bench.runner import TOPICS
+
+    topics = [name.rsplit(".", 1)[1] for name in TOPICS]
+    p.add_argument("--only", nargs="*", metavar="TOPIC", choices=topics,
+                   help=f"run only these topics: {', '.join(topics)}")
     args = p.parse_args(argv)
     from gpuviz_app.bench.runner import bench_command
 

@@ -74,7 +74,7 @@ class LongRecording:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.pop("DISPLAY", None)
         self.proc = subprocess.Popen([sys.executable, "-m", "gpuviz_app", "record", "--steps", "500", "--every",
-                                      "1", "--size", "200x120", "--out", str(out), "--device", "cpu"],
+                                      "1", "--size", "200x128", "--out", str(out), "--device", "cpu"],
                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines: queue.Queue = queue.Queue()
         self.seen: list[str] = []

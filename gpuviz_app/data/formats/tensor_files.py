@@ -51,10 +51,12 @@ def load_torch(path: Path, ctx: LoadContext) -> Dataset:
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise DatasetError(path, f"is a damaged PyTorch file ({exc})") from None
     require_memory(path, stored * 2, "its tensors")
-    ctx.report(0.05, "reading tensors")
+    ctx.report(0.05, "starting torch to read it (a few seconds)")
     import pickle
 
     import torch
+
+    ctx.report(0.4, "reading tensors")
 
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)

@@ -44,10 +44,11 @@ class GrownRows:
         self.n += len(block)
 
     def rows(self) -> np.ndarray:
-        """The filled rows; a copy only when more than 5% of the array is unused."""
-        if self.n < 0.95 * len(self.array):
-            return self.array[: self.n].copy()
-        return self.array[: self.n]
+        """The filled rows, the unused end given back in place (realloc shrinks without a copy);
+        call once, with no view of the array alive."""
+        if self.n < len(self.array):
+            self.array.resize((self.n, self.array.shape[1]), refcheck=False)
+        return self.array
 
 
 def parse_numeric(path: Path, size: int, ctx: LoadContext,
@@ -73,8 +74,8 @@ def parse_numeric(path: Path, size: int, ctx: LoadContext,
     if len(rows) < 2 or rows[0][0] != 1:
         return None
     header = exact.decide_header(table, rows[0][1], rows[1][1])
-    line_bytes = max(1, len(head) // max(1, len(lines)))
-    features = collector(int(size / line_bytes * 1.05), len(table.features))
+    line_bytes = max(1.0, len(head) / max(1, len(lines) - 1))  # the last line may be cut short
+    features = collector(int(size / line_bytes * 1.02) + 1, len(table.features))
     labels: list[np.ndarray] = []
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     skip = 1 if header else 0

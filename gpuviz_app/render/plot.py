@@ -138,7 +138,7 @@ class Plot:
             colors.extend((color, color))
 
         xt = [(v, s) for v, s in ticks(x0, x1, max(2, int(w / 90))) if x0 <= v <= x1]
-        y_ticks = max(5, int(h / 20)) if self.log else max(2, int(h / 40))
+        y_ticks = max(2, int(h / 18)) if self.log else max(2, int(h / 40))
         yt = [(v, s) for v, s in ticks(y0, y1, y_ticks, log=self.log) if y0 <= v <= y1]
         for v, _ in xt:
             seg((px(v), top), (px(v), top + h), GRID)
@@ -158,13 +158,21 @@ class Plot:
         _set_text(self.tick_y, [s for _, s in yt], [(left - 6, py(v)) for v, _ in yt])
         _set_text(self.mark_text, [label for _, _, label in marks], [(x + 4, top + h - 10) for x, _, _ in marks],
                   [color for _, color, _ in marks])
-        # the legend sits inside the data area's top-right corner, one entry a line, so it is never clipped
-        _set_text(self.legend_text, [f"{label} \u2014" for label, _ in self.legend],
-                  [(left + w - 6, top + 9 + 12 * i) for i in range(len(self.legend))],
-                  [color for _, color in self.legend])
-        _set_text(self.message_text, [self.message] if self.message else [], [(left + w / 2, top + h / 2)])
         scale = {"log": "  (log)", "clipped": f"  (clipped at {format_tick(self.clip)})"}.get(self.scale, "")
         title = self.title + scale + (f"  \u00b7  {self.note}" if self.note else "")
+        entries = [f"{label} \u2014" for label, _ in self.legend]
+        if 12 * len(entries) + 6 <= h:  # inside the data area's top-right corner, one entry a line
+            legend_pos = [(left + w - 6, top + 9 + 12 * i) for i in range(len(entries))]
+        else:  # a short plot: along the title line, right-aligned, as many as fit beside the title
+            legend_pos, x, title_end = [], left + w - 6, left + 7 * len(title) + 12
+            for text in entries:
+                if x - 6.5 * len(text) < title_end:
+                    break
+                legend_pos.append((x, top / 2))
+                x -= 6.5 * len(text) + 12
+            entries = entries[: len(legend_pos)]
+        _set_text(self.legend_text, entries, legend_pos, [color for _, color in self.legend][: len(entries)])
+        _set_text(self.message_text, [self.message] if self.message else [], [(left + w / 2, top + h / 2)])
         _set_text(self.labels, [title, self.xlabel],
                   [(left, top / 2), (left + w - 7 * len(self.xlabel), top + h + 20)])
 

@@ -290,3 +290,16 @@ def test_a_diverged_run_keeps_the_last_finite_weights_and_says_so(view_canvas):
     tile_rows = slice(40, 260)
     # the same picture (with a label over it), not a blank or a solid colour
     assert np.abs(before[tile_rows, :200].astype(int) - after[tile_rows, :200]).mean() < 8
+
+
+def test_a_short_plot_keeps_its_legend_out_of_the_data_area(view_canvas, trained_weights):
+    from gpuviz_app.render.plot import MARGINS
+
+    view = WeightsView()
+    canvas = view_canvas([view], size=(640, 300))
+    canvas.push(trained_weights)
+    canvas.render()
+    plot = view.health.grad
+    assert plot.view.size[1] < 12 * len(plot.legend)  # too short for one entry a line
+    if plot.legend_text.visible:
+        assert np.all(np.asarray(plot.legend_text.pos)[:, 1] < MARGINS[2])  # on the title line, not over the curves

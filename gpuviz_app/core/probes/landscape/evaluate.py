@@ -33,7 +33,7 @@ from gpuviz_app.core.probes.landscape.params import ParamLayout
 
 CPU_MAX_CHUNK = 16  # small chunks on the CPU keep cancel and throttling responsive
 STRATEGIES = ("pointwise", "vmap")
-MEASURE_MIN_POINTS = 3  # a call needs twice this many points to time both strategies on
+MEASURE_MIN_POINTS = 2  # a call needs twice this many points to time both strategies on (a chunk may be small)
 MEASURE_MAX_POINTS = 32  # points each strategy is timed on, at most
 
 Rows = Callable[[int, int], torch.Tensor]

@@ -129,6 +129,10 @@ def _child(path: Path) -> int:
 
     out = sys.stdout.buffer
     parent = os.getppid()
+    try:  # below the window and training in the CPU's queue: on few cores they must not wait for the parse
+        os.nice(10)
+    except (AttributeError, OSError):
+        pass
 
     def progress(fraction: float, message: str) -> None:
         if os.getppid() != parent:  # the parent is gone: nobody waits for the result

@@ -90,6 +90,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _build_panels(self) -> None:
         self.setCentralWidget(self._panel("metrics"))
+        self.panels["metrics"].create_canvas_now()  # always on screen; the docks wait until shown
         self.setDockNestingEnabled(True)
         previous = None
         for name, cls in VIEW_CLASSES.items():

@@ -147,6 +147,12 @@ class ViewPanel(QtWidgets.QWidget):
     def has_canvas(self) -> bool:
         return self.canvas is not None
 
+    def create_canvas_now(self) -> None:
+        """For a panel that is always on screen (the central view): its canvas is painted with
+        the window's first paint, before training starts loading torch on another thread."""
+        if self.canvas is None:
+            self._create_canvas()
+
     def _placeholder_painted(self) -> None:
         """The placeholder was painted, so the panel is on screen: Qt keeps a dock tab behind
         another "visible" but moved out of the window, where nothing is painted."""

@@ -242,7 +242,10 @@ def test_settled_frames_do_not_depend_on_timing():
         grids.append((p.centre_step, p.path_steps, p.grid.clone(), p.path.clone()))
     (c1, s1, g1, p1), (c2, s2, g2, p2) = grids
     assert c1 == c2 == 18 and s1 == s2
-    assert torch.equal(g1, g2) and torch.equal(p1, p2)
+    # Same steps, same values: only rounding may differ, because each session measures which
+    # evaluation strategy (one forward per point, or vmap over blocks) is faster and may choose another.
+    torch.testing.assert_close(g1, g2, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(p1, p2, rtol=1e-5, atol=1e-6)
 
 
 def test_the_probe_returns_at_once_while_the_grid_is_computed_on_its_own_thread(data):
@@ -289,7 +292,8 @@ def test_rushing_spreads_points_over_workers_and_never_widens_the_thread(compute
     ev.plane_losses = recording
     c = computers(ev, share=0.5, workers=1)
     c.full_workers = 2  # whatever this machine's core count
-    c.recentre(Weights(step=0, flat=ev.layout.flatten(trainer.model), options=LandscapeOptions(resolution=11)))
-    assert c.wait_idle(60)  # a waiter makes it rush
+    with c.unthrottled():  # from before the first chunk, so no chunk runs throttled
+        c.recentre(Weights(step=0, flat=ev.layout.flatten(trainer.model), options=LandscapeOptions(resolution=11)))
+        assert c.wait_idle(60)
     assert seen and {threads for threads, _ in seen} == {1}
     assert {workers for _, workers in seen} == {2}

@@ -17,7 +17,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -147,16 +147,20 @@ class LandscapeComputer:
 
     def wait_idle(self, timeout: float | None = None, unthrottled: bool = True) -> bool:
         """Wait until every submitted centre and point is done (at full speed when `unthrottled`)."""
+        with self.unthrottled() if unthrottled else contextlib.nullcontext():
+            return self._idle.wait(timeout)
+
+    @contextlib.contextmanager
+    def unthrottled(self) -> Iterator[None]:
+        """Work at full speed, on every worker, for as long as the block runs."""
         with self._lock:
-            if unthrottled:
-                self._rush += 1
+            self._rush += 1
         self._interrupt.set()
         try:
-            return self._idle.wait(timeout)
+            yield
         finally:
             with self._lock:
-                if unthrottled:
-                    self._rush -= 1
+                self._rush -= 1
 
     def close(self, timeout: float = 1.0) -> None:
         with self._lock:

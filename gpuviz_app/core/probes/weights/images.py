@@ -11,39 +11,14 @@ output filter's own [min, max] to [0, 255]; shared normalisation uses the layer'
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from gpuviz_app.core.probes.weights.payload import FilterGrid, MatrixImage
+
 MAX_SIDE = 512  # texels per side of a matrix texture
 MAX_TILES = 64  # filters (rows) and channels (columns) shown per conv layer
-
-
-@dataclass
-class MatrixImage:
-    """A linear layer's weight (rows = outputs, columns = inputs), pooled to fit MAX_SIDE.
-
-    `block` is how many weights each texel stands for (rows, columns); a pooled texel
-    holds the block's value of largest magnitude, so extremes stay visible.
-    """
-
-    values: torch.Tensor  # (rows, cols) float32
-    absmax: torch.Tensor  # 0-dim float32
-    block: tuple[int, int]
-    shape: tuple[int, int]  # of the full matrix
-
-
-@dataclass
-class FilterGrid:
-    per_filter: torch.Tensor  # (H, W, 4) uint8
-    shared: torch.Tensor  # (H, W, 4) uint8
-    tile: tuple[int, int]  # kernel height, width (pixels per tile, without the gap)
-    grid: tuple[int, int]  # tiles down, across
-    colour: bool
-    shown: tuple[int, int]  # output filters, input channels shown
-    total: tuple[int, int]
-    values: torch.Tensor  # the weights shown, (shown filters, channels, kh, kw) float32
 
 
 def matrix_image(weight: torch.Tensor, max_side: int = MAX_SIDE) -> MatrixImage:

@@ -1,4 +1,5 @@
-"""What the weights probe hands to the display (torch-free: the tensors it carries are torch's)."""
+"""What the weights probe hands to the display (torch-free: the tensors it carries are torch's,
+or numpy arrays when the payload came from another process)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,29 @@ class WeightsPayload:
     @property
     def columns(self) -> int:
         return len(self.column_steps)
+
+
+@dataclass
+class MatrixImage:
+    """A linear layer's weight (rows = outputs, columns = inputs), pooled to fit MAX_SIDE.
+
+    `block` is how many weights each texel stands for (rows, columns); a pooled texel
+    holds the block's value of largest magnitude, so extremes stay visible.
+    """
+
+    values: Any  # (rows, cols) float32
+    absmax: Any  # 0-dim float32
+    block: tuple[int, int]
+    shape: tuple[int, int]  # of the full matrix
+
+
+@dataclass
+class FilterGrid:
+    per_filter: Any  # (H, W, 4) uint8
+    shared: Any  # (H, W, 4) uint8
+    tile: tuple[int, int]  # kernel height, width (pixels per tile, without the gap)
+    grid: tuple[int, int]  # tiles down, across
+    colour: bool
+    shown: tuple[int, int]  # output filters, input channels shown
+    total: tuple[int, int]
+    values: Any  # the weights shown, (shown filters, channels, kh, kw) float32

@@ -1,0 +1,397 @@
+"""The message a script in another process sends a gpuviz window: raw buffers and a JSON header.
+
+A message is a multipart ZeroMQ message: the frame `MAGIC`, a UTF-8 JSON header, then one frame
+per array. The header names the run (script, host, pid, run name), the step and its counters,
+the metric rows since the last message, the latest scalars, and each probe payload as a tree of
+plain values in which an array is `{"$a": i}` (frame i, described by the header's `arrays`
+entry: dtype name and shape). Payload classes are rebuilt by name from `PAYLOAD_CLASSES`, with
+their fields checked against the class's annotations. Nothing in a message is ever executed or
+unpickled: a malformed message raises one `ValueError` with a sentence saying what is wrong.
+
+Payloads are re-sent only when their version changed since the message before, and a large
+array that is the same object as in an earlier message (the embedding's raw inputs) travels
+as a reference `{"$r": key}`, sent in full again every `REF_REFRESH_S`. A receiver that does
+not know a reference reads it as None. Torch-free: tensors are recognised by their methods.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+MAGIC = b"gpuviz/1"
+HEADER_LIMIT = 1 << 20  # bytes of JSON header at most
+MAX_ARRAYS = 4096
+MAX_NDIM = 8
+MAX_DEPTH = 12
+MAX_NODES = 100_000
+REF_MIN_BYTES = 1 << 16  # arrays at least this large may travel as references
+REF_REFRESH_S = 2.0  # a referenced array is sent in full again this often
+DTYPES = ("bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64",
+          "float16", "float32", "float64")
+# name -> module of the dataclasses a payload may be rebuilt as (all torch-free).
+PAYLOAD_CLASSES = {
+    "WeightsPayload": "gpuviz_app.core.probes.weights.payload",
+    "MatrixImage": "gpuviz_app.core.probes.weights.payload",
+    "FilterGrid": "gpuviz_app.core.probes.weights.payload",
+    "EmbeddingFrame": "gpuviz_app.core.probes.embedding.frame",
+    "LandscapePayload": "gpuviz_app.core.probes.landscape.payload",
+}
+SNAPSHOT_FIELDS = {  # header key -> the types it may have
+    "step": (int,), "wall_time": (float, int), "steps_per_s": (float, int), "paused": (bool,),
+    "finished": (bool,), "model": (str,), "device": (str,), "device_name": (str,), "error": (str,),
+    "diverged_step": (int, type(None)), "diverged": (str,),
+}
+RUN_FIELDS = {"script": str, "host": str, "pid": int, "name": str, "started": (float, int), "run": int}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Who sends: one `attach` in one process (`run` counts the attaches of that process)."""
+
+    script: str
+    host: str
+    pid: int
+    name: str
+    started: float
+    run: int = 1
+
+    @property
+    def key(self) -> tuple:
+        return (self.host, self.pid, self.run, self.started)
+
+
+@dataclass
+class Message:
+    """A decoded message. `parts` holds only the payloads sent in it (unchanged ones are absent,
+    see `versions`); `rows[name]` = (ordinal of the first row, steps, values); `reset`: the rows
+    are the sender's whole history and replace what the receiver holds."""
+
+    run: RunInfo
+    seq: int
+    sent_time: float
+    snapshot: dict[str, Any]
+    latest: dict[str, float]
+    versions: dict[str, int]
+    parts: dict[str, Any]
+    rows: dict[str, tuple[int, np.ndarray, np.ndarray]]
+    reset: bool = False
+    token: str = ""
+    refs: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class BadMessage(ValueError):
+    """A message that is not what a gpuviz sender sends; the text says why, in one sentence."""
+
+
+def _check(ok: bool, reason: str) -> None:
+    if not ok:
+        raise BadMessage(reason)
+
+
+# -- encoding (the script's side) ---------------------------------------------------------------
+def host_array(value: Any) -> np.ndarray:
+    """A tensor or array as a little-endian numpy array of an allowed dtype (copied to the host)."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach()
+        if str(getattr(value, "dtype", "")) == "torch.bfloat16":
+            value = value.float()
+        value = value.cpu().numpy()
+    array = np.asarray(value, order="C")  # (ascontiguousarray would make a 0-dim array 1-dim)
+    if array.dtype.name not in DTYPES:
+        raise TypeError(f"gpuviz cannot send arrays of dtype {array.dtype}")
+    if array.dtype.byteorder == ">":
+        array = array.astype(array.dtype.newbyteorder("<"))
+    return array
+
+
+class Encoder:
+    """Turns a sender's state into multipart messages; remembers what it sent for references."""
+
+    def __init__(self, token: str = "") -> None:
+        self.token = token
+        self._refs: dict[int, tuple[Any, int, str, float]] = {}  # id -> (object, version, key, sent)
+        self._next_ref = 0
+
+    def forget(self) -> None:
+        """Send every referenced array in full next time (a new receiver joined)."""
+        self._refs.clear()
+
+    def encode(self, run: RunInfo, seq: int, snapshot: Mapping[str, Any], latest: Mapping[str, float],
+               versions: Mapping[str, int], parts: Mapping[str, Any],
+               rows: Mapping[str, tuple[int, Any, Any]], reset: bool = False) -> list[bytes | memoryview]:
+        arrays: list[np.ndarray] = []
+        header = {
+            "run": dataclasses.asdict(run), "seq": seq, "sent": time.time(), "token": self.token,
+            "snapshot": {k: snapshot[k] for k in SNAPSHOT_FIELDS if k in snapshot},
+            "latest": {str(k): float(v) for k, v in latest.items()},
+            "versions": {str(k): int(v) for k, v in versions.items()},
+            "parts": {name: self._value(payload, arrays, 0) for name, payload in parts.items()},
+            "rows": {name: [int(base), self._array(np.asarray(s, np.int64), arrays),
+                            self._array(np.asarray(v, np.float64), arrays)]
+                     for name, (base, s, v) in rows.items()},
+            "reset": bool(reset),
+        }
+        header["arrays"] = [[a.dtype.name, list(a.shape)] for a in arrays]
+        text = json.dumps(header, separators=(",", ":")).encode()
+        if len(text) > HEADER_LIMIT:
+            raise ValueError(f"gpuviz message header of {len(text)} bytes is over the limit of {HEADER_LIMIT}")
+        return [MAGIC, text, *(memoryview(a).cast("B") if a.size else b"" for a in arrays)]
+
+    def _array(self, array: np.ndarray, arrays: list[np.ndarray]) -> dict:
+        arrays.append(array)
+        return {"$a": len(arrays) - 1}
+
+    def _value(self, value: Any, arrays: list[np.ndarray], depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise ValueError("gpuviz payload nested too deeply to send")
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, (int, np.integer)):
+            return int(value)
+        if isinstance(value, (float, np.floating)):
+            return float(value)
+        if isinstance(value, np.ndarray) or (hasattr(value, "detach") and hasattr(value, "cpu")):
+            sent, key = self._reference(value)
+            if sent:
+                return {"$r": key}
+            node = self._array(host_array(value), arrays)
+            return node | {"k": key} if key is not None else node
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            name = type(value).__name__
+            if name not in PAYLOAD_CLASSES:
+                raise TypeError(f"gpuviz cannot send a {name}")
+            return {"$c": name, "f": {f.name: self._value(getattr(value, f.name), arrays, depth + 1)
+                                      for f in dataclasses.fields(value) if f.init}}
+        if isinstance(value, tuple):
+            return {"$t": [self._value(v, arrays, depth + 1) for v in value]}
+        if isinstance(value, list):
+            return [self._value(v, arrays, depth + 1) for v in value]
+        if isinstance(value, dict):
+            return {"$d": [[k if isinstance(k, (str, int)) else str(k), self._value(v, arrays, depth + 1)]
+                           for k, v in value.items()]}
+        raise TypeError(f"gpuviz cannot send a {type(value).__name__}")
+
+    def _reference(self, value: Any) -> tuple[bool, str | None]:
+        """(True, key) when this large array was sent recently as the same, unchanged object;
+        (False, key) to send it now under a key; (False, None) for an array sent plainly."""
+        nbytes = value.nbytes if isinstance(value, np.ndarray) else value.numel() * value.element_size()
+        if nbytes < REF_MIN_BYTES:
+            return False, None
+        version = getattr(value, "_version", 0)
+        known = self._refs.get(id(value))
+        now = time.monotonic()
+        same = known is not None and known[0] is value and known[1] == version
+        if same and now - known[3] < REF_REFRESH_S:
+            return True, known[2]
+        if same:
+            key = known[2]
+        else:
+            self._next_ref += 1
+            key = str(self._next_ref)
+        self._refs[id(value)] = (value, version, key, now)
+        if len(self._refs) > 64:  # objects no longer sent are let go
+            for stale in sorted(self._refs, key=lambda i: self._refs[i][3])[:32]:
+                del self._refs[stale]
+        return False, key
+
+
+# -- decoding (the window's side) ----------------------------------------------------------------
+def decode(frames: Sequence[Any], refs: Callable[[RunInfo], Mapping[str, np.ndarray]] | None = None) -> Message:
+    """The message in `frames` (bytes-like), or `BadMessage` saying why it is not one.
+
+    `refs(run)` gives the arrays this sender sent earlier by reference key; the arrays sent
+    with a key in this message are in `Message.refs`, for the caller to keep."""
+    try:
+        return _decode(frames, refs)
+    except BadMessage:
+        raise
+    except (TypeError, ValueError, OverflowError, AttributeError, KeyError, IndexError) as exc:
+        raise BadMessage(f"the message is malformed ({type(exc).__name__})") from None
+
+
+def _decode(frames: Sequence[Any], refs: Callable[[RunInfo], Mapping[str, np.ndarray]] | None) -> Message:
+    _check(len(frames) >= 2, "a gpuviz message has at least two parts")
+    _check(memoryview(frames[0]).tobytes() == MAGIC, "the message does not start with the gpuviz marker")
+    raw = memoryview(frames[1])
+    _check(raw.nbytes <= HEADER_LIMIT, f"the header is longer than {HEADER_LIMIT} bytes")
+    try:
+        header = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadMessage("the header is not valid UTF-8 JSON") from None
+    _check(isinstance(header, dict), "the header is not a JSON object")
+    arrays = _arrays(header.get("arrays"), frames[2:])
+    run = _run_info(header.get("run"))
+    reader = _TreeReader(arrays, refs(run) if refs is not None else {})
+    seq, sent = header.get("seq"), header.get("sent")
+    _check(_is_int(seq), "the header's seq is not an integer")
+    _check(_is_number(sent), "the header's sent time is not a number")
+    snapshot = header.get("snapshot")
+    _check(isinstance(snapshot, dict), "the header has no snapshot object")
+    for key, value in snapshot.items():
+        kinds = SNAPSHOT_FIELDS.get(key)
+        _check(kinds is not None, f"the snapshot has an unknown field {key!r}")
+        _check(isinstance(value, kinds) and (bool not in kinds) == (not isinstance(value, bool)),
+               f"the snapshot's {key} has the wrong type")
+    latest = _mapping(header.get("latest"), "latest", _is_number)
+    versions = _mapping(header.get("versions"), "versions", _is_int)
+    parts_tree = header.get("parts")
+    _check(isinstance(parts_tree, dict), "the header has no parts object")
+    parts = {name: reader.value(tree, 0) for name, tree in parts_tree.items()}
+    rows_tree = header.get("rows")
+    _check(isinstance(rows_tree, dict), "the header has no rows object")
+    rows = {}
+    for name, entry in rows_tree.items():
+        _check(isinstance(entry, list) and len(entry) == 3 and _is_int(entry[0]) and entry[0] >= 0,
+               f"the metric rows of {name!r} are not [ordinal, steps, values]")
+        steps, values = reader.value(entry[1], 1), reader.value(entry[2], 1)
+        _check(isinstance(steps, np.ndarray) and steps.dtype == np.int64 and steps.ndim == 1,
+               f"the steps of {name!r} are not a 1-D int64 array")
+        _check(isinstance(values, np.ndarray) and values.dtype == np.float64 and values.shape == steps.shape,
+               f"the values of {name!r} are not float64 rows matching its steps")
+        rows[name] = (int(entry[0]), steps, values)
+    token = header.get("token", "")
+    _check(isinstance(token, str), "the token is not a string")
+    return Message(run=run, seq=int(seq), sent_time=float(sent), snapshot=snapshot, latest=latest,
+                   versions=versions, parts=parts, rows=rows, reset=header.get("reset") is True,
+                   token=token, refs=reader.new_refs)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _mapping(value: Any, what: str, ok: Any) -> dict:
+    _check(isinstance(value, dict) and all(ok(v) for v in value.values()),
+           f"the header's {what} is not an object of numbers")
+    return dict(value)
+
+
+def _run_info(value: Any) -> RunInfo:
+    _check(isinstance(value, dict) and set(value) == set(RUN_FIELDS), "the header's run is not a run description")
+    for key, kinds in RUN_FIELDS.items():
+        _check(isinstance(value[key], kinds) and not isinstance(value[key], bool),
+               f"the run's {key} has the wrong type")
+    _check(all(len(value[k]) <= 4096 for k in ("script", "host", "name")), "the run's names are too long")
+    return RunInfo(**value)
+
+
+def _arrays(specs: Any, frames: Sequence[Any]) -> list[np.ndarray]:
+    _check(isinstance(specs, list) and len(specs) <= MAX_ARRAYS, "the header's arrays is not a list of specs")
+    _check(len(specs) == len(frames), f"the header describes {len(specs)} arrays but {len(frames)} were sent")
+    out = []
+    for i, (spec, frame) in enumerate(zip(specs, frames)):
+        _check(isinstance(spec, list) and len(spec) == 2 and isinstance(spec[0], str) and isinstance(spec[1], list),
+               f"array {i}'s spec is not [dtype, shape]")
+        name, shape = spec
+        _check(name in DTYPES, f"array {i} has a dtype that is not allowed ({name[:20]!r})")
+        _check(len(shape) <= MAX_NDIM and all(_is_int(d) and d >= 0 for d in shape),
+               f"array {i}'s shape is not a list of at most {MAX_NDIM} sizes")
+        dtype = np.dtype(name).newbyteorder("<")
+        buffer = memoryview(frame).cast("B")
+        _check(math.prod(shape) * dtype.itemsize == buffer.nbytes,
+               f"array {i} of shape {shape[:MAX_NDIM]} and dtype {name} does not fit its {buffer.nbytes} bytes")
+        out.append(np.frombuffer(buffer, dtype).reshape(tuple(shape)))
+    return out
+
+
+class _TreeReader:
+    """Rebuilds a payload tree; every node is checked, nothing is looked up but allowed names."""
+
+    def __init__(self, arrays: list[np.ndarray], refs: Mapping[str, np.ndarray]) -> None:
+        self.arrays = arrays
+        self.refs = refs
+        self.new_refs: dict[str, np.ndarray] = {}
+        self.nodes = 0
+
+    def value(self, tree: Any, depth: int) -> Any:
+        self.nodes += 1
+        _check(depth <= MAX_DEPTH and self.nodes <= MAX_NODES, "a payload is nested too deeply or too large")
+        if tree is None or isinstance(tree, (bool, int, float, str)):
+            return tree
+        if isinstance(tree, list):
+            return [self.value(v, depth + 1) for v in tree]
+        _check(isinstance(tree, dict), "a payload holds a value of unknown kind")
+        if "$a" in tree:
+            i, key = tree["$a"], tree.get("k")
+            _check(_is_int(i) and 0 <= i < len(self.arrays) and set(tree) <= {"$a", "k"},
+                   "a payload names an array that was not sent")
+            if key is not None:
+                _check(isinstance(key, str) and len(key) <= 64, "a payload's array key is not a short string")
+                self.new_refs[key] = self.arrays[i]
+            return self.arrays[i]
+        _check(len(tree) in (1, 2), "a payload holds an object of unknown kind")
+        if "$r" in tree:
+            key = tree["$r"]
+            _check(isinstance(key, str) and len(tree) == 1, "a payload's reference is not a string")
+            return self.new_refs.get(key, self.refs.get(key))
+        if "$t" in tree:
+            _check(isinstance(tree["$t"], list) and len(tree) == 1, "a payload's tuple is not a list")
+            return tuple(self.value(v, depth + 1) for v in tree["$t"])
+        if "$d" in tree:
+            pairs = tree["$d"]
+            _check(isinstance(pairs, list) and len(tree) == 1 and all(
+                isinstance(p, list) and len(p) == 2 and isinstance(p[0], (str, int)) and not isinstance(p[0], bool)
+                for p in pairs), "a payload's mapping is not a list of [key, value] pairs")
+            return {k: self.value(v, depth + 1) for k, v in pairs}
+        if "$c" in tree:
+            return self._dataclass(tree, depth)
+        raise BadMessage("a payload holds an object of unknown kind")
+
+    def _dataclass(self, tree: dict, depth: int) -> Any:
+        name, values = tree.get("$c"), tree.get("f")
+        _check(isinstance(name, str) and name in PAYLOAD_CLASSES, "a payload names a class that is not allowed")
+        _check(isinstance(values, dict), f"the {name}'s fields are not an object")
+        cls = getattr(importlib.import_module(PAYLOAD_CLASSES[name]), name)
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        unknown = set(values) - set(fields)
+        _check(not unknown, f"the {name} has unknown fields {sorted(unknown)[:3]}")
+        missing = [n for n, f in fields.items() if n not in values and f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING]
+        _check(not missing, f"the {name} lacks fields {missing[:3]}")
+        kwargs = {}
+        for key, tree_value in values.items():
+            value = self.value(tree_value, depth + 1)
+            _check(_fits(value, str(fields[key].type)), f"the {name}'s field {key} has the wrong type")
+            kwargs[key] = value
+        return cls(**kwargs)
+
+
+def _fits(value: Any, annotation: str) -> bool:
+    """Whether a decoded value fits a field's annotation (as written: `int`, `tuple[int, int]`, ...)."""
+    base = annotation.split("[", 1)[0].split("|", 1)[0].strip()
+    optional = "None" in annotation
+    if value is None:
+        return optional or base == "Any"  # a reference not known yet reads as None
+    if base == "int":
+        return _is_int(value)
+    if base == "float":
+        return _is_number(value)
+    if base == "bool":
+        return isinstance(value, bool)
+    if base == "str":
+        return isinstance(value, str)
+    if base == "tuple":
+        return isinstance(value, tuple)
+    if base == "list":
+        return isinstance(value, list)
+    if base == "dict":
+        return isinstance(value, dict)
+    if base == "np.ndarray":
+        return isinstance(value, np.ndarray)
+    return True  # Any: arrays, trees, anything decoded
+
+
+def frames_bytes(frames: Iterable[Any]) -> int:
+    return sum(memoryview(f).nbytes for f in frames)

@@ -88,7 +88,7 @@ class TrainingSession(CommandMethods):
         self.diverged = ""
         self._finite_checked_at = -1
         self._single_steps = 0
-        self._unsettled_since: float | None = None  # the run ended with probes' work still going
+        self._unsettled_since: float | None = None  # idle with probes' work still going
         self.run_id = 0
         self.trainer: Any = None
         self.dataset: Dataset | None = None
@@ -160,9 +160,11 @@ class TrainingSession(CommandMethods):
                     return
                 idle = self.finished or (self.paused and not self._single_steps)
                 if idle:
-                    if dirty or self._settling_after_end():
+                    if dirty or self._settling_while_idle():
                         self.demand.force()
                         self._publish()
+                        if dirty and self._unsettled_since is None:
+                            self._unsettled_since = time.perf_counter()  # follow what the command started
                     self._wake.wait(0.05)
                     self._wake.clear()
                     continue
@@ -216,9 +218,10 @@ class TrainingSession(CommandMethods):
             self._unsettled_since = time.perf_counter()
         self.demand.force()
 
-    def _settling_after_end(self) -> bool:
-        """After `_settle_final` gave up waiting: publish the probes' progress at the usual rate
-        until their work is done (the last publish shows it complete)."""
+    def _settling_while_idle(self) -> bool:
+        """While idle, after `_settle_final` gave up waiting or after a command (a re-centre while
+        paused): publish the probes' progress at the usual rate until their work is done (the last
+        publish shows it complete)."""
         since = self._unsettled_since
         if since is None or time.perf_counter() - since < self.publish_interval:
             return False

@@ -2,7 +2,9 @@
 
 `install_export(window)` adds them to the File menu and an Export toolbar and returns the
 `ExportActions` that owns them. Files are chosen in a save dialog, which asks before
-replacing an existing file; writing is atomic (see `export.atomic`).
+replacing an existing file; writing is atomic (see `export.atomic`). A screenshot or a
+recording that shows the loss surface starts once the surface is centred on the weights
+shown (`SurfaceWait`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from gpuviz_app.core.view_names import DASHBOARD
 from gpuviz_app.ui.frame_loop import FrameLoop
 from gpuviz_app.ui.recorder import WindowRecorder
 from gpuviz_app.ui.screenshot import ScreenshotDialog, screenshot_pixels, target_combo, targets, to_qimage
+from gpuviz_app.ui.surface_wait import LANDSCAPE, SurfaceWait
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +114,17 @@ def _stamp() -> str:
 
 class ExportActions(QtCore.QObject):
     """Screenshots, recordings and CSV of `window` (the main window: its `visible_panels()`), of
-    the snapshot `frames` shows."""
+    the snapshot `frames` shows. `exported(path)` follows each file written by a screenshot
+    and the start of each recording."""
+
+    exported = QtCore.Signal(object)
 
     def __init__(self, window, frames: FrameLoop) -> None:
         super().__init__(window)
         self.window = window
         self.frames = frames
         self.recorder = WindowRecorder(window, frames, window.visible_panels)
+        self.surface = SurfaceWait(window, frames)
         W = QtCore.Qt.ShortcutContext.WindowShortcut
 
         self.screenshot = QtGui.QAction(_icon(window, "camera"), "Export &screenshot…", window)
@@ -172,30 +179,50 @@ class ExportActions(QtCore.QObject):
 
     def eventFilter(self, obj, event) -> bool:
         if obj is self.window and event.type() == QtCore.QEvent.Type.Close:
+            self.surface.cancel()
             self.finish_recording()  # closing the window keeps what was recorded
         return False
 
     # -- screenshots ---------------------------------------------------------------------
     def show_screenshot_dialog(self) -> None:
-        ScreenshotDialog(self.window, self.save_screenshot_as, self.copy_screenshot).exec()
+        ScreenshotDialog(self.window, self.save_screenshot_as, self.copy_screenshot_when_ready).exec()
+
+    def when_surface_ready(self, what: str, export, target: str = DASHBOARD) -> bool:
+        """Run `export` once a loss surface in `target` is centred on the weights shown (at once
+        when the target does not show one); see `SurfaceWait`."""
+        return self.surface.then(what, export, includes_surface=target in (DASHBOARD, LANDSCAPE))
 
     def save_screenshot_as(self, target: str, scale: float, transparent: bool) -> bool:
+        """Ask where, then save once the surface is ready. False when the user chose nothing."""
         path = ask_save_path(self.window, "Export screenshot", f"gpuviz-{target}-{_stamp()}.png",
                              {"PNG image (*.png)": "png"})
         if not path:
             return False
-        return self._report(lambda: self.save_screenshot(path, target, scale, transparent, overwrite=True))
+        save = lambda: self._report(lambda: self.save_screenshot(path, target, scale, transparent,  # noqa: E731
+                                                                   overwrite=True))
+        self.when_surface_ready(Path(path).name, save, target)
+        return True
+
+    def copy_screenshot_when_ready(self, target: str = DASHBOARD, scale: float = 1.0,
+                                   transparent: bool = False) -> None:
+        copy = lambda: self._report(lambda: self.copy_screenshot(target, scale, transparent))  # noqa: E731
+        self.when_surface_ready("the clipboard", copy, target)
+
+    def shown_snapshot(self):
+        """The snapshot the panels show (the newest taken before anything was drawn)."""
+        return self.frames.drawn if self.frames.drawn is not None else self.frames.snapshot
 
     def save_screenshot(self, path: str, target: str = DASHBOARD, scale: float = 1.0,
                         transparent: bool = False, overwrite: bool = False) -> Path:
         from gpuviz_app.export.image import save_png, snapshot_metadata
 
         pixels = screenshot_pixels(self.window, self.window.visible_panels(), target, scale, transparent)
-        meta = snapshot_metadata(self.frames.snapshot)
+        meta = snapshot_metadata(self.shown_snapshot())
         meta["gpuviz:view"] = target
         meta["gpuviz:scale"] = f"{scale:g}"
         save_png(pixels, path, meta, overwrite=overwrite)
         self.window.statusBar().showMessage(f"Saved {path}", 5000)
+        self.exported.emit(Path(path))
         return Path(path)
 
     def copy_screenshot(self, target: str = DASHBOARD, scale: float = 1.0, transparent: bool = False) -> None:
@@ -224,11 +251,13 @@ class ExportActions(QtCore.QObject):
         path = ask_save_path(self.window, "Record video", f"gpuviz-{settings.target}-{_stamp()}.mp4",
                              VIDEO_FILTERS)
         if path:
-            self._report(lambda: self.start_recording(path, settings, overwrite=True))
+            start = lambda: self._report(lambda: self.start_recording(path, settings, overwrite=True))  # noqa: E731
+            self.when_surface_ready(Path(path).name, start, settings.target)
 
     def start_recording(self, path: str, settings: RecordSettings, overwrite: bool = False) -> None:
         self.recorder.start(settings.target, path, fps=settings.fps, every_steps=settings.every_steps,
                             overwrite=overwrite)
+        self.exported.emit(Path(path))
 
     def _recording_changed(self, active: bool) -> None:
         if active:

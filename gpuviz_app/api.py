@@ -11,26 +11,35 @@ viz.close()                                              # or: with gv.attach(..
 
 Run the script with `gpuviz run train.py` and `attach` binds to gpuviz in this process: the
 same probes as the built-in trainer run on the script's model, on its device. Started as a plain
-`python train.py` with no gpuviz around it, `attach` prints one line saying so and returns a
-recorder that does nothing, so the loop runs as fast as without it (connecting to a window in
-another process is not supported yet). Importing this module loads neither torch nor Qt.
+`python train.py`, `attach` sends to a gpuviz window in another process over ZeroMQ (see
+`gpuviz_app.sources.sender`): the probes still run here, on the script's device, and only their
+reduced payloads and the scalars cross, as raw arrays with a JSON header (never pickles). The
+address is `GPUVIZ_ADDRESS` or a Unix socket private to the user; with `launch=True` (the
+default when a display exists) a window is started when none listens. A window that is slow,
+closed or absent costs the loop nothing: frames are dropped, `viz.step` never waits.
+`GPUVIZ_ADDRESS=none` turns sending off. Importing this module loads neither torch, zmq nor Qt.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 from typing import Any, Callable, Sequence
 
 NOTICE = "gpuviz: no gpuviz is listening in this process (start the script with `gpuviz run`); not recording"
+REMOTE_NOTICE = ("gpuviz: no gpuviz is listening at {address} yet; training goes on, and a window started "
+                 "with `gpuviz` will show this run")
 _noticed = False
 
 
 class Run:
     """What `attach` returns: call `step` after each optimisation step, `close` at the end."""
 
-    def __init__(self, attached: Any = None, host: Any = None) -> None:
+    def __init__(self, attached: Any = None, host: Any = None, owns_host: bool = False) -> None:
         self._attached = attached
         self._host = host
+        self._owns_host = owns_host
         self.closed = False
 
     @property
@@ -59,6 +68,8 @@ class Run:
         if self._attached is not None:
             self._attached.closed = True
             self._host.unbind(self._attached)
+            if self._owns_host:
+                self._host.close()
 
     def __enter__(self) -> "Run":
         return self
@@ -74,6 +85,9 @@ def attach(
     sample: Any = None,
     name: str = "",
     layers: str | Sequence[str] | None = None,
+    address: str | None = None,
+    token: str | None = None,
+    launch: bool | None = None,
 ) -> Run:
     """Watch `model` train in your own loop.
 
@@ -81,16 +95,22 @@ def attach(
     surface is evaluated on (moved to the model's device; needs `loss_fn` and `y` for the loss
     surface). Integer class targets colour the embedding by class, float targets by value.
     `layers` are glob patterns of the parameter names the weights view tracks ("encoder.*").
+
+    Outside `gpuviz run`, the run is sent to the window at `address` (default `GPUVIZ_ADDRESS`,
+    else this user's socket), with `token` (default `GPUVIZ_TOKEN`) for a window listening on a
+    network address; `launch` starts a window when none listens (default: when a display
+    exists and `GPUVIZ_LAUNCH` is not 0).
     """
     global _noticed
     from gpuviz_app.core.attached_run import current_host
 
     host = current_host()
+    owns_host = False
     if host is None:
-        if not _noticed:
-            _noticed = True
-            print(NOTICE, file=sys.stderr)
-        return Run()
+        host = _remote_host(address, token, launch)
+        if host is None:
+            return Run()
+        owns_host = True
     if sample is None:
         raise ValueError("gpuviz attach: give sample=(x, y) or sample=x, a few rows of your data for the views")
     from gpuviz_app.core.attached_run import AttachedRun, build_context
@@ -102,4 +122,34 @@ def attach(
     attached = AttachedRun(context, optimizer=optimizer, name=name)
     box.append(attached)
     host.bind(attached)
-    return Run(attached, host)
+    run = Run(attached, host, owns_host)
+    if owns_host:
+        atexit.register(run.close)  # a script that ends without `viz.close()` still sends its last step
+    return run
+
+
+def _remote_host(address: str | None, token: str | None, launch: bool | None) -> Any:
+    """A sender to a window in another process, or None (after one notice) when sending is off."""
+    global _noticed
+    address = address or os.environ.get("GPUVIZ_ADDRESS", "").strip() or None
+    if address in ("none", "off"):
+        if not _noticed:
+            _noticed = True
+            print(NOTICE, file=sys.stderr)
+        return None
+    from gpuviz_app.sources.address import AddressError, default_address, listening
+    from gpuviz_app.sources.sender import RemoteSender, launch_window
+
+    try:
+        address = address or default_address()
+        if launch is None:
+            launch = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) \
+                and os.environ.get("GPUVIZ_LAUNCH", "1") != "0"
+        up = launch_window(address) if launch else listening(address)
+        sender = RemoteSender(address, token=token if token is not None else os.environ.get("GPUVIZ_TOKEN", ""))
+    except AddressError as exc:
+        raise ValueError(f"gpuviz attach: {exc}") from None
+    if not up and not _noticed:
+        _noticed = True
+        print(REMOTE_NOTICE.format(address=address), file=sys.stderr)
+    return sender

@@ -7,7 +7,14 @@ UI tests (and CLI tests start their own processes).
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
+
+# Scripts the tests start never open a window, nor reach one a user has running.
+os.environ.setdefault("GPUVIZ_LAUNCH", "0")
+os.environ.setdefault("GPUVIZ_ADDRESS", f"ipc://{tempfile.mkdtemp(prefix='gvtest')}/gpuviz.sock")
 
 _TIER_ORDER = {"cli": 0, "core": 1, "data": 2, "export": 3, "render": 4, "ui": 5}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -160,7 +161,7 @@ def test_only_one_host_listens_at_a_time(tmp_path):
                 pass
 
 
-def test_without_a_host_attach_is_a_silent_no_op_after_one_notice(tmp_path):
+def test_with_sending_off_and_no_host_attach_is_a_silent_no_op_after_one_notice(tmp_path):
     code = textwrap.dedent("""
         import sys, torch
         import gpuviz_app as gv
@@ -174,7 +175,8 @@ def test_without_a_host_attach_is_a_silent_no_op_after_one_notice(tmp_path):
         viz.close()
         assert 'gpuviz_app.sources' not in sys.modules and 'vispy' not in sys.modules
     """)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "GPUVIZ_ADDRESS": "none"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("no gpuviz is listening") == 1
 

@@ -1,0 +1,300 @@
+"""A script's side of watching it from another process: probes run here, only payloads cross.
+
+`gpuviz_app.attach` makes a `RemoteSender` when no gpuviz hosts the script in its own process.
+It is a `RunHost` like `sources.script.ScriptSource`: the same `ProbeHost` probes run on the
+script's thread and device at `viz.step`; at most `publish_hz` times a second the snapshot is
+encoded (`sources.wire`) and handed to a ZeroMQ XPUB socket connected to the window's address.
+
+The socket never makes the script wait: sends do not block, and with `XPUB_NODROP` a window
+that does not keep up makes the send fail at the high-water mark, so that frame is dropped
+(its metric rows go with the next one). The XPUB socket also says when a window subscribes:
+only then do the probes run and messages get made, so a script with no window trains as if
+gpuviz were not there, and a window that joins late is sent the run's whole metric history.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from gpuviz_app.core.attached_run import AttachedRun
+from gpuviz_app.core.probe_demand import ProbeDemand
+from gpuviz_app.core.probe_host import ProbeHost
+from gpuviz_app.core.probes import PROBES, Probe, ProbeFactory, probe_factories
+from gpuviz_app.sources.address import check_address, default_address, ipc_path, listening
+from gpuviz_app.sources.wire import Encoder, RunInfo
+
+log = logging.getLogger(__name__)
+
+SEND_HWM = 4  # messages queued per window at most
+LINGER_S = 1.0  # at close, at most this long for the final message to leave
+JOIN_WAIT_S = 0.5  # at close, a window whose socket exists gets this long to subscribe
+LAUNCH_WAIT_S = 20.0  # a launched window has this long to start listening before the script goes on
+
+
+class RemoteSender:
+    """Publishes the runs a script attaches to a window at `address` (see module doc).
+
+    `stats` counts messages `sent`, `dropped` (the window was behind) and `skipped` (no window
+    subscribed); `subscribers` is the number of windows subscribed now."""
+
+    def __init__(self, address: str | None = None, token: str = "", views: Iterable[str] | None = None,
+                 publish_hz: float = 20.0, script: str | None = None) -> None:
+        import zmq
+
+        self.address = check_address(address or default_address())
+        names = list(PROBES) if views is None else [v for v in views if v in PROBES]
+        factories = {name: _guarded(name, factory) for name, factory in probe_factories(names).items()}
+        self.demand = ProbeDemand(shown=())
+        self.probe_host = ProbeHost(factories, self.demand)
+        self.all_probes = frozenset(factories)
+        self.publish_interval = 1.0 / publish_hz if publish_hz > 0 else float("inf")
+        self.encoder = Encoder(token)
+        self.script = script if script is not None else _script_name()
+        self.host = socket.gethostname()
+        self.stats = {"sent": 0, "dropped": 0, "skipped": 0}
+        self.subscribers = 0
+        self.current: AttachedRun | None = None
+        self.info: RunInfo | None = None
+        self.steps_per_s = 0.0
+        self._runs = 0
+        self._seq = 0
+        self._rows: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._base: dict[str, int] = {}  # rows of each series the window has
+        self._sent_versions: dict[str, int] = {}
+        self._reset = True
+        self._last_publish = 0.0
+        self._step_end = 0.0
+        self._rate_steps, self._rate_time = 0, 0.0
+        self._context = zmq.Context()
+        self._socket = self._context.socket(zmq.XPUB)
+        self._socket.setsockopt(zmq.XPUB_NODROP, 1)
+        self._socket.setsockopt(zmq.XPUB_VERBOSER, 1)
+        self._socket.setsockopt(zmq.SNDHWM, SEND_HWM)
+        self._socket.setsockopt(zmq.LINGER, int(LINGER_S * 1000))
+        self._socket.connect(self.address)
+        self._zmq = zmq
+        self.closed = False
+
+    # -- RunHost: called from `viz.step` on the script's thread ----------------------------------
+    def bind(self, run: AttachedRun) -> None:
+        if self.current is not None and not self.current.closed:
+            self.unbind(self.current)
+        self._runs += 1
+        self.current = run
+        self.info = RunInfo(script=self.script, host=self.host, pid=os.getpid(), name=run.name,
+                            started=run.started, run=self._runs)
+        self._rows, self._base, self._sent_versions, self._reset = {}, {}, {}, True
+        run.row_sink = self._add_rows
+        self.probe_host.start_run(run.context)
+        self._watch_subscriptions()
+        self._publish(run)
+        self._step_end = time.perf_counter()
+
+    def after_step(self, run: AttachedRun) -> None:
+        now = time.perf_counter()
+        elapsed = now - self._step_end
+        self.demand.add_training_time(elapsed)
+        self._rate_steps += 1
+        self._rate_time += elapsed
+        if now - self._last_publish >= self.publish_interval:
+            self._watch_subscriptions()
+            self._publish(run)
+        self._step_end = time.perf_counter()
+
+    def unbind(self, run: AttachedRun) -> None:
+        """The run ended: a window that is about to subscribe gets a moment, probes settle on the
+        final weights, and the final snapshot is sent."""
+        if run is not self.current:
+            return
+        self._wait_for_window()
+        if self.subscribers:
+            self.probe_host.settle(run.context, LINGER_S, final=True)
+            self.demand.force()
+        self._publish(run, finished=True)
+        self.probe_host.close()
+        run.row_sink = None
+        self.current = None
+
+    def close(self) -> None:
+        """Let the last message leave (at most `LINGER_S`) and close the socket."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.current is not None:
+            self.unbind(self.current)
+        self._socket.close(linger=int(LINGER_S * 1000))
+        self._context.term()
+
+    # -- subscriptions ---------------------------------------------------------------------------
+    def _watch_subscriptions(self) -> None:
+        """Read the windows' (un)subscriptions; a new window gets everything again."""
+        joined = False
+        while True:
+            try:
+                event = self._socket.recv(self._zmq.NOBLOCK)
+            except self._zmq.Again:
+                break
+            if event[:1] == b"\x01":
+                self.subscribers += 1
+                joined = True
+            elif event[:1] == b"\x00":
+                self.subscribers = max(0, self.subscribers - 1)
+        if joined:
+            self._reset = True
+            self._sent_versions = {}
+            self.encoder.forget()
+            self.demand.force()
+        shown = self.all_probes if self.subscribers else frozenset()
+        if shown != self.demand.shown:
+            self.probe_host.set_shown(shown)
+            if shown:
+                self.demand.force()
+
+    def _wait_for_window(self) -> None:
+        if self.subscribers or not self._window_may_join():
+            return
+        deadline = time.monotonic() + JOIN_WAIT_S
+        while not self.subscribers and time.monotonic() < deadline:
+            if self._socket.poll(50, self._zmq.POLLIN):
+                self._watch_subscriptions()
+
+    def _window_may_join(self) -> bool:
+        path = ipc_path(self.address)
+        return path.exists() if path is not None else True
+
+    # -- messages --------------------------------------------------------------------------------
+    def _add_rows(self, name: str, steps: np.ndarray, values: np.ndarray) -> None:
+        if self.subscribers:
+            self._rows.setdefault(name, []).append((steps.copy(), values.copy()))
+
+    def _publish(self, run: AttachedRun, finished: bool = False) -> None:
+        self._last_publish = time.perf_counter()
+        if not self.subscribers:
+            self.stats["skipped"] += 1
+            return
+        run.flush()
+        self.probe_host.collect(run.context)
+        if self._rate_time >= 0.25:
+            rate = self._rate_steps / self._rate_time
+            self.steps_per_s = rate if not self.steps_per_s else 0.7 * self.steps_per_s + 0.3 * rate
+            self._rate_steps, self._rate_time = 0, 0.0
+        parts = {name: payload for name, payload in self.probe_host.parts.items()
+                 if payload is not None and self._sent_versions.get(name) != self.probe_host.versions.get(name)}
+        rows = self._history_rows(run) if self._reset else self._pending_rows()
+        snapshot = {
+            "step": run.step_count, "wall_time": time.time(), "steps_per_s": float(self.steps_per_s),
+            "paused": False, "finished": finished, "model": run.name, "device": str(run.device),
+            "device_name": _device_name(run.device), "error": "",
+            "diverged_step": run.nonfinite_loss[0] if run.nonfinite_loss else None,
+            "diverged": _diverged(run.nonfinite_loss),
+        }
+        self._seq += 1
+        frames = self.encoder.encode(self.info, self._seq, snapshot, run.latest(), self.probe_host.versions,
+                                     parts, rows, reset=self._reset)
+        try:
+            self._socket.send_multipart(frames, flags=self._zmq.NOBLOCK, copy=False)
+        except self._zmq.Again:
+            self.stats["dropped"] += 1
+            return
+        self.stats["sent"] += 1
+        for name, (base, steps, _) in rows.items():
+            self._base[name] = base + len(steps)
+        self._rows = {}
+        self._reset = False
+        self._sent_versions.update({name: self.probe_host.versions[name] for name in parts})
+
+    def _pending_rows(self) -> dict[str, tuple[int, np.ndarray, np.ndarray]]:
+        out = {}
+        for name, chunks in self._rows.items():
+            out[name] = (self._base.get(name, 0), np.concatenate([c[0] for c in chunks]),
+                         np.concatenate([c[1] for c in chunks]))
+        return out
+
+    def _history_rows(self, run: AttachedRun) -> dict[str, tuple[int, np.ndarray, np.ndarray]]:
+        """The whole history, for a window that just joined: each stored bucket as its first step's
+        minimum and its last step's maximum (exact while no bucket holds more than one value)."""
+        self._rows = {}
+        out = {}
+        history = run.history
+        for name in history.names:
+            if not history.total(name):
+                continue
+            rows = history.rows(name)
+            single = rows["count"] == 1
+            steps = np.stack([rows["first_step"], rows["last_step"]], 1)
+            values = np.stack([rows["min"], rows["max"]], 1)
+            keep = np.stack([np.ones(len(rows), bool), ~single], 1)
+            out[name] = (0, steps[keep].astype(np.int64), values[keep].astype(np.float64))
+        return out
+
+
+class _Absent(Probe):
+    """Stands for a probe that could not be made for this model: it sends nothing."""
+
+    def __call__(self, context: Any) -> None:
+        return None
+
+
+def _guarded(name: str, factory: ProbeFactory) -> ProbeFactory:
+    """A factory whose failure costs the script its view, never its training."""
+
+    def make(context: Any) -> Probe:
+        try:
+            return factory(context)
+        except Exception as exc:  # noqa: BLE001 - the user's loop must go on whatever the model is
+            log.warning("gpuviz: the %s view cannot show this model: %s", name, exc)
+            return _Absent()
+
+    return make
+
+
+def _script_name() -> str:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv and sys.argv[0] else "")
+    return Path(path).name if path else "python"
+
+
+def _device_name(device: Any) -> str:
+    from gpuviz_app.core.device import device_name
+
+    return device_name(device)
+
+
+def _diverged(nonfinite: tuple[int, float] | None) -> str:
+    if nonfinite is None:
+        return ""
+    step, loss = nonfinite
+    return f"training diverged at step {step}: the loss is {'NaN' if loss != loss else 'infinite'}"
+
+
+def launch_window(address: str) -> bool:
+    """Start a gpuviz window listening at `address` unless one listens; True once one does.
+
+    The window runs in its own session, so it outlives the script; the script waits at most
+    `LAUNCH_WAIT_S` for it (only at `attach`, never during training)."""
+    if listening(address):
+        return True
+    command = [sys.executable, "-m", "gpuviz_app", "--listen", address]
+    try:
+        subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    except OSError as exc:
+        log.warning("gpuviz: could not start a window (%s)", exc)
+        return False
+    deadline = time.monotonic() + LAUNCH_WAIT_S
+    done = threading.Event()
+    while time.monotonic() < deadline:
+        if listening(address):
+            return True
+        done.wait(0.2)
+    return False

@@ -95,6 +95,10 @@ class RemoteRun(CommandMethods):
         pass
 
     def run(self) -> None:
+        """Wait until `stop`; the views following this run get its newest snapshot at once."""
+        self._stop.clear()
+        if self.latest is not None:
+            self.mailbox.put(replace(self.latest, run_id=self.run_id))  # a run shown again starts afresh
         self._stop.wait()
 
     def stop(self) -> None:

@@ -20,6 +20,7 @@ TOPICS = [
     "gpuviz_app.bench.recording",
     "gpuviz_app.bench.weights",
     "gpuviz_app.bench.embedding",
+    "gpuviz_app.bench.attach",
 ]
 
 

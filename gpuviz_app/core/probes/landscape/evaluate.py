@@ -5,15 +5,18 @@ while it runs, so it must never touch the module the trainer is stepping) and a 
 evaluation batch, so every loss it reports, on the surface or along the path, is measured
 on the same data.
 
-Two ways to evaluate many points, and which is faster depends on the model and the device
-(vmap makes each convolution a grouped one, which the CPU runs slowly; a small MLP gains
-from batching; a GPU gains from anything batched). So the evaluator measures: the first
-call with enough points times both on a few of its points and keeps the faster one.
-`pointwise`: copies of the module have parameters that are views of one flat buffer, so a
-point is one `addmv` into it and one ordinary forward. `vmap`: torch.func's vmap over
-functional_call, a block of points per call. On the CPU both share the points out over
-single-threaded workers (see `core.cpu_workers`), one module copy each; image batches
-are fed channels-last there, the layout the CPU's pooling kernels vectorise.
+Several ways to evaluate many points, and which is faster depends on the model and the
+device (vmap makes each convolution a grouped one, which the CPU runs slowly; a small MLP
+gains from batching; a GPU gains from anything batched). So the evaluator measures: the
+first call with enough points times each way on a few of its points, interleaved, and
+keeps the fastest. `pointwise`: copies of the module have parameters that are views of one
+flat buffer, so a point is one `addmv` into it and one ordinary forward. `vmap`:
+torch.func's vmap over functional_call, a block of points per call. `first-layer` (points
+on a plane only): pointwise, with the first layer's output combined from outputs computed
+once per plane (see `first_layer`). On the CPU the points are shared out over
+single-threaded workers (see `core.cpu_workers`), one module copy each, each taking the
+next point when done with one; image batches are fed channels-last there, the layout the
+CPU's pooling kernels vectorise.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import copy
 import math
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -29,12 +33,14 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from gpuviz_app.core.cpu_workers import shared_workers, split
+from gpuviz_app.core.probes.landscape.first_layer import FirstLayerPlane, first_linear_layer
 from gpuviz_app.core.probes.landscape.params import ParamLayout
 
 CPU_MAX_CHUNK = 16  # small chunks on the CPU keep cancel and throttling responsive
-STRATEGIES = ("pointwise", "vmap")
-MEASURE_MIN_POINTS = 2  # a call needs twice this many points to time both strategies on (a chunk may be small)
-MEASURE_MAX_POINTS = 32  # points each strategy is timed on, at most
+STRATEGIES = ("pointwise", "vmap", "first-layer")
+ANY_POINTS = ("pointwise", "vmap")  # the strategies for any weight vectors; first-layer needs a plane
+MEASURE_ROUNDS = 2  # each strategy is timed this many times, interleaved with the others; the best counts
+MEASURE_MAX_POINTS = 32  # points a strategy is timed on per round, at most
 
 Rows = Callable[[int, int], torch.Tensor]
 WritePoint = Callable[[int, torch.Tensor], Any]
@@ -50,6 +56,14 @@ def evaluation_batch(context: Any, size: int) -> tuple[torch.Tensor, torch.Tenso
     return context.inputs[rows], context.targets[rows]
 
 
+@dataclass
+class _Plane:
+    """A call's points on a plane: centre + coords[i] @ directions, with the first layer's outputs."""
+
+    coords: list[list[float]]
+    first: FirstLayerPlane
+
+
 class SurfaceEvaluator:
     def __init__(self, model: nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor,
                  chunk: int | None = None, memory_bytes: int | None = None,
@@ -62,7 +76,7 @@ class SurfaceEvaluator:
             strategy = "pointwise" if pointwise else "vmap"
         if strategy is not None and strategy not in STRATEGIES:
             raise ValueError(f"unknown evaluation strategy {strategy!r}")
-        self.strategy = strategy  # None: measured on the first call with enough points
+        self.forced = strategy  # None: measured on the first call with enough points
         self.timings: dict[str, float] = {}  # seconds per point of each strategy, as measured
         self._replicas: list[_PointModule] = []
         self.workers: int | None = None  # CPU points in parallel; None: the caller's torch threads
@@ -75,17 +89,32 @@ class SurfaceEvaluator:
         self._x_replicas = x.to(memory_format=torch.channels_last) if cpu_images else x
         self.buffers: dict[str, torch.Tensor] = {n: b.detach().clone() for n, b in self.module.named_buffers()}
         self._chunk = chunk
+        self._fitted: int | None = None  # points vmap fits in memory, once measured
         self._memory_bytes = memory_bytes
         self._batched = vmap(self._loss, in_dims=(0,))
+        self._first: FirstLayerPlane | None | bool = False  # False: not looked for yet; None: none
         # functional_call swaps the module's tensors while it runs: one caller at a time
-        self._busy = threading.Lock()
+        self._busy = threading.RLock()
+
+    @property
+    def strategy(self) -> str | None:
+        """The strategy forced, or the fastest measured (None before any measurement)."""
+        if self.forced is not None:
+            return self.forced
+        return min(self.timings, key=self.timings.get) if self.timings else None
 
     @property
     def pointwise(self) -> bool:
         """Whether points are evaluated one plain forward each (the rule before any measurement)."""
-        if self.strategy is not None:
-            return self.strategy == "pointwise"
-        return self.device.type == "cpu"
+        return self._choice(ANY_POINTS) == "pointwise"
+
+    def _choice(self, available: tuple[str, ...]) -> str:
+        if self.forced is not None:
+            return self.forced if self.forced in available else "pointwise"
+        known = {s: t for s, t in self.timings.items() if s in available}
+        if known:
+            return min(known, key=known.get)
+        return "pointwise" if self.device.type == "cpu" else "vmap"
 
     def set_buffers(self, buffers: dict[str, torch.Tensor]) -> None:
         """Running statistics (batch norm) of the weights at the centre."""
@@ -112,49 +141,70 @@ class SurfaceEvaluator:
         coords = coords.to(centre.dtype)
         along = directions.T
         return self._evaluate(len(coords), lambda a, b: torch.addmm(centre.unsqueeze(0), coords[a:b], directions),
-                              lambda i, out: torch.addmv(centre, along, coords[i], out=out))
+                              lambda i, out: torch.addmv(centre, along, coords[i], out=out),
+                              plane=(centre, directions, coords))
 
-    def _evaluate(self, count: int, rows: Rows, write_point: WritePoint) -> torch.Tensor:
+    def _evaluate(self, count: int, rows: Rows, write_point: WritePoint,
+                  plane: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """Losses of points 0..count-1; `rows(a, b)` gives points a..b-1 as weight vectors,
         `write_point(i, vector)` writes point i into a module copy's parameters."""
         out = torch.empty(count, device=self.device)
         with self._busy:
+            on_plane = self._plane(*plane) if plane is not None and count else None
+            available = STRATEGIES if on_plane is not None else ANY_POINTS
+            runs = {"pointwise": self._run_pointwise, "vmap": self._run_vmap,
+                    "first-layer": lambda a, b, r, w, o: self._run_first_layer(a, b, r, w, o, on_plane)}
             start = 0
-            if self.strategy is None and count >= 2 * MEASURE_MIN_POINTS:
-                start = self._measure(count, rows, write_point, out)
+            if self.forced is None and any(s not in self.timings for s in available):
+                start = self._measure(count, {s: runs[s] for s in available}, rows, write_point, out)
             if start < count:
-                run = self._run_pointwise if self.pointwise else self._run_vmap
-                run(start, count, rows, write_point, out)
+                runs[self._choice(available)](start, count, rows, write_point, out)
         return out
 
-    def _measure(self, count: int, rows: Rows, write_point: WritePoint, out: torch.Tensor) -> int:
-        """Time both strategies on the first points of this call (their losses are kept)
-        and choose the faster per point; returns how many points were evaluated."""
+    def _plane(self, centre: torch.Tensor, directions: torch.Tensor, coords: torch.Tensor) -> _Plane | None:
+        """The first layer's outputs for this plane, when the model has such a layer and it may be used."""
+        if self.forced not in (None, "first-layer"):
+            return None
+        if self._first is False:
+            name = first_linear_layer(self.module, self._x_replicas)
+            self._first = FirstLayerPlane(self.module, name, self.layout) if name is not None else None
+        if self._first is None:
+            return None
+        self._first.prepare(self._x_replicas, centre, directions)
+        return _Plane(coords.tolist(), self._first)
+
+    def _measure(self, count: int, runs: dict[str, Callable], rows: Rows, write_point: WritePoint,
+                 out: torch.Tensor) -> int:
+        """Time each strategy on the first points of this call, in interleaved rounds (their
+        losses are kept), and keep each one's best time per point; returns how many points
+        were evaluated. Too few points: nothing is measured (a later call will be)."""
         n = self._worker_count(count)
-        share = max(1, min((count - 2) // 2, MEASURE_MAX_POINTS))
-        share = max(n, share - share % n) if share >= n else share
+        spare = count - len(runs)  # after one warm-up point each
+        per = min(spare // (MEASURE_ROUNDS * len(runs)), MEASURE_MAX_POINTS)
+        per = per - per % n if per >= n else per
+        if per < 1:
+            return 0
         position = 0
-        failed: dict[str, Exception] = {}
-        for name, run in (("pointwise", self._run_pointwise), ("vmap", self._run_vmap)):
+        times: dict[str, float] = {}
+        for name, run in runs.items():
             try:  # warm-up: copies made, kernels chosen
                 run(position, position + 1, rows, write_point, out)
                 position += 1
+                times[name] = math.inf
             except RuntimeError as exc:  # vmap has no batching rule for some operations (a GRU's)
-                failed[name] = exc
+                if name == "pointwise":
+                    raise
                 self.timings[name] = math.inf
-        if len(failed) == len(STRATEGIES):
-            raise failed["pointwise"]
-        for name, run in (("pointwise", self._run_pointwise), ("vmap", self._run_vmap)):
-            if name in failed:
-                continue
-            end = min(count, position + share)
-            self._synchronize()
-            begin = time.perf_counter()
-            run(position, end, rows, write_point, out)
-            self._synchronize()
-            self.timings[name] = (time.perf_counter() - begin) / max(end - position, 1)
-            position = end
-        self.strategy = min(self.timings, key=self.timings.get)
+        for _ in range(MEASURE_ROUNDS):
+            for name in times:
+                end = position + per
+                self._synchronize()
+                begin = time.perf_counter()
+                runs[name](position, end, rows, write_point, out)
+                self._synchronize()
+                times[name] = min(times[name], (time.perf_counter() - begin) / per)
+                position = end
+        self.timings.update(times)
         return position
 
     def _synchronize(self) -> None:
@@ -184,37 +234,80 @@ class SurfaceEvaluator:
         tasks = [lambda r=r, a=a, b=b: block(r, a, b) for r, (a, b) in zip(replicas, spans)]
         shared_workers("gpuviz-landscape", n).run(tasks)
 
+    def _each_point(self, start: int, end: int, point: Callable[[_PointModule, int], None]) -> None:
+        """`point(replica, i)` for i in start..end on the workers, each taking the next point when
+        done with one (a worker the machine holds up leaves its points to the others)."""
+        n = self._worker_count(end - start)
+        replicas = self._replicas_for(n)
+        if n == 1:
+            for i in range(start, end):
+                point(replicas[0], i)
+            return
+        taken = iter(range(start, end))
+        lock = threading.Lock()
+
+        def work(r: _PointModule) -> None:
+            while True:
+                with lock:
+                    i = next(taken, None)
+                if i is None:
+                    return
+                point(r, i)
+
+        shared_workers("gpuviz-landscape", n).run([lambda r=r: work(r) for r in replicas])
+
     def _run_pointwise(self, start: int, end: int, rows: Rows, write_point: WritePoint, out: torch.Tensor) -> None:
         """One plain forward per point, after `write_point(i, vector)` puts point i into a copy."""
-        def block(r: _PointModule, a: int, b: int) -> None:
-            for i in range(a, b):
-                write_point(i, r.point)
-                out[i] = r.loss()
+        def point(r: _PointModule, i: int) -> None:
+            write_point(i, r.point)
+            out[i] = r.loss()
 
-        self._on_workers(start, end, block)
+        self._each_point(start, end, point)
+
+    def _run_first_layer(self, start: int, end: int, rows: Rows, write_point: WritePoint, out: torch.Tensor,
+                         plane: _Plane) -> None:
+        """As `_run_pointwise`, with the first layer's output combined from the plane's."""
+        def point(r: _PointModule, i: int) -> None:
+            write_point(i, r.point)
+            out[i] = r.loss_with_first(plane.first, plane.coords[i])
+
+        self._each_point(start, end, point)
 
     def _run_vmap(self, start: int, end: int, rows: Rows, write_point: WritePoint, out: torch.Tensor) -> None:
         """vmap over blocks of points: on the device in chunks that fit its memory, or on the
         CPU's workers, each on its own module copy."""
         if self.device.type != "cpu":
-            chunk = self.chunk()
+            chunk = self._memory_chunk()
             for a in range(start, end, chunk):
                 b = min(end, a + chunk)
                 out[a:b] = self._batched(self.layout.unflatten(rows(a, b)))
             return
+        block_size = min(CPU_MAX_CHUNK, self._memory_chunk())
 
         def block(r: _PointModule, a: int, b: int) -> None:
-            for s in range(a, b, CPU_MAX_CHUNK):
-                e = min(b, s + CPU_MAX_CHUNK)
+            for s in range(a, b, block_size):
+                e = min(b, s + block_size)
                 out[s:e] = r.batched(self.layout.unflatten(rows(s, e)))
 
         self._on_workers(start, end, block)
 
     def chunk(self) -> int:
-        """Points per batched call: what fits in the memory budget (capped on the CPU)."""
-        if self._chunk is None:
-            self._chunk = self._fit_chunk()
-        return self._chunk
+        """Points per call: what vmap fits in the memory budget (capped on the CPU); on the CPU,
+        while the strategy is to be measured or evaluates point by point, a full CPU chunk
+        (one plain forward per worker at a time needs no more memory)."""
+        if self._chunk is not None:
+            return self._chunk
+        if self.device.type == "cpu" and (self.forced is None and not self.timings or self.pointwise
+                                          or self._choice(STRATEGIES) == "first-layer"):
+            return CPU_MAX_CHUNK
+        return self._memory_chunk()
+
+    def _memory_chunk(self) -> int:
+        if self._chunk is not None:
+            return self._chunk
+        if self._fitted is None:
+            self._fitted = self._fit_chunk()
+        return self._fitted
 
     def _fit_chunk(self) -> int:
         per_point = self._bytes_per_point()
@@ -250,8 +343,9 @@ class SurfaceEvaluator:
 class _PointModule:
     """A copy of the module whose parameters are views of one vector, `point`; one worker's.
 
-    `loss()` is the loss at `point`; `batched(params)` the losses at a block of points
-    (vmap over functional_call on this copy, so workers never share a module)."""
+    `loss()` is the loss at `point`; `loss_with_first` the same with the first layer's output
+    combined from a plane's; `batched(params)` the losses at a block of points (vmap over
+    functional_call on this copy, so workers never share a module)."""
 
     def __init__(self, module: nn.Module, layout: ParamLayout, loss_fn: Callable, x: torch.Tensor,
                  y: torch.Tensor) -> None:
@@ -261,9 +355,20 @@ class _PointModule:
             p.data = self.point[slot.offset : slot.offset + slot.numel].view(slot.shape)
         self.loss_fn, self.x, self.y = loss_fn, x, y
         self.batched = vmap(lambda params: loss_fn(functional_call(self.module, params, (x,)), y))
+        self._first_out: torch.Tensor | None = None  # reused between points
 
     def loss(self) -> torch.Tensor:
         return self.loss_fn(self.module(self.x), self.y)
+
+    def loss_with_first(self, plane: FirstLayerPlane, coords: list[float]) -> torch.Tensor:
+        """The loss at `point`, whose first layer's output is the plane's at `coords`."""
+        out = self._first_out = plane.combine(coords, self._first_out)
+        layer = self.module.get_submodule(plane.name)
+        layer.forward = lambda *args, **kwargs: out  # an instance attribute: the class's forward is kept
+        try:
+            return self.loss()
+        finally:
+            del layer.forward
 
     def load_buffers(self, buffers: dict[str, torch.Tensor]) -> None:
         for name, b in self.module.named_buffers():

@@ -18,6 +18,8 @@ EXPECTED = {
     "recording.throughput", "recording.capture_fps",
     "weights.per_step_cpu", "weights.hist_1m_cpu", "weights.hist_all_cpu",
     "embedding.update_100000", "embedding.update_1000000", "embedding.pca_cpu",
+    "attach.in_process", "attach.out_of_process", "attach.vs_wandb", "attach.vs_tensorboard",
+    "attach.latency_p95",
 }
 
 
@@ -48,5 +50,6 @@ def test_every_figure_and_ratio_is_finite(quick_report):
 
 def test_peers_installed_by_the_test_extra_are_measured(quick_report):
     by_key = {f["key"]: f for f in quick_report["figures"]}
-    for key in ("training.vs_tensorboard", "landscape.grid_cpu", "weights.hist_all_cpu", "embedding.pca_cpu"):
+    for key in ("training.vs_tensorboard", "landscape.grid_cpu", "weights.hist_all_cpu", "embedding.pca_cpu",
+                "attach.vs_wandb", "attach.vs_tensorboard"):
         assert by_key[key]["peer"] is not None, f"{key}: {by_key[key]['note']}"

@@ -173,7 +173,7 @@ class ScriptSource(CommandMethods):
         self.demand.add_training_time(elapsed)
         self._rate_steps += 1
         self._rate_time += elapsed
-        self._drain_commands()
+        commanded = self._drain_commands()
         last = self.max_steps is not None and run.step_count >= self.max_steps
         if last:
             self._finish(run)
@@ -183,8 +183,8 @@ class ScriptSource(CommandMethods):
         if self.publish_every is not None:
             if run.step_count % self.publish_every == 0:
                 self._publish(run, settle=True)
-        elif now - self._last_publish >= self.publish_interval:
-            self._publish(run)
+        elif commanded or now - self._last_publish >= self.publish_interval:
+            self._publish(run, force=commanded)  # a pause, a shown view: at once, not at the next due time
         self._hold(run)
         self._step_end = time.perf_counter()
 

@@ -1,10 +1,14 @@
-"""Files and folders dropped anywhere on the window, the GL canvases included, open as a dataset.
+"""Files and folders dropped anywhere on the window, the GL canvases included, open as a dataset;
+one Python script dropped alone goes to `on_script` instead (which asks before running it).
 
 Qt hands a drag to the innermost widget under the cursor that accepts drops, walking up
 through its parents; the canvases do not accept drops, so the main window receives them.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
 
 from PySide6 import QtCore, QtWidgets
 
@@ -19,12 +23,21 @@ def local_paths(mime: QtCore.QMimeData | None) -> list[str]:
     return [u.toLocalFile() for u in urls]
 
 
+def dropped_script(paths: list[str]) -> str | None:
+    """The script when a drop is one `.py` file, else None."""
+    if len(paths) == 1 and Path(paths[0]).suffix.lower() == ".py" and Path(paths[0]).is_file():
+        return paths[0]
+    return None
+
+
 class DropTarget(QtCore.QObject):
-    """An event filter on the main window that accepts file drags and opens what is dropped."""
+    """An event filter on the main window that accepts file drags and opens what is dropped.
+    `on_script(path)` receives a lone dropped `.py` file (when unset, it is opened as any file)."""
 
     def __init__(self, window: QtWidgets.QMainWindow, actions) -> None:
         super().__init__(window)
         self.actions = actions
+        self.on_script: Callable[[str], None] | None = None
         self.dropped: list[list[str]] = []
         window.setAcceptDrops(True)
         window.installEventFilter(self)
@@ -40,6 +53,10 @@ class DropTarget(QtCore.QObject):
             if paths:
                 event.acceptProposedAction()
                 self.dropped.append(paths)
-                self.actions.open(paths if len(paths) > 1 else paths[0])
+                script = dropped_script(paths)
+                if script is not None and self.on_script is not None:
+                    self.on_script(script)
+                else:
+                    self.actions.open(paths if len(paths) > 1 else paths[0])
                 return True
         return False

@@ -7,7 +7,9 @@ difference. Torch is imported only when a run is made, never by importing this m
 
 Scalars sent with each step stay on the device: they are written into a small device buffer
 (like `Trainer`'s losses) and cross to the host in one transfer per `flush`, so a step never
-waits for a device-to-host copy.
+waits for a device-to-host copy. Any name may be sent at any step: a new name gets a column
+(the buffer doubles its columns on the device when full) and a series in the history, up to
+the history's cap on series.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from gpuviz_app.core.run_context import RunContext, StepHooks
 
 log = logging.getLogger(__name__)
 
-_BUFFER_ROWS = 1024
+_BUFFER_ROWS = 1024  # steps between transfers at most (the host also flushes at each publish)
+_FIRST_COLUMNS = 4  # scalars per step before the buffers grow (doubling, up to the history's cap)
+_ON_DEVICE, _ON_HOST = 1, 2
 # Names a script may use for the series the metrics view draws.
 ALIASES = {
     "loss": "train_loss", "train/loss": "train_loss", "train_loss": "train_loss",
@@ -120,16 +124,22 @@ class AttachedRun:
         self.optimizer = optimizer
         self.name = name or type(context.model).__name__
         self.step_count = 0
-        self.history = MetricsHistory()
+        self.history = MetricsHistory(names=())  # a series for each name the script sends
         self.closed = False
         self.nonfinite_loss: tuple[int, float] | None = None
         self._columns: dict[str, int] = {}
-        self._buffer = torch.zeros(_BUFFER_ROWS, 4, device=context.device)
-        self._present = np.zeros((_BUFFER_ROWS, 4), bool)
+        # Tensors go into a device buffer (no sync per step), plain numbers into a host one;
+        # `_source` says which holds each (row, column): 0 neither, _ON_DEVICE or _ON_HOST.
+        self._buffer = torch.zeros(_BUFFER_ROWS, _FIRST_COLUMNS, device=context.device)
+        self._host = np.zeros((_BUFFER_ROWS, _FIRST_COLUMNS))
+        self._source = np.zeros((_BUFFER_ROWS, _FIRST_COLUMNS), np.int8)
+        self._on_device = False  # whether a tensor was written since the last flush
         self._pending = 0
         self._pending_first = 1
         self._ignored: set[str] = set()
         self.started = time.time()
+        # Also told every (name, steps, values) moved into the history (a sender to another process).
+        self.row_sink: Callable[[str, np.ndarray, np.ndarray], None] | None = None
 
     @property
     def device(self) -> Any:
@@ -143,17 +153,27 @@ class AttachedRun:
         for key, value in scalars.items():
             if value is None:
                 continue
-            column = self._column(ALIASES.get(key, key))
-            if column is None:
-                continue
             if isinstance(value, torch.Tensor):
                 if value.numel() != 1:
                     raise ValueError(f"viz.step: {key} must be a single number, not a tensor of shape "
                                      f"{tuple(value.shape)}")
+                column = self._column(ALIASES.get(key, key))
+                if column is None:
+                    continue
                 self._buffer[row, column] = value.detach().reshape(())
+                self._source[row, column] = _ON_DEVICE
+                self._on_device = True
             else:
-                self._buffer[row, column] = float(value)
-            self._present[row, column] = True
+                try:
+                    number = float(value)
+                except (TypeError, ValueError):
+                    raise ValueError(f"viz.step: {key} must be a number or a one-element tensor, "
+                                     f"not {type(value).__name__}") from None
+                column = self._column(ALIASES.get(key, key))
+                if column is None:
+                    continue
+                self._host[row, column] = number
+                self._source[row, column] = _ON_HOST
         self._pending += 1
         self.step_count += 1
         self.context.hooks.run(self.context)
@@ -164,53 +184,60 @@ class AttachedRun:
         column = self._columns.get(name)
         if column is not None:
             return column
-        if name not in self.history.names:
-            if self.step_count > 0 or self.history.total("train_loss"):
-                if name not in self._ignored:
-                    self._ignored.add(name)
-                    log.warning("scalar %r first sent at step %d is not recorded: send every scalar from "
-                                "the first step", name, self.step_count + 1)
-                return None
-            self.history = MetricsHistory(names=(*self.history.names, name))
+        if name in self._ignored or not self.history.reserve(name):  # the history says why, once
+            if len(self._ignored) < 1024:
+                self._ignored.add(name)
+            return None
         column = self._columns[name] = len(self._columns)
         if column >= self._buffer.shape[1]:
             self._grow()
         return column
 
     def _grow(self) -> None:
+        """Twice the columns: a device-to-device copy, no wait for the device."""
         import torch
 
         width = self._buffer.shape[1] * 2
         buffer = torch.zeros(_BUFFER_ROWS, width, device=self.device)
         buffer[:, : self._buffer.shape[1]] = self._buffer
-        present = np.zeros((_BUFFER_ROWS, width), bool)
-        present[:, : self._present.shape[1]] = self._present
-        self._buffer, self._present = buffer, present
+        host = np.zeros((_BUFFER_ROWS, width))
+        host[:, : self._host.shape[1]] = self._host
+        source = np.zeros((_BUFFER_ROWS, width), np.int8)
+        source[:, : self._source.shape[1]] = self._source
+        self._buffer, self._host, self._source = buffer, host, source
 
     def flush(self) -> None:
-        """Move the scalars of the steps since the last flush into the history (one transfer)."""
+        """Move the scalars of the steps since the last flush into the history (at most one
+        transfer from the device, none when only plain numbers were sent)."""
         if not self._pending:
             return
         n = self._pending
-        values = self._buffer[:n].cpu().numpy()
-        present = self._present[:n].copy()
-        self._present[:n] = False
+        device_values = self._buffer[:n].cpu().numpy() if self._on_device else None
+        source = self._source[:n].copy()
+        self._source[:n] = 0
+        self._on_device = False
         steps = np.arange(self._pending_first, self._pending_first + n)
         for name, column in self._columns.items():
-            rows = present[:, column]
+            where = source[:, column]
+            rows = where != 0
             if not rows.any():
                 continue
+            values = self._host[:n, column]
+            if device_values is not None:
+                values = np.where(where == _ON_DEVICE, device_values[:, column], values)
             if name == "train_loss" and self.nonfinite_loss is None:
-                bad = np.flatnonzero(rows & ~np.isfinite(values[:, column]))
+                bad = np.flatnonzero(rows & ~np.isfinite(values))
                 if len(bad):
-                    self.nonfinite_loss = (int(steps[bad[0]]), float(values[bad[0], column]))
-            self.history.append(name, steps[rows], values[rows, column])
+                    self.nonfinite_loss = (int(steps[bad[0]]), float(values[bad[0]]))
+            self.history.append(name, steps[rows], values[rows])
+            if self.row_sink is not None:
+                self.row_sink(name, steps[rows], values[rows])
         self._pending_first += n
         self._pending = 0
 
     def latest(self) -> dict[str, float]:
         h = self.history
-        return {name: h.latest(name) for name in h.names if h.total(name)}
+        return {name: h.latest(name) for name, total in h.totals().items() if total}
 
 
 __all__ = ["ALIASES", "SERIES", "AttachedRun", "RunHost", "StopScript", "build_context", "current_host",

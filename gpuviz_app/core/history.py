@@ -8,12 +8,15 @@ pixel column, which costs O(buckets) whatever the number of steps logged.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from gpuviz_app.core.merge_store import MergeStore, runs
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CAPACITY = 1 << 18
 
@@ -155,30 +158,110 @@ class SeriesHistory:
 
 
 SERIES = ("train_loss", "eval_loss", "train_acc", "eval_acc")
+MAX_SERIES = 64  # series of one run; a script sending a new name every step must not grow memory without end
+EXTRA_CAPACITY = 1 << 14  # buckets of a series other than the four above (the plot needs a few thousand)
+MAX_NAME = 200  # characters of a series name
+_REPORTED_DROPS = 16  # dropped names each said in their own warning line; later ones in one more line
+_REMEMBERED_DROPS = 1024
+
+
+def name_problem(name: object) -> str:
+    """Why `name` cannot name a series, or "" when it can."""
+    if not isinstance(name, str) or not name:
+        return "a series name must be a non-empty string"
+    if len(name) > MAX_NAME:
+        return f"a series name may have at most {MAX_NAME} characters"
+    if not name.isprintable():
+        return "a series name may not hold control characters"
+    return ""
+
+
+def _empty_rows() -> np.ndarray:
+    return SeriesHistory(capacity=2).rows()
 
 
 class MetricsHistory:
-    """The named series of one run, shared by the trainer (writer) and the display (reader)."""
+    """The named series of one run, shared by its writer (a trainer, a script, a receiver of
+    another process's messages) and the display (reader).
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY, names: tuple[str, ...] = SERIES) -> None:
+    A series is created by its first `append` (or `reserve`), so any name a script sends is
+    kept, up to `max_series` series; a name beyond that, or one that cannot name a series, is
+    dropped with one warning line naming it. Asking for a name that holds nothing gives an
+    empty answer, never an error.
+    """
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, names: tuple[str, ...] = SERIES,
+                 max_series: int = MAX_SERIES) -> None:
         self._lock = threading.Lock()
+        self.capacity = capacity
+        self.max_series = max_series
         self._series = {name: SeriesHistory(capacity) for name in names}
+        self._dropped: set[str] = set()
+        self._quiet = False
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(self._series)
+        """Series names, in the order they were created."""
+        with self._lock:
+            return tuple(self._series)
+
+    @property
+    def dropped(self) -> tuple[str, ...]:
+        """Names refused so far (up to a thousand or so)."""
+        with self._lock:
+            return tuple(sorted(self._dropped))
+
+    def reserve(self, name: str) -> bool:
+        """Make sure series `name` exists; False (after one warning) when it cannot."""
+        with self._lock:
+            return self._get(name) is not None
 
     def append(self, name: str, steps: np.ndarray, values: np.ndarray) -> None:
+        """Values logged at `steps` (in order, after the series' last step) to series `name`."""
         with self._lock:
-            self._series[name].extend(steps, values)
+            series = self._get(name)
+            if series is not None:
+                series.extend(steps, values)
+
+    def _get(self, name: str) -> SeriesHistory | None:
+        series = self._series.get(name)
+        if series is not None:
+            return series
+        problem = name_problem(name)
+        if not problem and len(self._series) < self.max_series:
+            capacity = self.capacity if name in SERIES else min(self.capacity, EXTRA_CAPACITY)
+            series = self._series[name] = SeriesHistory(capacity)
+            return series
+        self._drop(name, problem or f"this run already has {self.max_series} series")
+        return None
+
+    def _drop(self, name: object, reason: str) -> None:
+        key = name if isinstance(name, str) else repr(name)
+        if key in self._dropped:
+            return
+        if len(self._dropped) < _REMEMBERED_DROPS:
+            self._dropped.add(key)
+        if len(self._dropped) <= _REPORTED_DROPS:
+            shown = key if len(key) <= 60 else key[:57] + "..."
+            log.warning("metrics: series %r is not recorded: %s", shown, reason)
+        elif not self._quiet:
+            self._quiet = True
+            log.warning("metrics: more series are not recorded (%s); they are no longer named one by one", reason)
 
     def latest(self, name: str) -> float:
         with self._lock:
-            return self._series[name].latest
+            series = self._series.get(name)
+            return series.latest if series is not None else float("nan")
 
     def total(self, name: str) -> int:
         with self._lock:
-            return self._series[name].total
+            series = self._series.get(name)
+            return series.total if series is not None else 0
+
+    def totals(self) -> dict[str, int]:
+        """Values logged so far, per series (one lock for all)."""
+        with self._lock:
+            return {name: s.total for name, s in self._series.items()}
 
     def step_range(self) -> tuple[int, int] | None:
         with self._lock:
@@ -189,15 +272,20 @@ class MetricsHistory:
 
     def value_range(self, names: tuple[str, ...], lo: float, hi: float) -> tuple[float, float] | None:
         with self._lock:
-            ranges = [r for n in names if (r := self._series[n].value_range(lo, hi))]
+            ranges = [r for n in names if n in self._series and (r := self._series[n].value_range(lo, hi))]
         if not ranges:
             return None
         return min(r[0] for r in ranges), max(r[1] for r in ranges)
 
     def decimate(self, name: str, lo: float, hi: float, columns: int) -> Decimated:
         with self._lock:
-            return self._series[name].decimate(lo, hi, columns)
+            series = self._series.get(name)
+            if series is None:
+                empty = np.zeros(0)
+                return Decimated(empty, empty, empty)
+            return series.decimate(lo, hi, columns)
 
     def rows(self, name: str) -> np.ndarray:
         with self._lock:
-            return self._series[name].rows()
+            series = self._series.get(name)
+            return series.rows() if series is not None else _empty_rows()

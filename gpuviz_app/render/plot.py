@@ -23,6 +23,8 @@ GRID = "#262b33"
 BACKGROUND = "#14171c"
 MARGINS = (58, 10, 22, 30)
 X_PAD = 0.015  # of the step axis, either side  # left, right, top, bottom (pixels)
+TITLE_CHAR = 7.0  # pixels per character of the title (font size 8), about
+LEGEND_CHAR = 6.5  # ... and of a legend entry (font size 7)
 _NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
 
@@ -36,6 +38,18 @@ def nice_ceil(value: float) -> float:
         if m * base >= value * (1 - 1e-12):
             return m * base
     return 10.0 * base
+
+
+def shorten(text: str, chars: int) -> str:
+    """`text` in at most `chars` characters, cut in the middle with an ellipsis: a series name's
+    start says its group and its end tells it from its neighbours."""
+    if len(text) <= chars:
+        return text
+    if chars < 2:
+        return "\u2026"
+    head = chars // 2
+    tail = chars - 1 - head
+    return text[:head] + "\u2026" + (text[-tail:] if tail else "")
 
 
 def follow_range(current: tuple[float, float] | None, lo: float, hi: float,
@@ -159,22 +173,35 @@ class Plot:
         _set_text(self.mark_text, [label for _, _, label in marks], [(x + 4, top + h - 10) for x, _, _ in marks],
                   [color for _, color, _ in marks])
         scale = {"log": "  (log)", "clipped": f"  (clipped at {format_tick(self.clip)})"}.get(self.scale, "")
-        title = self.title + scale + (f"  \u00b7  {self.note}" if self.note else "")
-        entries = [f"{label} \u2014" for label, _ in self.legend]
+        tail = scale + (f"  \u00b7  {self.note}" if self.note else "")
+        title = shorten(self.title, max(8, int(w / TITLE_CHAR) - len(tail))) + tail
+        room = max(6, int(0.5 * w / LEGEND_CHAR) - 2)  # an entry takes at most half the plot's width
+        entries = [f"{shorten(label, room)} \u2014" for label, _ in self.legend]
+        colors = [color for _, color in self.legend]
         if 12 * len(entries) + 6 <= h:  # inside the data area's top-right corner, one entry a line
             legend_pos = [(left + w - 6, top + 9 + 12 * i) for i in range(len(entries))]
         else:  # a short plot: along the title line, right-aligned, as many as fit beside the title
-            legend_pos, x, title_end = [], left + w - 6, left + 7 * len(title) + 12
-            for text in entries:
-                if x - 6.5 * len(text) < title_end:
-                    break
-                legend_pos.append((x, top / 2))
-                x -= 6.5 * len(text) + 12
+            title_end = left + TITLE_CHAR * len(title) + 12
+            shown = len(entries)
+            while shown and _along(entries[:shown], left + w - 6, title_end) is None:
+                shown -= 1
+            if shown < len(entries):  # the last place says how many are left out
+                while shown >= 0:
+                    more = [*entries[:shown], f"+{len(entries) - shown} more"]
+                    if _along(more, left + w - 6, title_end) is not None or not shown:
+                        break
+                    shown -= 1
+                entries, colors = more, [*colors[:shown], TEXT]
+            legend_pos = [(x, top / 2) for x in _along(entries, left + w - 6, title_end) or []]
             entries = entries[: len(legend_pos)]
-        _set_text(self.legend_text, entries, legend_pos, [color for _, color in self.legend][: len(entries)])
+        _set_text(self.legend_text, entries, legend_pos, colors[: len(entries)])
         _set_text(self.message_text, [self.message] if self.message else [], [(left + w / 2, top + h / 2)])
         _set_text(self.labels, [title, self.xlabel],
                   [(left, top / 2), (left + w - 7 * len(self.xlabel), top + h + 20)])
+
+    def refresh(self) -> None:
+        """Redraw the decorations after `title` or `legend` were assigned."""
+        self._decorate()
 
     def set_note(self, note: str) -> None:
         """A short line after the title, e.g. the step the plot shows."""
@@ -230,7 +257,7 @@ class Plot:
         rng = (-X_PAD * x1, (1 + X_PAD) * x1, *self._yrange)  # a point at either end is drawn whole
         if rng != self._range:
             self._range = rng
-            self.view.camera.set_range(x=rng[:2], y=rng[2:], margin=0)
+            self.view.camera.rect = _padded_rect(rng)
 
     # -- interaction ----------------------------------------------------------------------------
     def _user_moved(self, event=None) -> None:
@@ -251,6 +278,27 @@ class Plot:
         self._range = None
         self._yrange = None
         self._decorated = None
+
+
+def _padded_rect(rng: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """The camera rectangle for x and y ranges, each widened by 0.1 (what VisPy's `set_range`
+    adds to any range) or a tenth of the range where that is less, so small values (a
+    learning rate of 1e-4) fill their plot too."""
+    x0, x1, y0, y1 = rng
+    mx, my = 0.1 * min(1.0, x1 - x0), 0.1 * min(1.0, y1 - y0)
+    (a, b), (c, d) = (x0 - mx, x1 + mx), (y0 - my, y1 + my)
+    return a, c, b - a, d - c
+
+
+def _along(texts: list[str], right: float, start: float) -> list[float] | None:
+    """Right edges of `texts` set right to left from `right`, or None when they pass `start`."""
+    edges, x = [], right
+    for text in texts:
+        if x - LEGEND_CHAR * len(text) < start:
+            return None
+        edges.append(x)
+        x -= LEGEND_CHAR * len(text) + 12
+    return edges
 
 
 def _rgba(color: str) -> tuple[float, float, float, float]:

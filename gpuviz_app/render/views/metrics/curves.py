@@ -1,0 +1,47 @@
+"""Decimated series as vertices, and the choice of the loss axis."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gpuviz_app.core.history import Decimated
+from gpuviz_app.render.plot import nice_ceil
+
+SPIKE = 50.0  # a loss this many times its typical column maximum is a spike
+SPAN = 1000.0  # ... and so is one spanning this many times its low values (three decades)
+
+
+def envelope(d: Decimated) -> np.ndarray:
+    """Vertices tracing each column's min then max, so the strip covers every extreme."""
+    xy = np.empty((2 * len(d), 2), np.float32)
+    xy[0::2, 0] = d.x
+    xy[1::2, 0] = d.x
+    xy[0::2, 1] = d.ymin
+    xy[1::2, 1] = d.ymax
+    return xy
+
+
+def loss_scale(mode: str, d: Decimated) -> tuple[str, float]:
+    """The loss axis ("linear", "log" or "clipped") and the clip value for `mode`.
+
+    "auto" is linear until a spike (a column maximum `SPIKE` times the typical one, or
+    values spanning `SPAN` times their low end), then log, or clipped where values reach 0.
+    """
+    top = d.ymax[np.isfinite(d.ymax)]
+    low = d.ymin[np.isfinite(d.ymin)]
+    if mode == "linear" or not len(top):
+        return "linear", math.inf
+    clip = nice_ceil(2.0 * float(np.percentile(top, 90)))
+    positive = bool(len(low)) and float(low.min()) > 0
+    if mode == "log":
+        return ("log", math.inf) if positive else ("clipped", clip)
+    if mode == "clipped":
+        return "clipped", clip
+    peak, typical = float(top.max()), float(np.median(top))
+    floor = float(np.percentile(low, 5)) if len(low) else 0.0
+    spike = peak > SPIKE * typical or (floor > 0 and peak > SPAN * floor)
+    if not spike:
+        return "linear", math.inf
+    return ("log", math.inf) if positive else ("clipped", clip)

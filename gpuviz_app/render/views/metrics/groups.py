@@ -1,0 +1,112 @@
+"""Which plot each scalar goes on, and how it is drawn there.
+
+The built-in trainer's four series keep their two plots: Loss (train line, eval points) and
+Accuracy. A script's scalars join them by name: `train/<q>` and `eval/<q>` (also `val`,
+`valid`, `validation`, `test`, and `_` as the separator) share a plot per quantity <q>, with
+losses on the Loss plot and accuracies on the Accuracy plot, training values as a line and
+the others as points (evaluations are sparse; a line between two of them would read as
+measured progress). Any other prefix (`optim/lr`, `optim/momentum`) is one plot, and a name
+without a prefix (`grad_norm`) has its own plot: unrelated scalars have unrelated scales.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+LINE, POINTS = "line", "points"
+LOSS, ACCURACY, MORE = "loss", "accuracy", "more"
+MAX_PLOTS = 12  # groups beyond the 11th share the last plot
+
+COLORS = {"train_loss": "#88c0d0", "eval_loss": "#ebcb8b", "train_acc": "#70a080", "eval_acc": "#a3be8c"}
+# Colours for other series, in order within a plot (none close to the divergence mark's red).
+PALETTE = ("#88c0d0", "#ebcb8b", "#b48ead", "#d08770", "#a3be8c", "#6f8fce", "#8fbcbb", "#e39ac0",
+           "#c8b48a", "#9ea7b8")
+BUILTIN = {  # name: (plot, legend label, style)
+    "train_loss": (LOSS, "train", LINE), "eval_loss": (LOSS, "eval points", POINTS),
+    "train_acc": (ACCURACY, "train (batch)", LINE), "eval_acc": (ACCURACY, "eval points", POINTS),
+}
+STAGES = {"train": LINE, "eval": POINTS, "val": POINTS, "valid": POINTS, "validation": POINTS, "test": POINTS}
+ACCURACY_NAMES = ("acc", "accuracy", "top1", "top1_acc", "top5", "top5_acc")
+
+
+@dataclass(frozen=True)
+class SeriesLook:
+    name: str  # the history's series name
+    label: str  # legend text
+    style: str  # LINE or POINTS
+    color: str
+
+
+@dataclass(frozen=True)
+class PlotGroup:
+    key: str
+    title: str
+    series: tuple[SeriesLook, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.series)
+
+
+def stage_split(name: str) -> tuple[str, str] | None:
+    """(stage, quantity) of `train/loss`, `val_acc`, `test.f1`; None for other names."""
+    lowered = name.lower()
+    for stage in STAGES:
+        if lowered.startswith(stage) and len(name) > len(stage) + 1 and name[len(stage)] in "/_.-":
+            return stage, name[len(stage) + 1:]
+    return None
+
+
+def place(name: str) -> tuple[str, str, str, str]:
+    """(plot key, plot title, legend label, style) of series `name`."""
+    if name in BUILTIN:
+        key, label, style = BUILTIN[name]
+        return key, "Accuracy" if key == ACCURACY else "Loss", label, style
+    split = stage_split(name)
+    if split is not None:
+        stage, quantity = split
+        q = quantity.lower()
+        if "loss" in q:
+            return LOSS, "Loss", name, STAGES[stage]
+        if q in ACCURACY_NAMES or q.startswith("acc"):
+            return ACCURACY, "Accuracy", name, STAGES[stage]
+        return f"quantity:{q}", quantity, name, STAGES[stage]
+    prefix, sep, rest = name.partition("/")
+    if sep and prefix and rest:  # the title says the prefix; the legend tells the series apart
+        return f"prefix:{prefix}", f"{prefix}/", rest, LINE
+    return f"name:{name}", name, name, LINE
+
+
+def plot_groups(names: Sequence[str], loss_title: str = "Loss", max_plots: int = MAX_PLOTS) -> list[PlotGroup]:
+    """The plots for series `names` (in the order they were created): Loss and Accuracy first,
+    then the others by first appearance. No names at all: an empty Loss plot (saying so)."""
+    titles: dict[str, str] = {}
+    members: dict[str, list[tuple[str, str, str]]] = {}
+    for name in names:
+        key, title, label, style = place(name)
+        titles.setdefault(key, title)
+        members.setdefault(key, []).append((name, label, style))
+    if not members:
+        return [PlotGroup(LOSS, loss_title, ())]
+    titles[LOSS] = loss_title
+    keys = [k for k in (LOSS, ACCURACY) if k in members] + [k for k in members if k not in (LOSS, ACCURACY)]
+    if len(keys) > max_plots:
+        rest = keys[max_plots - 1:]
+        keys = keys[: max_plots - 1] + [MORE]
+        members[MORE] = [(name, name, style) for k in rest for name, _, style in members[k]]
+        titles[MORE] = f"{len(rest)} more groups"
+    return [PlotGroup(k, titles[k], _colored(members[k])) for k in keys]
+
+
+def _colored(members: list[tuple[str, str, str]]) -> tuple[SeriesLook, ...]:
+    taken = {COLORS[name] for name, _, _ in members if name in COLORS}
+    free = [c for c in PALETTE if c not in taken] or list(PALETTE)
+    out, i = [], 0
+    for name, label, style in members:
+        if name in COLORS:
+            color = COLORS[name]
+        else:
+            color, i = free[i % len(free)], i + 1
+        out.append(SeriesLook(name, label, style, color))
+    return tuple(out)

@@ -74,6 +74,7 @@ class RemoteSender:
         self._reset = True
         self._last_publish = 0.0
         self._step_end = 0.0
+        self._step_time = 0.0
         self._rate_steps, self._rate_time = 0, 0.0
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.XPUB)
@@ -91,6 +92,7 @@ class RemoteSender:
             self.unbind(self.current)
         self._runs += 1
         self.current = run
+        self._step_time = time.time()
         self.info = RunInfo(script=self.script, host=self.host, pid=os.getpid(), name=run.name,
                             started=run.started, run=self._runs)
         self._rows, self._base, self._sent_versions, self._reset = {}, {}, {}, True
@@ -101,6 +103,7 @@ class RemoteSender:
         self._step_end = time.perf_counter()
 
     def after_step(self, run: AttachedRun) -> None:
+        self._step_time = time.time()  # the step's wall time, what a window's latency is measured from
         now = time.perf_counter()
         elapsed = now - self._step_end
         self.demand.add_training_time(elapsed)
@@ -192,7 +195,7 @@ class RemoteSender:
                  if payload is not None and self._sent_versions.get(name) != self.probe_host.versions.get(name)}
         rows = self._history_rows(run) if self._reset else self._pending_rows()
         snapshot = {
-            "step": run.step_count, "wall_time": time.time(), "steps_per_s": float(self.steps_per_s),
+            "step": run.step_count, "wall_time": self._step_time, "steps_per_s": float(self.steps_per_s),
             "paused": False, "finished": finished, "model": run.name, "device": str(run.device),
             "device_name": _device_name(run.device), "error": "",
             "diverged_step": run.nonfinite_loss[0] if run.nonfinite_loss else None,

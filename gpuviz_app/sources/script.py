@@ -98,6 +98,7 @@ class ScriptSource(CommandMethods):
         self.current: AttachedRun | None = None
         self._single_steps = 0
         self._last_publish = 0.0
+        self._published_step = -1
         self._step_end = 0.0
         self._rate_steps, self._rate_time = 0, 0.0
 
@@ -206,6 +207,8 @@ class ScriptSource(CommandMethods):
         if self._single_steps:
             self._single_steps -= 1
             return
+        if self.paused and not self._stop.is_set() and self._published_step != run.step_count:
+            self._publish(run, force=True)  # the step a pause or a single step stopped at is shown
         while self.paused and not self._stop.is_set():
             self._wake.wait(0.05)
             self._wake.clear()
@@ -255,6 +258,7 @@ class ScriptSource(CommandMethods):
         snapshot = self._snapshot(run)
         self.mailbox.put(snapshot)
         self._last_publish = time.perf_counter()
+        self._published_step = run.step_count
         if self.on_publish is not None:
             self.on_publish(snapshot)
 

@@ -60,6 +60,13 @@ class Run:
         self._attached.record({"loss": loss, **scalars})
         self._host.after_step(self._attached)
 
+    def log(self, **scalars: Any) -> None:
+        """Scalars measured after the last step (an evaluation), recorded at that step without
+        starting a new one; no step hooks run. Numbers or one-element tensors, never read back."""
+        if self._attached is None or self.closed:
+            return
+        self._attached.record(scalars, advance=False)
+
     def close(self) -> None:
         """The run ended: the host publishes its final snapshot. Safe to call twice."""
         if self.closed:

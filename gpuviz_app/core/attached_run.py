@@ -145,11 +145,18 @@ class AttachedRun:
     def device(self) -> Any:
         return self.context.device
 
-    def record(self, scalars: Mapping[str, Any]) -> None:
-        """One step's scalars (tensors stay on the device), then the step hooks."""
+    def record(self, scalars: Mapping[str, Any], advance: bool = True) -> None:
+        """One step's scalars (tensors stay on the device), then the step hooks; with `advance`
+        False, scalars of the step already taken (an evaluation after it): no new step, no hooks."""
         import torch
 
-        row = self._pending
+        if advance:
+            row = self._pending
+        else:
+            if not self._pending:  # that step was flushed: reopen a row for it, empty
+                self._pending_first -= 1
+                self._pending = 1
+            row = self._pending - 1
         for key, value in scalars.items():
             if value is None:
                 continue
@@ -174,6 +181,8 @@ class AttachedRun:
                     continue
                 self._host[row, column] = number
                 self._source[row, column] = _ON_HOST
+        if not advance:
+            return
         self._pending += 1
         self.step_count += 1
         self.context.hooks.run(self.context)

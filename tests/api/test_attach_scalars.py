@@ -110,3 +110,19 @@ def test_steps_with_new_names_never_wait_for_the_gpu():
     run.flush()
     assert run.history.total("train_loss") == 39 and run.history.total("s8") == 4  # sent from step 36 on
     assert run.history.total("lr") == 39
+
+
+def test_an_evaluation_after_a_step_is_recorded_at_that_step_without_a_new_one():
+    run = make_run()
+    run.record({"loss": 1.0})
+    run.record({"loss": 2.0})
+    run.record({"eval/loss": torch.tensor(5.0)}, advance=False)
+    run.flush()
+    run.record({"eval/acc": 0.5}, advance=False)  # after a flush: the step's row is reopened
+    run.record({"loss": 3.0})
+    run.flush()
+    assert run.step_count == 3
+    np.testing.assert_array_equal(run.history.rows("train_loss")["first_step"], [1, 2, 3])
+    np.testing.assert_array_equal(run.history.rows("eval_loss")["first_step"], [2])
+    np.testing.assert_array_equal(run.history.rows("eval_acc")["first_step"], [2])
+    assert run.history.latest("eval_loss") == 5.0

@@ -1,0 +1,2 @@
+"""Integrations with training frameworks, each imported only when used (`integrations.lightning`
+needs the `lightning` extra); importing gpuviz_app imports none of them."""

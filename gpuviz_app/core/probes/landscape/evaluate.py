@@ -166,11 +166,11 @@ class SurfaceEvaluator:
         if self.forced not in (None, "first-layer"):
             return None
         if self._first is False:
-            name = first_linear_layer(self.module, self._x_replicas)
-            self._first = FirstLayerPlane(self.module, name, self.layout) if name is not None else None
+            found = first_linear_layer(self.module, self._x_replicas)
+            self._first = FirstLayerPlane(self.module, *found, self.layout) if found is not None else None
         if self._first is None:
             return None
-        self._first.prepare(self._x_replicas, centre, directions)
+        self._first.prepare(centre, directions)
         return _Plane(coords.tolist(), self._first)
 
     def _measure(self, count: int, runs: dict[str, Callable], rows: Rows, write_point: WritePoint,

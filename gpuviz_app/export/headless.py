@@ -14,13 +14,13 @@ Ctrl+C or SIGTERM cancels: nothing is left under the output names.
 from __future__ import annotations
 
 import math
-import signal
 import sys
 import time
 from pathlib import Path
 
 from gpuviz_app.core.view_names import DASHBOARD
 from gpuviz_app.data.dataset import DatasetError
+from gpuviz_app.export.guarded import guarded_outputs
 from gpuviz_app.export.record_options import RecordOptions
 
 CLIP_S = 10.0  # default clip length (seconds) that --every is chosen for
@@ -71,14 +71,6 @@ class Progress:
         if self.tty:
             self.stream.write("\n")
         self.stream.write(f"{message} in {time.perf_counter() - self.start:.1f} s\n")
-
-
-class Cancelled(BaseException):
-    """SIGTERM or SIGINT during `record`: unwinds so partial files are removed."""
-
-
-def _cancel_on_signal(signum, frame) -> None:
-    raise Cancelled()
 
 
 def configure_probes(session, views) -> None:
@@ -149,35 +141,20 @@ def record(options: RecordOptions) -> int:
         every = options.every or default_every(options.steps, options.fps)
     else:
         every = options.every or max(1, options.steps // 50)
-    # SIGINT too: a shell starts background jobs with SIGINT ignored, and Python then never
-    # turns it into KeyboardInterrupt
-    previous = {s: signal.signal(s, _cancel_on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    encoder = None
-    try:
-        if options.out:
-            from gpuviz_app.export.video import BackgroundEncoder, VideoWriter
 
-            encoder = BackgroundEncoder(VideoWriter(options.out, frame_size, options.fps, overwrite=options.force),
-                                        max_frames=4)
-        snapshot = _train(session, canvas, options, every, encoder, frame_size)
-        written = [str(encoder.finish())] if encoder else []
-        encoder = None
-        written += _write_stills(options, canvas, snapshot)
-    except (KeyboardInterrupt, Cancelled):
-        if encoder is not None:
-            encoder.cancel()
-        print("\ncancelled: unfinished files were removed", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        if encoder is not None:
-            encoder.cancel()
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    def work(encoder) -> list[str]:
+        snapshots.append(_train(session, canvas, options, every, encoder, frame_size))
+        return _write_stills(options, canvas, snapshots[-1])
+
+    snapshots = []
+    try:
+        status, written = guarded_outputs(work, options.out, frame_size, options.fps, options.force)
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
         session.close()
         canvas.close()
+    if status:
+        return status
+    snapshot = snapshots[-1]
     print(f"wrote {', '.join(written)}", file=sys.stderr)
     if snapshot.diverged:  # the outputs show the run as it went; exit 0, with one line saying so
         print(f"warning: {snapshot.diverged}", file=sys.stderr)

@@ -10,19 +10,15 @@ exception, then its traceback, exit status 1, and no output file is left behind.
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 
 from gpuviz_app.core.view_names import DASHBOARD
-from gpuviz_app.export.headless import Cancelled, Progress, dashboard_views, default_every
+from gpuviz_app.export.guarded import Refused, guarded_outputs
+from gpuviz_app.export.headless import Progress, dashboard_views, default_every
 from gpuviz_app.export.run_options import RunScriptOptions
 
 DEFAULT_EVERY = 50  # steps per frame when the number of steps is not known in advance
-
-
-def _cancel(signum, frame) -> None:
-    raise Cancelled()
 
 
 def script_problem(script: str) -> str | None:
@@ -80,8 +76,7 @@ def run_script(options: RunScriptOptions) -> int:
     canvas.settle()
     every = frame_every(options)
     progress = Progress(options.steps or 0)
-    encoder = None
-    state = {"frames": 0, "upload": None, "held": None}
+    state = {"frames": 0, "upload": None, "held": None, "encoder": None}
 
     def on_publish(snapshot) -> None:
         if state["upload"] is None:
@@ -89,6 +84,7 @@ def run_script(options: RunScriptOptions) -> int:
             upload = state["upload"]
             print(f"upload path: {upload.name} ({upload.reason})", file=sys.stderr)
         canvas.push(snapshot)
+        encoder = state["encoder"]
         if encoder is not None:
             # one frame per step: a step published twice (its final settle) keeps its last picture
             held = state["held"]
@@ -105,50 +101,37 @@ def run_script(options: RunScriptOptions) -> int:
         probe_options = view.probe_options()
         if view.probe and probe_options is not None:
             source.configure_probe(view.probe, probe_options)
-    previous = {s: signal.signal(s, _cancel) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        if options.out:
-            from gpuviz_app.export.video import BackgroundEncoder, VideoWriter
 
-            encoder = BackgroundEncoder(VideoWriter(options.out, frame_size, options.fps, overwrite=options.force),
-                                        max_frames=4)
+    def work(encoder) -> list[str]:
+        state["encoder"] = encoder
         source.run()
-        if source.failure is not None or not source.attached:
-            if encoder is not None:
-                encoder.cancel()
-            if source.failure is not None:
-                print(f"\nerror: {source.failure.summary}", file=sys.stderr)
-                print(source.failure.details.rstrip(), file=sys.stderr)
-            else:
-                print(f"error: {options.script} finished without calling gpuviz_app.attach: nothing to show",
-                      file=sys.stderr)
-            return 1
-        snapshot = source.mailbox.peek()
+        if source.failure is not None:
+            print(f"\nerror: {source.failure.summary}", file=sys.stderr)
+            print(source.failure.details.rstrip(), file=sys.stderr)
+            raise Refused(1)
+        if not source.attached:
+            print(f"error: {options.script} finished without calling gpuviz_app.attach: nothing to show",
+                  file=sys.stderr)
+            raise Refused(1)
         if encoder is not None and state["held"] is not None:
             encoder.put(state["held"][1])
             state["frames"] += 1
-        written = [str(encoder.finish())] if encoder else []
-        encoder = None
-        if options.screenshot:
-            from gpuviz_app.export.image import save_image, snapshot_metadata
+        if not options.screenshot:
+            return []
+        from gpuviz_app.export.image import save_image, snapshot_metadata
 
-            canvas.push(snapshot)
-            save_image(render_view(canvas), options.screenshot, snapshot_metadata(snapshot), overwrite=options.force)
-            written.append(str(Path(options.screenshot)))
-    except (KeyboardInterrupt, Cancelled):
-        if encoder is not None:
-            encoder.cancel()
-        print("\ncancelled: unfinished files were removed", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        if encoder is not None:
-            encoder.cancel()
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        snapshot = source.mailbox.peek()
+        canvas.push(snapshot)
+        save_image(render_view(canvas), options.screenshot, snapshot_metadata(snapshot), overwrite=options.force)
+        return [str(Path(options.screenshot))]
+
+    try:
+        status, written = guarded_outputs(work, options.out, frame_size, options.fps, options.force)
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
         canvas.close()
+    if status:
+        return status
+    snapshot = source.mailbox.peek()
     frames = f", {state['frames']} frames (one every {every} steps)" if state["frames"] else ""
     progress.done(f"ran {options.script} for {snapshot.step} steps on {snapshot.device_name}{frames}")
     print(f"wrote {', '.join(written) or 'nothing'}", file=sys.stderr)

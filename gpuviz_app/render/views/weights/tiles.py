@@ -19,7 +19,7 @@ from vispy import scene
 
 from gpuviz_app.render.colormaps import DIVERGING, apply
 from gpuviz_app.render.axes import format_tick
-from gpuviz_app.render.plot import TEXT, nice_ceil
+from gpuviz_app.render.plot import LEGEND_CHAR, TEXT, nice_ceil, shorten
 from gpuviz_app.render.upload import as_numpy
 from gpuviz_app.render.visuals.texture_image import TextureImage
 
@@ -111,6 +111,7 @@ class Tile:
         self.image = TextureImage(shape, kind, parent=self.view.scene)
         self.label = scene.visuals.Text(layer["label"], color=TEXT, font_size=7, anchor_x="left",
                                         anchor_y="center", parent=self.widget)
+        self.label_choices: tuple[str, ...] = (layer["label"],)  # longest first; the first that fits is shown
         self.bar = self.bar_text = None
         if kind == "diverging":  # a colourbar: +vmax at the top, 0, -vmax at the bottom
             colours = apply(DIVERGING, np.linspace(1.0, 0.0, 64))
@@ -131,6 +132,7 @@ class Tile:
         self.view.pos = (2, LABEL_H)
         self.view.size = (max(w - 4 - bar, 1), max(h - LABEL_H - 2, 1))
         self.label.pos = (4, LABEL_H / 2)
+        self._fit_label()
         if self.bar is not None:
             height = max(h - LABEL_H - 2, 1)
             x = w - bar + 2
@@ -147,7 +149,7 @@ class Tile:
             self.image.set_range(vmax)
             self.bar_text.text = [f"+{format_tick(vmax)}", "0", f"\u2212{format_tick(vmax)}"]
         self.values, self.meta = matrix.values, matrix
-        self.label.text = self.layer["label"]
+        self._set_label(self.layer["label"])
 
     def show_filters(self, grid: Any, normalise: str, upload) -> None:
         means = isinstance(grid, MeanGrid)
@@ -155,7 +157,22 @@ class Tile:
         self.meta = grid
         shown = "" if grid.shown[0] == grid.total[0] else f"  (first {grid.shown[0]} of {grid.total[0]})"
         what = f"mean of {grid.total[1]} channels, " if means else ""
-        self.label.text = f"{self.layer['label']}  {what}{normalise}{shown}"
+        label = self.layer["label"]
+        self._set_label(f"{label}  {what}{normalise}{shown}", f"{label}  {'channel means' if means else normalise}",
+                        label)
+
+    def _set_label(self, *choices: str) -> None:
+        """The label: the first of `choices` that fits the tile's width (else the last, cut),
+        so a long one never runs into the next tile or plot."""
+        self.label_choices = choices
+        self._fit_label()
+
+    def _fit_label(self) -> None:
+        w = self.widget.size[0]
+        chars = max(6, int((w - 6) / LEGEND_CHAR)) if w > 16 else 1_000  # not laid out yet: all of it
+        text = next((c for c in self.label_choices if len(c) <= chars), shorten(self.label_choices[-1], chars))
+        if self.label.text != text:
+            self.label.text = text
 
     def pick(self, canvas: Any, pos: tuple[float, float]) -> Pick | None:
         local = canvas.scene.node_transform(self.view).map(pos)[:2]

@@ -32,6 +32,8 @@ class ProbeHost:
         self.factories: dict[str, ProbeFactory] = dict(factories or {})
         self.demand = demand if demand is not None else ProbeDemand(shown=self.factories)
         self.probes: dict[str, Probe] = {}
+        self._context: Any = None
+        self._trained_round = False
         self.options: dict[str, dict[str, Any]] = {}
         self.parts: dict[str, Any] = {}
         self.versions: dict[str, int] = {}
@@ -47,15 +49,31 @@ class ProbeHost:
         self.make(context)
 
     def make(self, context: Any) -> None:
-        """Fresh probes for `context`, with the options the views asked for."""
-        self.probes = {name: factory(context) for name, factory in self.factories.items()}
+        """Fresh probes for `context`, with the options the views asked for: those of the views
+        on screen now, the others at the round after the first one at step 1 or later (or once
+        shown), so the first trained snapshot does not wait for probes nobody looks at."""
+        self.probes = {}
+        self._context = context
+        self._trained_round = False
         self.closed = False
-        for name, probe in self.probes.items():
+        self._make(self.demand.shown)
+
+    def _make(self, names: Iterable[str]) -> None:
+        for name in sorted(set(names) & self.factories.keys() - self.probes.keys()):
+            probe = self.probes[name] = self.factories[name](self._context)
             self.demand.track(name, probe.budget)
-        for name, options in self.options.items():
-            if name in self.probes:
-                self.probes[name].configure(dict(options))
-        self._tell_shown()
+            if name in self.options:
+                probe.configure(dict(self.options[name]))
+            probe.set_shown(name in self.demand.shown)
+
+    @property
+    def unmade(self) -> set[str]:
+        """Probes of the current run still to be made."""
+        return set() if self.closed else self.factories.keys() - self.probes.keys()
+
+    def make_rest(self) -> None:
+        """Make the current run's probes that are still to be made, now (synchronous use)."""
+        self._make(self.unmade)
 
     def close(self) -> None:
         """Let the probes stop what they started (hooks, background threads)."""
@@ -65,6 +83,7 @@ class ProbeHost:
             except Exception:  # noqa: BLE001 - closing must not hide the reason a run stopped
                 log.exception("closing a probe failed")
         self.probes = {}
+        self._context = None
         self.closed = True
 
     # -- what the views ask -----------------------------------------------------------------
@@ -72,6 +91,8 @@ class ProbeHost:
         """Probes that work between snapshots (the weights tracker) learn whether their view
         is on screen, so they can stop paying for it while hidden."""
         self.demand.set_shown(names)
+        if not self.closed:
+            self._make(self.demand.shown)
         self._tell_shown()
 
     def _tell_shown(self) -> None:
@@ -103,6 +124,8 @@ class ProbeHost:
         """Run the probes the demand says are due; True when any payload was recomputed."""
         demand = self.demand
         ran = False
+        if self._trained_round:  # the first trained snapshot has been published
+            self.make_rest()
         try:
             for name in sorted(self.probes):
                 if not demand.due(name, demand.clock()):
@@ -114,4 +137,5 @@ class ProbeHost:
                 ran = True
         finally:
             demand.round_done()
+        self._trained_round = self._trained_round or context.step >= 1
         return ran

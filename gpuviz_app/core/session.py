@@ -192,6 +192,7 @@ class TrainingSession(CommandMethods):
         host = self.probe_host
         if host.closed:
             host.make(self.trainer.context)
+        host.make_rest()  # no first frame to hurry here
         t = self.trainer
         for _ in range(steps):
             if self.max_steps is not None and t.step_count >= self.max_steps:

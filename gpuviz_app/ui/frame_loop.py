@@ -9,12 +9,14 @@ its state: they connect to its signals and read `snapshot` / `drawn`. Drawing is
 When a frame is drawn: while the display budget (`FramePacer`) allows it; at least every
 `MAX_FRAME_GAP_S`; and at once for a run's first steps and when training stops, resumes or
 finishes (see `_draw_at_once`). Between drawn frames the status still follows the newest
-snapshot every `STATUS_S`.
+snapshot every `STATUS_S`. A run's step-0 snapshot, while it trains, waits up to
+`FIRST_STEP_WAIT_S` for the first trained one (see `_awaiting_first_step`).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Callable
 
 from PySide6 import QtCore
@@ -30,6 +32,7 @@ STATUS_S = 1.0  # between drawn frames the status follows the newest snapshot th
 MAX_FRAME_GAP_S = 2.0  # a frame at least this often, whatever the budget
 PROBE_LEAD_S = 0.1  # payloads are asked for this long before a frame may be drawn
 IDLE_POLL_MS = 250  # while the budget refills, the mailbox is still polled this often
+FIRST_STEP_WAIT_S = 1.0  # a training run's step-0 snapshot is drawn only if no trained one came by then
 
 
 class FrameLoop(QtCore.QObject):
@@ -63,6 +66,8 @@ class FrameLoop(QtCore.QObject):
         self._drawn_time = 0.0
         self._status_time = 0.0
         self._finished_run: int | None = None
+        self._run_offset = 0  # added to the run ids of the source followed (see `start`)
+        self._run_taken = 0.0  # when the first snapshot of the newest run was taken
         self._fps_frames, self._fps_time = 0, time.perf_counter()
         self._timer = make_timer(self, FRAME_MS, self.tick)
         self._timer.setObjectName("gpuviz-frame")
@@ -70,7 +75,11 @@ class FrameLoop(QtCore.QObject):
 
     # -- life ----------------------------------------------------------------------------
     def start(self, source: RunSource) -> None:
-        """Follow `source` from now on; its probes are computed for the frames drawn."""
+        """Follow `source` from now on; its probes are computed for the frames drawn. The run ids
+        of another source than the last go on from the last one taken, so every view sees a new run
+        (each source numbers its own runs from 1)."""
+        if self.source is not None and source is not self.source and self.snapshot is not None:
+            self._run_offset = self.snapshot.run_id + 1
         self.source = source
         source.pace_probes()
         self.pacer.restart()  # start-up's work was not drawing
@@ -99,7 +108,7 @@ class FrameLoop(QtCore.QObject):
         snap = source.mailbox.take()
         if snap is not None:
             self._take(snap)
-        if self.snapshot is None or self.snapshot is self.drawn:
+        if self.snapshot is None or self.snapshot is self.drawn or self._awaiting_first_step():
             return
         ready = self.pacer.ready()
         gap = time.perf_counter() - self._drawn_time
@@ -116,14 +125,26 @@ class FrameLoop(QtCore.QObject):
         self._timer.setInterval(max(FRAME_MS, min(IDLE_POLL_MS, int(wait_s * 1000))))
 
     def _take(self, snap: Snapshot) -> None:
+        if self._run_offset:
+            snap = replace(snap, run_id=snap.run_id + self._run_offset)
         previous, self.snapshot = self.snapshot, snap
         if previous is None or previous.device != snap.device:
             self.device_changed.emit(snap.device)
         if previous is None or previous.run_id != snap.run_id:
+            self._run_taken = time.perf_counter()
             self.run_started.emit(snap.run_id)
         if previous is None or (previous.paused, previous.run_id) != (snap.paused, snap.run_id):
             self._status_time = 0.0  # a change of state is shown at once
         self.snapshot_taken.emit(snap)
+
+    def _awaiting_first_step(self) -> bool:
+        """A run that is training shows its first trained step, not the step 0 before it: drawing
+        step 0 would cost the GUI thread, and the interpreter lock, while the first steps run. A
+        paused, finished or failed run's step 0 is drawn at once, and any after FIRST_STEP_WAIT_S."""
+        snap = self.snapshot
+        if snap.step != 0 or snap.paused or snap.finished or snap.error:
+            return False
+        return time.perf_counter() - self._run_taken < FIRST_STEP_WAIT_S
 
     def _draw_at_once(self) -> bool:
         """A run's first steps, and training stopping, resuming or finishing, are drawn whatever

@@ -2,6 +2,8 @@
 
 The canvas is created when the panel is first painted on screen: a dock tab behind another
 costs no GL context, no visuals and no uploads until someone looks at it, at start-up too.
+The window can also hold a panel's canvas back (`defer_canvas`) until the launch's first
+trained frame is on screen (`allow_canvas`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class ViewPanel(QtWidgets.QWidget):
         self._configured_for: str | None = None
         self._awaiting_draw = False
         self._creation_due = False
+        self._deferred = False
         self._waiting: Snapshot | None = None  # the newest snapshot pushed before the canvas existed
         self._on_options = on_options
         self._on_action = on_action
@@ -153,10 +156,22 @@ class ViewPanel(QtWidgets.QWidget):
         if self.canvas is None:
             self._create_canvas()
 
+    def defer_canvas(self) -> None:
+        """Make no canvas, even on screen, until `allow_canvas` (snapshots pushed meanwhile wait)."""
+        self._deferred = True
+
+    def allow_canvas(self) -> None:
+        """A deferred canvas may be made now: at once if the panel is on screen, else once it is."""
+        if not self._deferred:
+            return
+        self._deferred = False
+        if self._placeholder is not None:
+            self._placeholder.update()  # painted only where it is on screen, which makes the canvas
+
     def _placeholder_painted(self) -> None:
         """The placeholder was painted, so the panel is on screen: Qt keeps a dock tab behind
         another "visible" but moved out of the window, where nothing is painted."""
-        if self.canvas is None and not self._creation_due:
+        if self.canvas is None and not self._creation_due and not self._deferred:
             self._creation_due = True  # not while painting: a new GL widget changes the layout
             QtCore.QTimer.singleShot(0, self, self._create_canvas_if_shown)
 

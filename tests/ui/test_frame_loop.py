@@ -118,3 +118,23 @@ def test_a_load_failure_reported_from_another_thread_arrives_in_the_gui_thread(q
         worker.join()
     qtbot.waitUntil(lambda: bool(heard), timeout=5_000)
     assert heard == [("/data/x.npz: not a zip", threading.main_thread())]
+
+
+def test_a_training_runs_step_zero_waits_for_its_first_trained_step(qapp, monkeypatch):
+    loop, source, _, drawn = make_loop(qapp)
+    source.mailbox.put(snap(0))
+    loop.tick()
+    assert drawn == [] and loop.snapshot.step == 0  # the first steps are coming: step 0 is not drawn
+    source.mailbox.put(snap(3))
+    loop.tick()
+    assert [s.step for s in drawn] == [3]
+    source.mailbox.put(snap(0, run_id=1, paused=True))  # a paused run shows its step 0 at once
+    loop.tick()
+    assert [s.step for s in drawn] == [3, 0]
+    source.mailbox.put(snap(0, run_id=2, finished=True))  # so does a run of no steps
+    loop.tick()
+    assert [s.step for s in drawn] == [3, 0, 0]
+    monkeypatch.setattr("gpuviz_app.ui.frame_loop.FIRST_STEP_WAIT_S", 0.0)  # a first step that is late
+    source.mailbox.put(snap(0, run_id=3))
+    loop.tick()
+    assert [(s.run_id, s.step) for s in drawn][-1] == (3, 0)

@@ -9,6 +9,7 @@ from gpuviz_app.core.view_names import VIEW_NAMES
 from gpuviz_app.render.upload import HostUpload
 from gpuviz_app.render.views import make_view
 from gpuviz_app.ui.panels import ViewPanel
+from tests.ui.conftest import wait_frame
 
 
 def clipped_options(panel) -> list[str]:
@@ -26,6 +27,7 @@ def test_all_views_get_a_readable_cell_of_a_grid(main_window, qtbot):
     window.resize(1600, 1000)
     window.show()
     qtbot.waitExposed(window)
+    wait_frame(qtbot, window, lambda snap: snap.finished, 120_000)  # the docks' canvases come after it
     qtbot.waitUntil(lambda: all(window.panels[n].has_canvas for n in VIEW_NAMES), timeout=20_000)
     qtbot.wait(200)
     assert window.shown_views() == set(VIEW_NAMES)

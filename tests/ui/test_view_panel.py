@@ -150,3 +150,18 @@ def test_a_dock_tab_behind_another_has_no_canvas_until_raised(qtbot):
     qtbot.waitUntil(lambda: behind.has_canvas, timeout=5_000)
     for dock in docks.values():
         dock.widget().canvas.close()
+
+
+def test_a_deferred_canvas_is_made_only_once_allowed(panels, qtbot, qapp):
+    snapshot = metrics_snapshot()
+    panel = panels("metrics")
+    panel.defer_canvas()
+    panel.push(snapshot)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.repaint()  # painted on screen now
+    qapp.processEvents()
+    assert not panel.has_canvas  # on screen, but held back
+    panel.allow_canvas()
+    qtbot.waitUntil(lambda: panel.has_canvas, timeout=5_000)
+    assert panel.views[0]._last is not None  # the snapshot pushed meanwhile was drawn on creation

@@ -148,3 +148,4 @@ def test_a_new_run_with_other_names_drops_the_old_plots(view_canvas):
     assert [g.key for g in view.groups] == ["loss"]
     assert "name:lr" not in view.plots and "name:grad_norm" not in view.plots
     assert view.loss.series["train_loss"].count == 20  # 10 columns x (min, max)
+    assert view.loss.widget.size[1] > 0.9 * 400  # the one plot left takes the whole height

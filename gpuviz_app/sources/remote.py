@@ -56,7 +56,7 @@ class RemoteRun(CommandMethods):
         self.info = info
         self.run_id = run_id
         self.mailbox: Mailbox[Snapshot] = Mailbox()
-        self.history = MetricsHistory()
+        self.history = MetricsHistory(names=())  # only the series the script sends
         self.parts: dict[str, Any] = {}
         self.refs: dict[str, Any] = {}
         self.latest: Snapshot | None = None
@@ -112,7 +112,7 @@ class RemoteRun(CommandMethods):
     def apply(self, message: Message) -> Snapshot:
         """Fold a message into the run: rows into the history, payloads over the older ones."""
         if message.reset:
-            self.history = MetricsHistory()
+            self.history = MetricsHistory(names=())
             self.parts = {}
         for name, (base, steps, values) in message.rows.items():
             have = self._total(name)

@@ -39,6 +39,9 @@ SEND_HWM = 4  # messages queued per window at most
 LINGER_S = 1.0  # at close, at most this long for the final message to leave
 JOIN_WAIT_S = 0.5  # at close, a window whose socket exists gets this long to subscribe
 LAUNCH_WAIT_S = 20.0  # a launched window has this long to start listening before the script goes on
+PROBE_THREADS = ("gpuviz-landscape",)  # probes' threads that compute between steps: joined at close,
+# since a thread still inside torch when the interpreter exits aborts the process
+PROBE_THREADS_WAIT_S = 30.0
 
 
 class RemoteSender:
@@ -137,6 +140,10 @@ class RemoteSender:
             self.unbind(self.current)
         self._socket.close(linger=int(LINGER_S * 1000))
         self._context.term()
+        deadline = time.monotonic() + PROBE_THREADS_WAIT_S
+        for thread in threading.enumerate():
+            if thread.name in PROBE_THREADS and thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     # -- subscriptions ---------------------------------------------------------------------------
     def _watch_subscriptions(self) -> None:

@@ -165,6 +165,18 @@ def test_a_script_in_another_process_streams_its_run_with_steps_and_finite_paylo
     assert [s.step for s in seen] == sorted(s.step for s in seen)  # in order, each a newer step
 
 
+def test_a_script_whose_loss_surface_is_computing_when_it_closes_exits_cleanly(listener):
+    """The landscape's background thread is joined at close: a thread still inside torch when the
+    interpreter exits aborts the process."""
+    proc = subprocess.run([sys.executable, str(REPO / "examples" / "residual_cnn.py"), "--steps", "12",
+                           "--device", "cpu"], env=script_env(listener.address), capture_output=True, text=True,
+                          timeout=600, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert listener.wait_for(lambda l: any(r.finished for r in l.runs()), WAIT_S)
+    (run,) = listener.runs()
+    assert run.latest.step == 12 and run.latest.parts.get("landscape") is not None
+
+
 def test_a_script_with_nobody_listening_trains_to_its_end(address):
     code = textwrap.dedent("""
         import torch, gpuviz_app as gv

@@ -1,7 +1,7 @@
 """Scripts attached from other processes: the window's listener and its Runs menu.
 
 The window listens (`sources.remote.Listener`) at the address the command line gave (by
-default this user's Unix socket). When a script's `gpuviz_app.attach` reaches it, the views
+default this user's Unix socket), from its first frame on. When a script's `gpuviz_app.attach` reaches it, the views
 switch to that run; the Runs menu lists every run heard from (script, name, pid, host, step,
 steps/s, finished) and switches the views to the one chosen. A run whose script ended stays in
 the list. The listener's callbacks come on its own thread and reach Qt through a signal.
@@ -37,18 +37,25 @@ class AttachedRuns(QtCore.QObject):
         self.run_source = run_source
         self.shown: RemoteRun | None = None
         self.listener: Listener | None = None
-        self.problem = ""
-        token = os.environ.get(TOKEN_ENV, "")
-        try:
-            network = bool(address) and not is_local(address)
-            self.listener = Listener(address or None, token=token, allow_network=network,
-                                     on_run=self._heard.emit)
-        except AddressError as exc:
-            self.problem = str(exc)
-            log.warning("gpuviz: not listening for scripts: %s", exc)
+        self.address = address
+        self.problem = "starting"
         self._heard.connect(self._appeared, QtCore.Qt.ConnectionType.QueuedConnection)
         menu.aboutToShow.connect(self._fill_menu)
         window.installEventFilter(self)
+
+    def start(self) -> None:
+        """Listen from now on (once; zmq is imported here, after the window's first frame)."""
+        if self.listener is not None or self.problem != "starting":
+            return
+        token = os.environ.get(TOKEN_ENV, "")
+        try:
+            network = bool(self.address) and not is_local(self.address)
+            self.listener = Listener(self.address or None, token=token, allow_network=network,
+                                     on_run=self._heard.emit)
+            self.problem = ""
+        except AddressError as exc:
+            self.problem = str(exc)
+            log.warning("gpuviz: not listening for scripts: %s", exc)
 
     def runs(self) -> list[RemoteRun]:
         return self.listener.runs() if self.listener is not None else []
@@ -59,6 +66,7 @@ class AttachedRuns(QtCore.QObject):
         self.run_source(run)
 
     def close(self) -> None:
+        self.problem = "closed"
         if self.listener is not None:
             self.listener.close()
 
@@ -69,7 +77,8 @@ class AttachedRuns(QtCore.QObject):
     def _fill_menu(self) -> None:
         self.menu.clear()
         if self.listener is None:
-            self.menu.addAction(f"Not listening: {self.problem}").setEnabled(False)
+            self.menu.addAction(f"Not listening: {self.problem}" if self.problem != "starting"
+                                else "Listening once training has started").setEnabled(False)
             return
         runs = self.runs()
         if not runs:
@@ -95,9 +104,10 @@ def describe(run: RemoteRun) -> str:
     return f"{run.title}: step {run.step:,}, {state}"
 
 
-def install(window: QtWidgets.QMainWindow, address: str | None,
-            run_source: Callable[[RunSource], None]) -> AttachedRuns | None:
-    """The Runs menu and its listener (before Help), or None when the window should not listen."""
+def install(window: QtWidgets.QMainWindow, address: str | None, run_source: Callable[[RunSource], None],
+            start: QtCore.SignalInstance) -> AttachedRuns | None:
+    """The Runs menu (before Help) and its listener, started by the `start` signal (the window's
+    first frame: nothing competes with torch's import before), or None when the window should not listen."""
     if address is None:
         return None
     bar = window.menuBar()
@@ -107,4 +117,6 @@ def install(window: QtWidgets.QMainWindow, address: str | None,
         bar.insertMenu(help_menu, menu)
     else:
         bar.addMenu(menu)
-    return AttachedRuns(window, menu, address, run_source)
+    runs = AttachedRuns(window, menu, address, run_source)
+    start.connect(runs.start)
+    return runs

@@ -23,6 +23,16 @@ def envelope(d: Decimated) -> np.ndarray:
     return xy
 
 
+def percentile(values: np.ndarray, q: float) -> float:
+    """`np.percentile(values, q)` (linear interpolation) without its first call's import of
+    numpy.ma, which would fall on the launch's first trained frame."""
+    ordered = np.sort(values, axis=None)
+    position = (len(ordered) - 1) * q / 100.0
+    below = int(math.floor(position))
+    above = min(below + 1, len(ordered) - 1)
+    return float(ordered[below] + (ordered[above] - ordered[below]) * (position - below))
+
+
 def loss_scale(mode: str, d: Decimated) -> tuple[str, float]:
     """The loss axis ("linear", "log" or "clipped") and the clip value for `mode`.
 
@@ -33,14 +43,14 @@ def loss_scale(mode: str, d: Decimated) -> tuple[str, float]:
     low = d.ymin[np.isfinite(d.ymin)]
     if mode == "linear" or not len(top):
         return "linear", math.inf
-    clip = nice_ceil(2.0 * float(np.percentile(top, 90)))
+    clip = nice_ceil(2.0 * percentile(top, 90))
     positive = bool(len(low)) and float(low.min()) > 0
     if mode == "log":
         return ("log", math.inf) if positive else ("clipped", clip)
     if mode == "clipped":
         return "clipped", clip
-    peak, typical = float(top.max()), float(np.median(top))
-    floor = float(np.percentile(low, 5)) if len(low) else 0.0
+    peak, typical = float(top.max()), percentile(top, 50)
+    floor = percentile(low, 5) if len(low) else 0.0
     spike = peak > SPIKE * typical or (floor > 0 and peak > SPAN * floor)
     if not spike:
         return "linear", math.inf

@@ -41,7 +41,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -267,10 +267,13 @@ def run_arm(arm: Arm, steps: int, script: Path, env: dict | None = None, timeout
         finally:
             if consumer is not None:
                 consumer.close()
-        if proc.returncode != 0:
+        if not os.path.exists(out):
             raise RuntimeError(f"{arm.key} arm exited {proc.returncode}: {proc.stderr[-800:]}")
         with open(out) as f:
             result = json.load(f)
+        if proc.returncode != 0:  # its steps were timed; how it ended is reported with them
+            last = proc.stderr.strip().splitlines()[-1:] or [""]
+            result["exit_error"] = f"exited {proc.returncode} after its last step ({last[0][:200]})"
     if consumer is not None:
         if consumer.first_weights_step is None:
             raise RuntimeError(f"{arm.key} arm: no weights payload reached the listener")
@@ -305,6 +308,7 @@ class Measured:
     repeats: int
     steps: int
     skip: int
+    exit_errors: dict[str, str] = field(default_factory=dict)  # arm key -> how a run of it ended badly
 
 
 def measure(arms: tuple[Arm, ...], steps: int, skip: int, repeats: int, env: dict | None = None) -> Measured:
@@ -326,17 +330,24 @@ def measure(arms: tuple[Arm, ...], steps: int, skip: int, repeats: int, env: dic
                 if start > steps - 2:
                     raise RuntimeError(f"{arm.key} arm: the listener had nothing before step {start}")
                 m.rates[arm.key].append(steady_rate(result["times"], start))
+                if "exit_error" in result:
+                    m.exit_errors[arm.key] = result["exit_error"]
                 if arm.key == "remote_weights":
                     m.latency.extend(latencies(result, start))
     return m
 
 
-def _rate_figure(key: str, title: str, arm: str, med: dict[str, float], how: str, goal: float | None,
-                 what: str) -> Figure:
+def _exits(m: Measured, *arms: str) -> str:
+    return "".join(f"; the {arm} arm {m.exit_errors[arm]}" for arm in arms if arm in m.exit_errors)
+
+
+def _rate_figure(key: str, title: str, arm: str, m: Measured, med: dict[str, float], how: str,
+                 goal: float | None, what: str) -> Figure:
     over = overhead_percent(med[arm], med["bare"])
     return Figure(key, title, med[arm], "steps/s", peer=med["bare"], peer_name="the same script bare",
                   higher_is_better=True, goal=goal, goal_text=f">={goal:.2f}x" if goal else "",
-                  note=f"{how}; {what}; overhead {over:+.1f}%", extra={"overhead_percent": over})
+                  note=f"{how}; {what}; overhead {over:+.1f}%" + _exits(m, arm, "bare"),
+                  extra={"overhead_percent": over})
 
 
 def _peer_figure(peer: str, freq: int, ours_key: str, med: dict[str, float], m: Measured,
@@ -366,7 +377,8 @@ def _peer_figure(peer: str, freq: int, ours_key: str, med: dict[str, float], m: 
     return Figure(key, title, floored, "%", peer=max(theirs, OVERHEAD_FLOOR), peer_name=name,
                   note=(f"{how}; ours: attached out-of-process, weights view's probe, every step; "
                         f"peer {med[arm]:.4g} steps/s ({theirs:+.1f}%), bare {bare:.4g} steps/s"
-                        + ("" if equal else "; ours bins every step, 10x the peer's histograms") + floor_note),
+                        + ("" if equal else "; ours bins every step, 10x the peer's histograms") + floor_note
+                        + _exits(m, arm, ours_key)),
                   extra={"overhead_percent": ours, "peer_overhead_percent": theirs, "peer_rate": med[arm],
                          "bare_rate": bare}, **goal)
 
@@ -376,15 +388,15 @@ def figures(m: Measured) -> list[Figure]:
     med = {key: statistics.median(v) for key, v in m.rates.items() if v}
     how = f"median of {m.repeats}, steps {m.skip}-{m.steps} of the residual CNN example on the CPU"
     result = [_rate_figure("attach.in_process", "Script attached in-process, weights live (steps/s)",
-                           "in_process", med, how, None,
+                           "in_process", m, med, how, None,
                            "run by ScriptSource as `gpuviz run` does, weights probe every step")]
     result.append(_rate_figure(
         "attach.out_of_process", "Script attached out-of-process, weights live (steps/s)", "remote_weights",
-        med, how, 0.90, "sent over ZeroMQ (ipc) to a listener in the bench's process, weights probe every step"))
+        m, med, how, 0.90, "sent over ZeroMQ (ipc) to a listener in the bench's process, weights probe every step"))
     if "remote" in med:
         result.append(_rate_figure(
             "attach.out_of_process_all_views", "Script attached out-of-process, every view (steps/s)", "remote",
-            med, how, 0.90, "plain gv.attach as a user writes it: the sender runs every view's probe "
+            m, med, how, 0.90, "plain gv.attach as a user writes it: the sender runs every view's probe "
             "(weights, embedding, loss surface) while a window listens"))
     for freq in (1, 10):
         for peer in ("wandb", "tensorboard"):
@@ -405,6 +417,6 @@ def figures(m: Measured) -> list[Figure]:
 
 
 def run(quick: bool) -> list[Figure]:
-    steps, skip, repeats = (16, 6, 1) if quick else (60, 10, 3)
+    steps, skip, repeats = (12, 4, 1) if quick else (60, 10, 3)
     arms = tuple(arm for arm in ARMS if arm.quick or not quick)
     return figures(measure(arms, steps, skip, repeats))

@@ -76,6 +76,8 @@ class SeriesHistory:
         m = len(values)
         if m == 0:
             return
+        if np.any(steps[1:] < steps[:-1]) or (self.n and steps[0] < self.last[self.n - 1]):
+            raise ValueError("steps must not go back: drawing finds a step range by bisection")
         finite = np.isfinite(values)
         values = np.where(finite, values, np.nan)
         entries = self._store.place(self.total, m)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pytest
 
 from gpuviz_app.core.history import EXTRA_CAPACITY, MetricsHistory
 
@@ -73,3 +74,12 @@ def test_other_series_are_kept_in_fewer_buckets_than_the_four_built_in_ones():
     rows = history.rows("lr")
     assert len(rows) <= EXTRA_CAPACITY and rows["count"].sum() == n
     assert rows["max"].max() == 1.0 and rows["min"].min() == 0.0
+
+
+def test_steps_that_go_back_are_refused_and_leave_the_series_as_it_was():
+    history = MetricsHistory(capacity=16, names=())
+    history.append("lr", np.array([1, 2, 2, 3]), np.ones(4))  # a repeated step is fine (an evaluation after it)
+    for steps in (np.array([5, 4]), np.array([2])):
+        with pytest.raises(ValueError, match="must not go back"):
+            history.append("lr", steps, np.ones(len(steps)))
+    assert history.total("lr") == 4 and history.step_range() == (1, 3)

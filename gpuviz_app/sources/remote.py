@@ -259,17 +259,19 @@ class Listener:
         except Exception as exc:  # noqa: BLE001 - nothing a peer sends may stop the listener
             self._drop(f"the message could not be read ({type(exc).__name__})")
             return
-        new = False
         with self._lock:
             run = self._runs.get(message.run.key)
-            if run is None:
-                run = self._runs[message.run.key] = RemoteRun(message.run, len(self._runs) + 1)
-                new = True
+        new = run is None
+        if new:
+            run = RemoteRun(message.run, len(self._runs) + 1)
         try:
             run.apply(message)
         except Exception as exc:  # noqa: BLE001 - a message that decodes but does not fit the run
             self._drop(f"the message does not fit its run ({type(exc).__name__}: {exc})")
             return
+        if new:
+            with self._lock:
+                self._runs[message.run.key] = run  # listed once it has a snapshot
         if new and self.on_run is not None:
             self.on_run(run)
         if self.on_message is not None:

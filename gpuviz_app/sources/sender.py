@@ -36,6 +36,7 @@ from gpuviz_app.sources.wire import Encoder, RunInfo
 log = logging.getLogger(__name__)
 
 SEND_HWM = 4  # messages queued per window at most
+MAX_PENDING_CHUNKS = 4096  # flushes of metric rows kept for a window that is behind
 LINGER_S = 1.0  # at close, at most this long for the final message to leave
 JOIN_WAIT_S = 0.5  # at close, a window whose socket exists gets this long to subscribe
 LAUNCH_WAIT_S = 20.0  # a launched window has this long to start listening before the script goes on
@@ -184,8 +185,12 @@ class RemoteSender:
 
     # -- messages --------------------------------------------------------------------------------
     def _add_rows(self, name: str, steps: np.ndarray, values: np.ndarray) -> None:
-        if self.subscribers:
-            self._rows.setdefault(name, []).append((steps.copy(), values.copy()))
+        if not self.subscribers or self._reset:
+            return  # the next message carries the whole history
+        chunks = self._rows.setdefault(name, [])
+        chunks.append((steps.copy(), values.copy()))
+        if len(chunks) > MAX_PENDING_CHUNKS:  # a window that takes nothing for long: send the history instead
+            self._rows, self._reset = {}, True
 
     def _publish(self, run: AttachedRun, finished: bool = False) -> None:
         self._last_publish = time.perf_counter()
@@ -199,7 +204,8 @@ class RemoteSender:
             self.steps_per_s = rate if not self.steps_per_s else 0.7 * self.steps_per_s + 0.3 * rate
             self._rate_steps, self._rate_time = 0, 0.0
         parts = {name: payload for name, payload in self.probe_host.parts.items()
-                 if payload is not None and self._sent_versions.get(name) != self.probe_host.versions.get(name)}
+                 if payload is not None and (self._reset  # a window starting afresh gets every payload
+                                             or self._sent_versions.get(name) != self.probe_host.versions.get(name))}
         rows = self._history_rows(run) if self._reset else self._pending_rows()
         snapshot = {
             "step": run.step_count, "wall_time": self._step_time, "steps_per_s": float(self.steps_per_s),
@@ -211,10 +217,8 @@ class RemoteSender:
         self._seq += 1
         frames = self.encoder.encode(self.info, self._seq, snapshot, run.latest(), self.probe_host.versions,
                                      parts, rows, reset=self._reset)
-        try:
-            self._socket.send_multipart(frames, flags=self._zmq.NOBLOCK, copy=False)
-        except self._zmq.Again:
-            self.stats["dropped"] += 1
+        if not self._send(frames, LINGER_S if finished else 0.0):  # the run's last message may wait a moment
+            self.stats["dropped"] += 1  # the window is behind: this frame is dropped, never waited for
             return
         self.stats["sent"] += 1
         for name, (base, steps, _) in rows.items():
@@ -222,6 +226,17 @@ class RemoteSender:
         self._rows = {}
         self._reset = False
         self._sent_versions.update({name: self.probe_host.versions[name] for name in parts})
+
+    def _send(self, frames: list, patience_s: float) -> bool:
+        deadline = time.monotonic() + patience_s
+        while True:
+            try:
+                self._socket.send_multipart(frames, flags=self._zmq.NOBLOCK, copy=False)
+                return True
+            except self._zmq.Again:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.01)
 
     def _pending_rows(self) -> dict[str, tuple[int, np.ndarray, np.ndarray]]:
         out = {}

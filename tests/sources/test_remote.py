@@ -196,3 +196,53 @@ def test_a_script_with_nobody_listening_trains_to_its_end(address):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split() == ["300", "0", "True"]
     assert "no gpuviz is listening at" in proc.stderr
+
+
+def test_a_window_that_starts_late_gets_the_whole_history_and_the_payloads(address):
+    import time
+
+    import torch
+
+    import gpuviz_app as gv
+    from gpuviz_app.core.attached_run import hosting
+    from gpuviz_app.sources.sender import RemoteSender
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    x, y = torch.randn(64, 4), torch.randn(64, 1)
+    sender = RemoteSender(address, views=("weights",), publish_hz=1e9)  # every step
+    with hosting(sender):
+        viz = gv.attach(model, loss_fn=torch.nn.MSELoss(), optimizer=opt, sample=(x, y))
+
+    def step() -> None:
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        viz.step(loss=loss, **{"train/lr": 0.05})
+
+    try:
+        for _ in range(40):  # nobody listens: nothing is made or sent
+            step()
+        assert sender.stats["sent"] == 0 and sender.stats["skipped"] > 0
+        late = Listener(address)
+        try:
+            deadline = time.monotonic() + WAIT_S
+            while not late.runs() and time.monotonic() < deadline:
+                step()  # until the window has subscribed and heard from the script
+            (run,) = late.runs()
+            assert run.latest.parts["weights"] is not None  # the first message a late window gets is complete
+            for _ in range(5):
+                step()
+            viz.close()
+            assert late.wait_for(lambda l: run.finished, WAIT_S)
+            # the steps from before the window listened are there too
+            assert run.history.total("train_loss") == run.history.total("train/lr") == viz.step_count
+            steps = run.history.rows("train_loss")["first_step"]
+            assert steps.tolist() == list(range(1, viz.step_count + 1))
+        finally:
+            late.close()
+    finally:
+        viz.close()
+        sender.close()

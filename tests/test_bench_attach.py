@@ -60,3 +60,12 @@ def test_overheads_are_per_step_times_against_the_bare_script():
     assert tb.ratio == pytest.approx(150.0 / (100 * (10.0 / 9.5 - 1)))
     assert report["attach.out_of_process"].ratio == pytest.approx(0.95)
     assert report["attach.latency_p95"].ours == pytest.approx(29.0)
+
+
+def test_an_arm_that_crashed_at_exit_is_reported_with_its_figure():
+    m = _measured({})
+    m.exit_errors["remote_weights"] = "exited -6 after its last step (terminate called)"
+    report = {f.key: f for f in figures(m)}
+    assert "exited -6" in report["attach.out_of_process"].note
+    assert "exited -6" in report["attach.vs_wandb"].note
+    assert "exited" not in report["attach.in_process"].note

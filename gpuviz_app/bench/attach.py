@@ -417,6 +417,9 @@ def figures(m: Measured) -> list[Figure]:
 
 
 def run(quick: bool) -> list[Figure]:
+    if not EXAMPLE.exists():
+        raise RuntimeError(f"the attach bench runs {EXAMPLE.name} from a source checkout's examples/ folder, "
+                           f"not found at {EXAMPLE}")
     steps, skip, repeats = (12, 4, 1) if quick else (60, 10, 3)
     arms = tuple(arm for arm in ARMS if arm.quick or not quick)
     return figures(measure(arms, steps, skip, repeats))

@@ -79,6 +79,7 @@ class RemoteSender:
         self._last_publish = 0.0
         self._step_end = 0.0
         self._step_time = 0.0
+        self._probes_made = False
         self._rate_steps, self._rate_time = 0, 0.0
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.XPUB)
@@ -101,7 +102,8 @@ class RemoteSender:
                             started=run.started, run=self._runs)
         self._rows, self._base, self._sent_versions, self._reset = {}, {}, {}, True
         run.row_sink = self._add_rows
-        self.probe_host.start_run(run.context)
+        self.probe_host.close()
+        self._probes_made = False  # made when a window first subscribes: a script alone pays nothing
         self._watch_subscriptions()
         self._publish(run)
         self._step_end = time.perf_counter()
@@ -160,6 +162,9 @@ class RemoteSender:
                 joined = True
             elif event[:1] == b"\x00":
                 self.subscribers = max(0, self.subscribers - 1)
+        if self.subscribers and not self._probes_made and self.current is not None:
+            self.probe_host.start_run(self.current.context)
+            self._probes_made = True
         if joined:
             self._reset = True
             self._sent_versions = {}

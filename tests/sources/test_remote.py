@@ -180,7 +180,7 @@ def test_a_script_whose_loss_surface_is_computing_when_it_closes_exits_cleanly(l
 def test_a_script_with_nobody_listening_trains_to_its_end(address):
     code = textwrap.dedent("""
         import torch, gpuviz_app as gv
-        model = torch.nn.Linear(4, 1)  # a model the embedding view cannot show costs the loop nothing
+        model = torch.nn.Linear(4, 1)
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
         x, y = torch.randn(64, 4), torch.randn(64, 1)
         with gv.attach(model, loss_fn=torch.nn.MSELoss(), optimizer=opt, sample=(x, y)) as viz:
@@ -246,3 +246,31 @@ def test_a_window_that_starts_late_gets_the_whole_history_and_the_payloads(addre
     finally:
         viz.close()
         sender.close()
+
+
+def test_a_model_a_view_cannot_show_still_trains_and_sends_the_other_views(listener, caplog):
+    import time
+
+    import torch
+
+    import gpuviz_app as gv
+    from gpuviz_app.core.attached_run import hosting
+    from gpuviz_app.sources.sender import RemoteSender
+
+    model = torch.nn.Linear(4, 1)  # the embedding probe needs a layer inside the model: it refuses this one
+    x, y = torch.randn(32, 4), torch.randn(32, 1)
+    sender = RemoteSender(listener.address, views=("embedding", "weights"))
+    with hosting(sender):
+        viz = gv.attach(model, loss_fn=torch.nn.MSELoss(), sample=(x, y))
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while not listener.runs() and time.monotonic() < deadline:  # until the listener has heard a step
+            viz.step(loss=torch.nn.functional.mse_loss(model(x), y))
+        viz.close()
+        assert listener.wait_for(lambda l: l.runs()[0].finished, WAIT_S)
+    finally:
+        viz.close()
+        sender.close()
+    last = listener.runs()[0].latest
+    assert last.parts.get("weights") is not None and last.parts.get("embedding") is None
+    assert "the embedding view cannot show this model" in caplog.text

@@ -95,6 +95,14 @@ class EmbeddingProbe(Probe):
         self._buffer: torch.Tensor | None = None
         self._limited = ""
         self._missing = ""
+        self._now = False  # the next call projects whatever `every` says (see `settle`)
+
+    def settle(self, context: RunContext, timeout: float | None = None, final: bool = False) -> bool:
+        """`final` (a run's last step, or a picture about to be exported): the next call projects
+        the weights as they are then, so the cloud shows the same step as the other views."""
+        if final and self._last_step != context.step:
+            self._now = True
+        return True
 
     def configure(self, options: dict[str, Any]) -> None:
         """Apply the view's choices (unknown keys ignored); takes effect at the next call."""
@@ -169,7 +177,7 @@ class EmbeddingProbe(Probe):
         method = o["method"]
         key = (layer, o["samples"], o["dims"], method)
         restart = key != self._key
-        if not restart and self._last is not None and context.step - self._last_step < o["every"]:
+        if not restart and not self._now and self._last is not None and context.step - self._last_step < o["every"]:
             return self._last
         if restart:
             self._restart(context, key, layer, method)
@@ -188,6 +196,7 @@ class EmbeddingProbe(Probe):
             return self._last
         if positions is None:
             return self._last
+        self._now = False
         self._last_step = context.step
         self._frame_no += 1
         self._last = EmbeddingFrame(

@@ -274,3 +274,20 @@ def test_a_model_a_view_cannot_show_still_trains_and_sends_the_other_views(liste
     last = listener.runs()[0].latest
     assert last.parts.get("weights") is not None and last.parts.get("embedding") is None
     assert "the embedding view cannot show this model" in caplog.text
+
+
+def test_a_loopback_tcp_address_works_where_unix_sockets_do_not():
+    import socket as net
+
+    with net.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    listening = Listener(f"tcp://127.0.0.1:{port}")
+    try:
+        context, socket = connected_publisher(listening.address)
+        socket.send_multipart(good_message(step=3))
+        assert listening.wait_for(lambda l: any(r.step == 3 for r in l.runs()), WAIT_S)
+        socket.close()
+        context.term()
+    finally:
+        listening.close()

@@ -80,7 +80,7 @@ def launch_parser() -> argparse.ArgumentParser:
                     "(with --steps N --quit-when-done it exits by itself).\n\n"
                     "subcommands (gpuviz SUBCOMMAND --help for each one's options):\n"
                     "  record            train with no display; save a screenshot or video of a view\n"
-                    "  run               run your own training script; save a screenshot or video of a view\n"
+                    "  run               run your own training script in the window (or save a screenshot or video)\n"
                     "  inspect           print what the loader finds in a dataset\n"
                     "  bench             measure gpuviz against the tools it replaces\n"
                     "  install-desktop   add (or --uninstall) the desktop launcher entry and file types",
@@ -97,6 +97,11 @@ def launch_parser() -> argparse.ArgumentParser:
     p.add_argument("--views", type=view_list, default=None, metavar="NAMES",
                    help="views to show side by side, e.g. metrics,embedding, or 'all' (default: the saved "
                         "layout; metrics plus tabbed docks the first time)")
+    p.add_argument("--listen", default="", metavar="ADDRESS",
+                   help="where scripts calling gpuviz_app.attach in other processes reach this window: "
+                        "ipc://PATH or tcp://HOST:PORT (default: GPUVIZ_ADDRESS, else a socket private to "
+                        "you; a network address needs GPUVIZ_TOKEN, which senders must give too)")
+    p.add_argument("--no-listen", action="store_true", help="do not listen for scripts in other processes")
     p.add_argument("--version", action="version", version=f"gpuviz {__version__}")
     return p
 
@@ -115,7 +120,7 @@ def launch_options(argv: Sequence[str]) -> LaunchOptions:
             parser.exit(2, f"error: {problem}\n")  # before the window opens and training starts
     return LaunchOptions(path=args.path, device=args.device, steps=args.steps,
                          quit_when_done=args.quit_when_done, screenshot=args.screenshot, force=args.force,
-                         views=args.views,
+                         views=args.views, listen=None if args.no_listen else args.listen,
                          train_changes=checked_train_changes(parser, args))
 
 
@@ -181,16 +186,22 @@ def cmd_record(argv: Sequence[str]) -> int:
 def run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="gpuviz run",
-        description="Run your own training script (which calls gpuviz_app.attach) with no display, and save "
-                    "a screenshot or video of a view. The script's code runs, as if started with python.")
+        description="Run your own training script (which calls gpuviz_app.attach) in the window, in place of the "
+                    "built-in training; with --screenshot or --out, with no display, saving a picture or video "
+                    "of a view instead. The script's code runs, as if started with python.")
     p.add_argument("--steps", type=int, default=None, help="stop the script at its N-th viz.step (default: "
                                                              "let it run to its end)")
-    p.add_argument("--view", default="metrics", choices=(DASHBOARD, *VIEW_NAMES))
-    p.add_argument("--screenshot", metavar="PNG", help="the final frame as PNG (or JPEG for .jpg/.jpeg)")
-    p.add_argument("--out", metavar="FILE", help="video file: .mp4 (H.264), .webm (VP9) or .gif")
+    p.add_argument("--quit-when-done", action="store_true", help="window: exit once the script has ended "
+                                                                  "(status 1 if it raised)")
+    p.add_argument("--views", type=view_list, default=None, metavar="NAMES",
+                   help="window: views to show side by side, e.g. metrics,weights, or 'all'")
+    p.add_argument("--view", default=None, choices=(DASHBOARD, *VIEW_NAMES),
+                   help="with --screenshot/--out: the view to draw (default metrics)")
+    p.add_argument("--screenshot", metavar="PNG", help="no window: the final frame as PNG (or JPEG for .jpg/.jpeg)")
+    p.add_argument("--out", metavar="FILE", help="no window: video file: .mp4 (H.264), .webm (VP9) or .gif")
     p.add_argument("--size", default=None, metavar="WxH",
                    help="layout size in pixels (default: the view's; 1280x720 for the dashboard)")
-    p.add_argument("--fps", type=float, default=30.0, help="frames per second of the video (default 30)")
+    p.add_argument("--fps", type=float, default=None, help="frames per second of the video (default 30)")
     p.add_argument("--every", type=int, default=None, metavar="K", help="one video frame every K steps")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.add_argument("script", metavar="SCRIPT.py", help="the training script to run")
@@ -198,14 +209,21 @@ def run_parser() -> argparse.ArgumentParser:
     return p
 
 
+HEADLESS_ONLY = ("view", "size", "fps", "every")
+
+
 def cmd_run(argv: Sequence[str]) -> int:
+    """With --screenshot or --out: headless, as `gpuviz record`; otherwise the window runs the script."""
     parser = run_parser()
     args = parser.parse_args(list(argv))
-    if not args.out and not args.screenshot:
-        parser.error("give --screenshot PNG and/or --out FILE")
     if args.steps is not None and args.steps < 1:
         parser.error("--steps must be >= 1")
-    if (args.every is not None and args.every < 1) or not args.fps > 0:
+    if not args.out and not args.screenshot:
+        return run_in_window(parser, args)
+    if args.views is not None:
+        parser.error("--views is for the window; with --screenshot/--out, --view names the view to draw")
+    fps = 30.0 if args.fps is None else args.fps
+    if (args.every is not None and args.every < 1) or not fps > 0:
         parser.error("--every must be >= 1 and --fps > 0")
     try:
         size = parse_size(args.size)
@@ -214,9 +232,32 @@ def cmd_run(argv: Sequence[str]) -> int:
     from gpuviz_app.export.run_options import RunScriptOptions
     from gpuviz_app.export.run_script import run_script
 
-    return run_script(RunScriptOptions(script=args.script, args=list(args.args), steps=args.steps, view=args.view,
-                                       out=args.out, screenshot=args.screenshot, size=size, fps=args.fps,
-                                       every=args.every, force=args.force))
+    return run_script(RunScriptOptions(script=args.script, args=list(args.args), steps=args.steps,
+                                       view=args.view or "metrics", out=args.out, screenshot=args.screenshot,
+                                       size=size, fps=fps, every=args.every, force=args.force))
+
+
+def run_in_window(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """`gpuviz run SCRIPT.py` with neither --screenshot nor --out: the window runs the script."""
+    given = [f"--{name}" for name in HEADLESS_ONLY if getattr(args, name) is not None]
+    if given:
+        verb = "applies" if len(given) == 1 else "apply"
+        parser.error(f"{', '.join(given)} {verb} only with --screenshot or --out (without them the window opens)")
+    from gpuviz_app.export.run_script import script_problem
+    from gpuviz_app.ui.launch_options import display_available
+
+    problem = script_problem(args.script)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    if not display_available():
+        print("error: no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set); give "
+              "--screenshot PNG or --out FILE to run the script without one", file=sys.stderr)
+        return 2
+    from gpuviz_app.ui.app import run_app
+
+    return run_app(LaunchOptions(steps=args.steps, quit_when_done=args.quit_when_done, views=args.views,
+                                 script=args.script, script_args=tuple(args.args)))
 
 
 def cmd_inspect(argv: Sequence[str]) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Callable
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -17,7 +18,9 @@ from gpuviz_app.export.atomic import OutputExists
 from gpuviz_app.render.upload import HostUpload, UploadPath
 from gpuviz_app.render.views import VIEW_CLASSES, make_view
 from gpuviz_app.render.views.base import View
-from gpuviz_app.ui import dataset_actions
+from gpuviz_app.sources.base import RunSource
+from gpuviz_app.ui import attached_runs
+from gpuviz_app.ui import dataset_actions, script_actions
 from gpuviz_app.ui import settings as store
 from gpuviz_app.ui import timing
 from gpuviz_app.ui import window_state
@@ -25,6 +28,7 @@ from gpuviz_app.ui.controls import TrainingControls
 from gpuviz_app.ui.diagnostics import Diagnostics, collect
 from gpuviz_app.ui.display_rate import install_display_rate
 from gpuviz_app.ui.export_actions import install_export
+from gpuviz_app.ui.first_frame import FirstFrames
 from gpuviz_app.ui.frame_loop import FrameLoop
 from gpuviz_app.ui.help_actions import install_help_actions
 from gpuviz_app.ui.launch_options import LaunchOptions
@@ -41,7 +45,13 @@ CONFIG_KEY = "training/config"
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    """`options` says what the command line asked; `pacer` replaces the display budget (tests)."""
+    """`options` says what the command line asked; `pacer` replaces the display budget (tests).
+
+    `source` is the run shown and commanded: the built-in `session`, or a user's script; one
+    training thread runs it at a time (`run_source`). `source_changed(source)` says when the
+    views follow another one."""
+
+    source_changed = QtCore.Signal(object)
 
     def __init__(self, options: LaunchOptions, pacer: FramePacer | None = None) -> None:
         super().__init__()
@@ -51,8 +61,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.resize(1280, 800)
         self.upload: UploadPath = HostUpload("host staging")
         self.config = self._initial_config()
-        self.session: TrainingSession | None = None
+        self.session: TrainingSession | None = None  # the built-in training (the last one made)
+        self.source: RunSource | None = None
         self.thread: TrainingThread | None = None
+        self._next_source: tuple[RunSource, Callable[[], None] | None] | None = None
         self.exit_code = 0
         self._finishing = False
 
@@ -70,6 +82,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.datasets = dataset_actions.install(
             self, self.file_menu, scripted=options.scripted, train_on=self.train_on, configure=self.configure,
             model=lambda: self.config.model, augment=self.config.augment)
+        self.scripts = script_actions.install(
+            self, self.file_menu, self.train_menu, self.controls, run_source=self.run_source,
+            probe_names=self._probe_names, quit_when_done=options.quit_when_done)
+        self.datasets.drop.on_script = self.scripts.ask_to_run
         self.exporter = install_export(self, self.file_menu, self.frames)
         self.display_rate = install_display_rate(self.view_menu, self.frames.pacer)
         window_state.restore_layout(self, self.docks)
@@ -81,6 +97,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._start_timer.setObjectName("gpuviz-start")
         self._finish_timer = make_timer(self, 50, self._finish, single_shot=True)
         self._connect_frames()
+        self.attached_runs = attached_runs.install(self, options.listen, self.run_source, self.first_frames.done)
 
     # -- construction -------------------------------------------------------------------
     def _initial_config(self) -> TrainConfig:
@@ -121,7 +138,7 @@ class MainWindow(QtWidgets.QMainWindow):
         quit_action = self.file_menu.addAction("&Quit")
         quit_action.setShortcut(QtGui.QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
-        train = menu.addMenu("&Training")
+        self.train_menu = train = menu.addMenu("&Training")
         for action in (self.controls.play, self.controls.step, self.controls.reset):
             train.addAction(action)
         self.view_menu = menu.addMenu("&View")
@@ -137,22 +154,12 @@ class MainWindow(QtWidgets.QMainWindow):
         frames.status_due.connect(self._show_status)
         frames.finished.connect(self._on_finished)
         frames.load_failed.connect(self._report_load_error)
-        metrics = self.panels["metrics"]
-        if metrics.has_canvas:
-            self._watch_first_paints()
-        else:
-            metrics.canvas_created.connect(self._watch_first_paints)
-
-    def _watch_first_paints(self, *_) -> None:
-        self.panels["metrics"].canvas.canvas.events.draw.connect(self._first_paints)
-
-    def _first_paints(self, event=None) -> None:
-        """Start-up marks for `gpuviz bench`: the first paint, and the first with trained steps."""
-        timing.mark("window_shown")
-        drawn = self.frames.drawn
-        if drawn is not None and drawn.step > 0:
-            timing.mark("first_training_frame")
-            self.panels["metrics"].canvas.canvas.events.draw.disconnect(self._first_paints)
+        # The docks make their canvases once the first trained frame is on screen (a screenshot
+        # at the end of a short run must find them made).
+        self.first_frames = FirstFrames(frames, self.panels["metrics"], self)
+        for name in self.docks if not self.options.screenshot else ():
+            self.panels[name].defer_canvas()
+            self.first_frames.done.connect(self.panels[name].allow_canvas)
 
     # -- what the frame loop shows -------------------------------------------------------
     @property
@@ -187,27 +194,61 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- training ---------------------------------------------------------------------------
     def showEvent(self, event: QtGui.QShowEvent) -> None:
         super().showEvent(event)
-        if self.session is None and not self._start_timer.isActive():
+        if self.source is None and self._next_source is None and not self._start_timer.isActive():
             self._start_timer.start()  # after the first paint: torch loads while the window is up
 
     def start_training(self) -> None:
-        if self.session is not None:
+        """The first run: the command line's script (`gpuviz run`), else the built-in training."""
+        if self.source is not None or self._next_source is not None:
             return
-        probes = {view.probe for panel in self.panels.values() for view in panel.views if view.probe}
+        if self.options.script:
+            self.scripts.run(self.options.script, self.options.script_args, max_steps=self.options.steps)
+            return
+        self._train_builtin(self._load_initial_dataset)
+
+    def _probe_names(self) -> set[str]:
+        return {view.probe for panel in self.panels.values() for view in panel.views if view.probe}
+
+    def _train_builtin(self, dataset: Callable[[], Dataset]) -> None:
         self.session = TrainingSession(
-            self._load_initial_dataset,
+            dataset,
             config=self.config,
             device=self.options.device,
-            max_steps=self.options.steps,
-            probes=probe_factories(probes),
+            max_steps=None if self.options.script else self.options.steps,
+            probes=probe_factories(self._probe_names()),
             active=self._shown_probes(),
             pause_on_divergence=not self.options.scripted,  # a scripted run must reach its end
         )
+        self.run_source(self.session)
+
+    def run_source(self, source: RunSource, on_ended: Callable[[], None] | None = None) -> None:
+        """Run `source` on the training thread in place of the current one, which is told to stop
+        first; once its thread has ended, the views follow `source` (as a new run: see
+        `FrameLoop.start`) and `on_ended` hears when `source`'s thread ends."""
+        waiting = self._next_source is not None
+        self._next_source = (source, on_ended)
+        if self.thread is not None and self.thread.isRunning():
+            if not waiting:
+                self.thread.session.stop()
+                self.thread.finished.connect(self._start_next_source, QtCore.Qt.ConnectionType.SingleShotConnection)
+            return
+        self._start_next_source()
+
+    def _start_next_source(self) -> None:
+        if self._next_source is None:
+            return
+        source, on_ended = self._next_source
+        self._next_source = None
+        self.source = source
+        source.set_active_probes(self._shown_probes())
         for panel in self.panels.values():
             for view in panel.views:
                 self._send_probe_options(view)
-        self.frames.start(self.session)  # probes paced to the frames from the first step on
-        self.thread = TrainingThread(self.session, self)
+        self.frames.start(source)  # probes paced to the frames from the first step on
+        self.thread = TrainingThread(source, self)
+        if on_ended is not None:
+            self.thread.finished.connect(on_ended)
+        self.source_changed.emit(source)
         self.thread.start()
 
     def _load_initial_dataset(self) -> Dataset:
@@ -215,9 +256,11 @@ class MainWindow(QtWidgets.QMainWindow):
         return self.datasets.load_initial(self.options.path, self.frames.report_load_failure)
 
     def train_on(self, data: Dataset) -> None:
-        """Switch training to `data` (starting training first if it has not started)."""
-        if self.session is None:
-            self.start_training()
+        """Switch training to `data` (starting the built-in training if a script's run is shown
+        or nothing has started yet)."""
+        if self.session is None or self.source is not self.session:
+            self._train_builtin(lambda: data)
+            return
         self.session.set_dataset(data)
 
     def _on_screen(self) -> dict[str, ViewPanel]:
@@ -231,8 +274,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _dock_visibility(self, name: str, shown: bool) -> None:
         self._dock_shown[name] = shown
-        if self.session is not None:
-            self.session.set_active_probes(self._shown_probes())
+        if self.source is not None:
+            self.source.set_active_probes(self._shown_probes())
             self.frames.want_probes()  # a view just shown gets its first payload at once
 
     def shown_views(self) -> set[str]:
@@ -254,11 +297,17 @@ class MainWindow(QtWidgets.QMainWindow):
                                       "dataset instead.")
 
     def _on_finished(self) -> None:
-        if self.options.quit_when_done and not self._finishing:
+        if self.options.quit_when_done and not self.options.script and not self._finishing:
             self._finishing = True
             self._finish_timer.start()  # after the last frame has been painted
 
     def _finish(self) -> None:
+        if self.options.screenshot:  # once a loss surface on screen shows the last weights
+            self.exporter.when_surface_ready(self.options.screenshot, self._save_screenshot_and_close)
+        else:
+            self.close()
+
+    def _save_screenshot_and_close(self) -> None:
         path = self.options.screenshot
         if path:
             try:
@@ -269,11 +318,13 @@ class MainWindow(QtWidgets.QMainWindow):
             except (OSError, ValueError) as exc:  # each names the user's file
                 print(f"error: {exc}", file=sys.stderr)
                 self.exit_code = 2
+        if self.exporter.surface.note:
+            print(f"note: {self.exporter.surface.note}", file=sys.stderr)
         self.close()
 
     def save_window_png(self, path: str, overwrite: bool = False) -> None:
         """The whole window, GL panels included, as a PNG (JPEG for .jpg) with the run's context in it."""
-        save_window_png(self, self.visible_panels().values(), self.frames.snapshot, path, overwrite)
+        save_window_png(self, self.visible_panels().values(), self.exporter.shown_snapshot(), path, overwrite)
 
     def diagnostics(self) -> Diagnostics:
         """What a bug report needs about this window's run (Help > About, Copy diagnostics)."""
@@ -281,33 +332,33 @@ class MainWindow(QtWidgets.QMainWindow):
         canvas = metrics.canvas.canvas if metrics.has_canvas else None
         return collect(self.frames.snapshot, self.options.device, self.upload, canvas)
 
-    # -- controls: each sends the session one command ------------------------------------------
+    # -- controls: each sends the run shown one command -------------------------------------
     def _set_paused(self, paused: bool) -> None:
-        if self.session:
-            self.session.set_paused(paused)
+        if self.source:
+            self.source.set_paused(paused)
 
     def _step_once(self) -> None:
-        if self.session:
+        if self.source:
             self.controls.set_paused(True)
-            self.session.step_once(1)
+            self.source.step_once(1)
 
     def _reset(self) -> None:
-        if self.session:
-            self.session.reset()
+        if self.source:
+            self.source.reset()
 
     def configure(self, **changes) -> None:
         """Change the training configuration (remembered for the next session)."""
         self.config = self.config.with_changes(**changes)
         store.save_json(CONFIG_KEY, self.config.to_dict())
         if self.session:
-            self.session.configure(**changes)
+            self.session.configure(**changes)  # a script's run shown meanwhile: kept for the built-in one
 
     def _send_probe_options(self, view: View) -> None:
         """Views whose probe takes options (the landscape's grid, the embedding's layer) hand them
         to the session."""
         options = view.probe_options()
-        if self.session is not None and view.probe and options is not None:
-            self.session.configure_probe(view.probe, options)
+        if self.source is not None and view.probe and options is not None:
+            self.source.configure_probe(view.probe, options)
 
     def _options_changed(self, view: View) -> None:
         window_state.save_view_options(view)
@@ -317,11 +368,12 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _probe_action(self, view: View, action: str) -> None:
         """A view's action button (the landscape's Re-centre) for its probe."""
-        if self.session is not None and view.probe:
-            self.session.probe_action(view.probe, action)
+        if self.source is not None and view.probe:
+            self.source.probe_action(view.probe, action)
 
     # -- closing -------------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        self._next_source = None
         self._stop_timers()
         if not self.options.scripted:
             window_state.save_layout(self, self.panels.values())

@@ -12,14 +12,11 @@ to the built-in training.
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from PySide6 import QtCore, QtGui, QtWidgets
-
-log = logging.getLogger(__name__)
 
 SCRIPT_FILTER = "Python scripts (*.py)"
 RUN_SHORTCUT = "Ctrl+Shift+R"

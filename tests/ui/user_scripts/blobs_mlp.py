@@ -3,6 +3,8 @@
     python blobs_mlp.py [--steps N] [--marker FILE]
 
 `--marker` is written before anything else runs, so a test can tell whether the file ran at all.
+Plain gradient descent by hand: `torch.optim`'s first step imports torch._dynamo, seconds of CPU
+a test need not spend.
 """
 
 import argparse
@@ -33,13 +35,14 @@ def blobs(n: int) -> tuple[torch.Tensor, torch.Tensor]:
 x_train, y_train = blobs(2048)
 model = nn.Sequential(nn.Linear(6, 40), nn.Tanh(), nn.Linear(40, 24), nn.Tanh(), nn.Linear(24, 4))
 loss_fn = nn.CrossEntropyLoss()
-opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-with gv.attach(model, loss_fn=loss_fn, optimizer=opt, sample=blobs(300), name="blobs-mlp") as viz:
+with gv.attach(model, loss_fn=loss_fn, sample=blobs(300), name="blobs-mlp") as viz:
     for step in range(args.steps):
         idx = torch.randint(0, len(x_train), (64,))
         loss = loss_fn(model(x_train[idx]), y_train[idx])
-        opt.zero_grad(set_to_none=True)
+        model.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= 0.05 * p.grad
         viz.step(loss=loss)
 print(f"blobs_mlp: {viz.step_count} steps", file=sys.stderr)

@@ -12,13 +12,14 @@ def broken_loader(step: int) -> None:
 
 
 model = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 2))
-opt = torch.optim.SGD(model.parameters(), lr=0.1)
 x, y = torch.randn(64, 3), torch.randint(0, 2, (64,))
-viz = gv.attach(model, loss_fn=nn.CrossEntropyLoss(), optimizer=opt, sample=(x, y), name="raises")
+viz = gv.attach(model, loss_fn=nn.CrossEntropyLoss(), sample=(x, y), name="raises")
 for step in range(1, 100):
     loss = nn.functional.cross_entropy(model(x), y)
-    opt.zero_grad()
+    model.zero_grad()
     loss.backward()
-    opt.step()
+    with torch.no_grad():
+        for p in model.parameters():
+            p -= 0.1 * p.grad
     viz.step(loss=loss)
     broken_loader(step)

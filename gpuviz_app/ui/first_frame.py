@@ -40,6 +40,7 @@ class FirstFrames(QtCore.QObject):
         self._frames = frames
         self._panel = panel
         self.finished = False
+        frames.frame_drawn.connect(self._drawn)
         if panel.has_canvas:
             self._watch()
         else:
@@ -47,6 +48,12 @@ class FirstFrames(QtCore.QObject):
 
     def _watch(self, *_) -> None:
         self._panel.canvas.canvas.events.draw.connect(self._painted, position="last")  # after the scene
+
+    def _drawn(self, snap: Snapshot) -> None:
+        """A frame that ends the wait is painted even when it changed nothing in the view (a run
+        of no steps finishing at the step 0 already drawn)."""
+        if not self.finished and (shows_training(snap) or will_not_train_soon(snap)):
+            self._panel.redraw()
 
     def _painted(self, event: object = None) -> None:
         timing.mark("window_shown")

@@ -28,7 +28,7 @@ def test_all_views_get_a_readable_cell_of_a_grid(main_window, qtbot):
     window.show()
     qtbot.waitExposed(window)
     wait_frame(qtbot, window, lambda snap: snap.finished, 120_000)  # the docks' canvases come after it
-    qtbot.waitUntil(lambda: all(window.panels[n].has_canvas for n in VIEW_NAMES), timeout=20_000)
+    qtbot.waitUntil(lambda: all(window.panels[n].has_canvas for n in VIEW_NAMES), timeout=120_000)
     qtbot.wait(200)
     assert window.shown_views() == set(VIEW_NAMES)
     cells = {"metrics": window.centralWidget().geometry()}

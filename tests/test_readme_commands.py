@@ -71,7 +71,8 @@ def test_each_readme_command_runs_as_written(command, tmp_path):
     env = environment(tmp_path)
     if args[0] == "gpuviz" and "install-desktop" in args and "--uninstall" in args:
         subprocess.run(["gpuviz", "install-desktop"], cwd=work, env=env, check=True, timeout=120)
-    windowed = len(args) == 1 or args[1] not in ("record", "run", "inspect", "bench", "install-desktop")
+    windowed = (len(args) == 1 or args[1] not in ("record", "run", "inspect", "bench", "install-desktop")
+                or (args[1] == "run" and not {"--screenshot", "--out"} & set(args)))  # run SCRIPT.py: the window
     if windowed and "--quit-when-done" not in args:
         proc = subprocess.Popen(args, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:

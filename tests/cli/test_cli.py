@@ -123,7 +123,10 @@ def test_launch_options_carry_only_the_training_settings_given():
     options = launch_options(["d.npz", "--lr", "0.01", "--batch-size", "32", "--device", "cpu", "--steps", "7",
                               "--quit-when-done", "--screenshot", "w.png"])
     assert options == LaunchOptions(path="d.npz", device="cpu", steps=7, quit_when_done=True,
-                                    screenshot="w.png", train_changes={"lr": 0.01, "batch_size": 32})
+                                    screenshot="w.png", train_changes={"lr": 0.01, "batch_size": 32},
+                                    listen="")  # a window from the command line listens at the default address
+    assert launch_options(["--no-listen"]).listen is None
+    assert launch_options(["--listen", "tcp://127.0.0.1:5000"]).listen == "tcp://127.0.0.1:5000"
     assert launch_options([]).train_changes == {}
     assert launch_options(["--model", "cnn", "--optimizer", "sgd", "--seed", "3"]).train_changes == {
         "model": "cnn", "optimizer": "sgd", "seed": 3}

@@ -2,6 +2,8 @@
 
 A fake clock stands in for time, so each test states exactly how long things took."""
 
+from types import SimpleNamespace
+
 from gpuviz_app.core.probe_demand import ProbeDemand
 from gpuviz_app.core.probe_host import ProbeHost
 from gpuviz_app.core.probes import Probe
@@ -82,6 +84,9 @@ def test_paced_probes_wait_for_the_display_and_one_request_is_served_once():
     assert not demand.due("p", 2.0)
 
 
+TRAINED = SimpleNamespace(step=1)  # the run context, as far as the host reads it
+
+
 class Costly(Probe):
     """Charges the fake clock `cost` seconds per call and counts the calls."""
 
@@ -102,15 +107,15 @@ def test_the_host_charges_each_probe_what_its_call_cost_and_skips_it_over_budget
     demand = ProbeDemand(min_interval_s=0.0, clock=clock)
     host = ProbeHost({"costly": lambda context: Costly(clock, cost=2.0)}, demand)
     demand.set_shown({"costly"})
-    host.start_run(context=None)
-    assert host.collect(None) and host.versions == {"costly": 1}
+    host.start_run(context=TRAINED)
+    assert host.collect(TRAINED) and host.versions == {"costly": 1}
     assert demand.spent("costly") == 2.0
     demand.add_training_time(10.0)
-    assert not host.collect(None) and host.versions == {"costly": 1}  # 2 s > 0.1 * 10 s
+    assert not host.collect(TRAINED) and host.versions == {"costly": 1}  # 2 s > 0.1 * 10 s
     demand.add_training_time(10.0)
-    assert host.collect(None) and host.versions == {"costly": 2} and host.parts == {"costly": 2}
-    host.start_run(context=None)  # a new run: fresh probe, fresh accounts, a forced round
-    assert host.collect(None) and host.versions == {"costly": 1} and demand.spent("costly") == 2.0
+    assert host.collect(TRAINED) and host.versions == {"costly": 2} and host.parts == {"costly": 2}
+    host.start_run(context=TRAINED)  # a new run: fresh probe, fresh accounts, a forced round
+    assert host.collect(TRAINED) and host.versions == {"costly": 1} and demand.spent("costly") == 2.0
 
 
 def test_the_host_runs_only_shown_probes_and_tells_probes_whether_they_are_shown():
@@ -125,8 +130,9 @@ def test_the_host_runs_only_shown_probes_and_tells_probes_whether_they_are_shown
 
     host = ProbeHost({"w": lambda context: Watching()})
     host.set_shown(set())
-    host.start_run(context=None)
-    assert not host.collect(None) and host.parts == {}
+    host.start_run(context=TRAINED)
+    assert not host.collect(TRAINED) and host.parts == {}  # hidden: not even made before a trained round
+    assert not host.collect(TRAINED) and host.parts == {}  # made after it, told it is hidden, not run
     host.set_shown({"w"})
-    assert host.collect(None) and host.parts == {"w": "payload"}
+    assert host.collect(TRAINED) and host.parts == {"w": "payload"}
     assert seen == [False, True]

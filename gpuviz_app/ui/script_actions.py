@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 from PySide6 import QtCore, QtGui, QtWidgets
 
 SCRIPT_FILTER = "Python scripts (*.py)"
-RUN_SHORTCUT = "Ctrl+Shift+R"
+RUN_SHORTCUT = "Ctrl+Shift+E"
 STOP_SHORTCUT = "Shift+F5"
 
 

@@ -31,6 +31,9 @@ def test_menu_and_shortcuts(main_window):
     assert texts["&Record video…"].shortcut() == QtGui.QKeySequence("Ctrl+Shift+R")
     assert "Export metrics &CSV…" in texts
     assert window.findChild(QtWidgets.QToolBar, "export-toolbar") is not None
+    # two actions on one key make Qt fire neither
+    keys = [a.shortcut().toString() for a in window.findChildren(QtGui.QAction) if not a.shortcut().isEmpty()]
+    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
 
 
 def test_a_2x_screenshot_is_twice_the_view_and_shows_what_the_canvas_shows(main_window, qtbot, tmp_path):

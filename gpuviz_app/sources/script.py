@@ -147,6 +147,8 @@ class ScriptSource(CommandMethods):
             self.probe_host.close()
             self.finished = True
             if self.attached:
+                if self.current is not None:
+                    self.current.flush()  # a script that raised: the steps before the error still count
                 self.mailbox.put(self._snapshot(self.current))
 
     def _failed(self, summary: str) -> None:

@@ -93,10 +93,6 @@ def test_a_value_that_is_not_a_number_is_refused_in_one_sentence():
 
 @pytest.mark.gpu
 def test_steps_with_new_names_never_wait_for_the_gpu():
-    from tests.conftest import has_cuda
-
-    if not has_cuda():
-        pytest.skip("needs CUDA")
     model = nn.Linear(2, 1).cuda()
     run = AttachedRun(build_context(model, torch.randn(4, 2, device="cuda"), None, "m", step_source=lambda: 0))
     torch.cuda.synchronize()

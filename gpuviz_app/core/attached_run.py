@@ -142,6 +142,20 @@ class AttachedRun:
         self.row_sink: Callable[[str, np.ndarray, np.ndarray], None] | None = None
 
     @property
+    def device_name(self) -> str:
+        from gpuviz_app.core.device import device_name
+
+        return device_name(self.device)
+
+    @property
+    def diverged(self) -> str:
+        """One line saying at which step the loss turned non-finite ("" while it has not)."""
+        if self.nonfinite_loss is None:
+            return ""
+        step, loss = self.nonfinite_loss
+        return f"training diverged at step {step}: the loss is {'NaN' if loss != loss else 'infinite'}"
+
+    @property
     def device(self) -> Any:
         return self.context.device
 

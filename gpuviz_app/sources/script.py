@@ -274,20 +274,11 @@ class ScriptSource(CommandMethods):
 
             event = torch.cuda.Event()
             event.record()
-        diverged_step, diverged = None, ""
-        if run.nonfinite_loss is not None:
-            diverged_step, loss = run.nonfinite_loss
-            diverged = f"training diverged at step {diverged_step}: the loss is {'NaN' if loss != loss else 'infinite'}"
+        diverged_step = run.nonfinite_loss[0] if run.nonfinite_loss else None
         return Snapshot(
             run_id=self.run_id, step=run.step_count, wall_time=time.time(), metrics=run.history,
             latest=run.latest(), parts=dict(self.probe_host.parts), versions=dict(self.probe_host.versions),
-            event=event, device=str(run.device), device_name=_device_name(run.device),
+            event=event, device=str(run.device), device_name=run.device_name,
             dataset=self.script.name, steps_per_s=self.steps_per_s, paused=self.paused, finished=self.finished,
-            model=run.name, error=self.error, diverged_step=diverged_step, diverged=diverged,
+            model=run.name, error=self.error, diverged_step=diverged_step, diverged=run.diverged,
         )
-
-
-def _device_name(device: Any) -> str:
-    from gpuviz_app.core.device import device_name
-
-    return device_name(device)

@@ -215,9 +215,9 @@ class RemoteSender:
         snapshot = {
             "step": run.step_count, "wall_time": self._step_time, "steps_per_s": float(self.steps_per_s),
             "paused": False, "finished": finished, "model": run.name, "device": str(run.device),
-            "device_name": _device_name(run.device), "error": "",
+            "device_name": run.device_name, "error": "",
             "diverged_step": run.nonfinite_loss[0] if run.nonfinite_loss else None,
-            "diverged": _diverged(run.nonfinite_loss),
+            "diverged": run.diverged,
         }
         self._seq += 1
         frames = self.encoder.encode(self.info, self._seq, snapshot, run.latest(), self.probe_host.versions,
@@ -292,19 +292,6 @@ def _script_name() -> str:
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv and sys.argv[0] else "")
     return Path(path).name if path else "python"
-
-
-def _device_name(device: Any) -> str:
-    from gpuviz_app.core.device import device_name
-
-    return device_name(device)
-
-
-def _diverged(nonfinite: tuple[int, float] | None) -> str:
-    if nonfinite is None:
-        return ""
-    step, loss = nonfinite
-    return f"training diverged at step {step}: the loss is {'NaN' if loss != loss else 'infinite'}"
 
 
 def launch_window(address: str) -> bool:

@@ -122,3 +122,12 @@ def test_an_evaluation_after_a_step_is_recorded_at_that_step_without_a_new_one()
     np.testing.assert_array_equal(run.history.rows("eval_loss")["first_step"], [2])
     np.testing.assert_array_equal(run.history.rows("eval_acc")["first_step"], [2])
     assert run.history.latest("eval_loss") == 5.0
+
+
+def test_a_non_finite_loss_is_named_with_its_step_once_flushed():
+    run = make_run()
+    run.record({"loss": torch.tensor(0.5)})
+    run.record({"loss": torch.tensor(float("nan"))})
+    assert run.diverged == ""  # nothing read back before the flush
+    run.flush()
+    assert run.diverged == "training diverged at step 2: the loss is NaN"

@@ -229,10 +229,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self._next_source = (source, on_ended)
         if self.thread is not None and self.thread.isRunning():
             if not waiting:
-                self.thread.session.stop()
-                self.thread.finished.connect(self._start_next_source, QtCore.Qt.ConnectionType.SingleShotConnection)
+                self.thread.session.stop()  # its `finished` starts the next source (`_thread_ended`)
             return
         self._start_next_source()
+
+    @QtCore.Slot()
+    def _thread_ended(self) -> None:
+        # Connected when the thread is made, never after a stop: a source that ends at once on
+        # `stop` (an attached run) would otherwise emit `finished` before anyone listened.
+        if self.sender() is self.thread:
+            self._start_next_source()
 
     def _start_next_source(self) -> None:
         if self._next_source is None:
@@ -246,6 +252,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 self._send_probe_options(view)
         self.frames.start(source)  # probes paced to the frames from the first step on
         self.thread = TrainingThread(source, self)
+        self.thread.finished.connect(self._thread_ended)  # queued: it runs in this (the GUI) thread
         if on_ended is not None:
             self.thread.finished.connect(on_ended)
         self.source_changed.emit(source)

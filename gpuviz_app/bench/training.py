@@ -58,8 +58,7 @@ print(json.dumps(samples))
 
 
 def run(quick: bool) -> list[Figure]:
-    steps = 1500 if quick else 4000
-    skip = 300
+    steps, skip = (700, 200) if quick else (4000, 300)
     repeats = 1 if quick else 3
     bare, metrics_live, all_live = [], [], []
     app_args = ["--steps", str(steps), "--quit-when-done", "--device", "cpu"]

@@ -43,6 +43,7 @@ PAYLOAD_CLASSES = {
     "FilterGrid": "gpuviz_app.core.probes.weights.payload",
     "EmbeddingFrame": "gpuviz_app.core.probes.embedding.frame",
     "LandscapePayload": "gpuviz_app.core.probes.landscape.payload",
+    "DistributedPayload": "gpuviz_app.core.distributed.payload",
 }
 SNAPSHOT_FIELDS = {  # header key -> the types it may have
     "step": (int,), "wall_time": (float, int), "steps_per_s": (float, int), "paused": (bool,),

@@ -1,0 +1,1 @@
+"""A `torch.distributed` job watched as one run: mergeable statistics, one collective per window."""

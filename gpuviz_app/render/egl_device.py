@@ -16,7 +16,6 @@ log = logging.getLogger(__name__)
 
 EGL_PLATFORM_DEVICE_EXT = 0x313F
 EGL_CUDA_DEVICE_NV = 0x323A
-EGL_EXTENSIONS = 0x3055
 
 
 def _proc(lib: Any, name: str, restype: Any, *argtypes: Any) -> Any:

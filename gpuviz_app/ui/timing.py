@@ -20,10 +20,6 @@ _details: dict[str, dict] = {}
 _samples: list[tuple[int, float]] = []
 
 
-def enabled() -> bool:
-    return bool(_PATH)
-
-
 def mark(name: str, **details: float) -> None:
     """The first time `name` happens (later ones are ignored), with what it showed."""
     if not _PATH or name in _marks:

@@ -164,6 +164,7 @@ def test_on_cuda_rows_are_made_without_a_host_sync_and_equal_the_cpu_rows():
         stats.local_stats(cuda, out=out)
     finally:
         torch.cuda.set_sync_debug_mode("default")
+    assert stats.local_stats([None, cuda[0]]).device.type == "cuda"  # made where the shards are
     cpu_rows = stats.local_stats(tensors)
     exact = [i for i, f in enumerate(stats.FIELDS) if f not in ("total", "sumsq")] + list(range(stats.FIXED, stats.STATS_LEN))
     np.testing.assert_array_equal(out.cpu()[:, exact].numpy(), cpu_rows[:, exact].numpy())

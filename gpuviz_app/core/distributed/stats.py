@@ -67,7 +67,7 @@ def local_stats(tensors: list[torch.Tensor | None], out: torch.Tensor | None = N
     buffer), must be float64 of that shape on the same device, and is filled and returned.
     """
     if out is None:
-        device = tensors[0].device if tensors and tensors[0] is not None else torch.device("cpu")
+        device = next((x.device for x in tensors if x is not None), torch.device("cpu"))
         out = torch.empty(len(tensors), STATS_LEN, dtype=torch.float64, device=device)
     elif out.shape != (len(tensors), STATS_LEN) or out.dtype != torch.float64:
         raise ValueError(f"local_stats: out must be float64 of shape ({len(tensors)}, {STATS_LEN}), "

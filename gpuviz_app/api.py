@@ -36,10 +36,11 @@ _noticed = False
 class Run:
     """What `attach` returns: call `step` after each optimisation step, `close` at the end."""
 
-    def __init__(self, attached: Any = None, host: Any = None, owns_host: bool = False) -> None:
+    def __init__(self, attached: Any = None, host: Any = None, owns_host: bool = False, job: Any = None) -> None:
         self._attached = attached
         self._host = host
         self._owns_host = owns_host
+        self._job = job  # this rank's part in a distributed job (every rank has one)
         self.closed = False
 
     @property
@@ -49,13 +50,25 @@ class Run:
 
     @property
     def step_count(self) -> int:
-        return self._attached.step_count if self._attached is not None else 0
+        if self._attached is not None:
+            return self._attached.step_count
+        return self._job.steps if self._job is not None else 0
+
+    @property
+    def rank(self) -> int:
+        """This process's rank in a distributed job (0 outside one)."""
+        return self._job.rank if self._job is not None else 0
 
     def step(self, loss: Any = None, **scalars: Any) -> None:
         """One optimisation step happened. `loss` and the named scalars (numbers or one-element
         tensors, which stay on their device) go to the metrics; the probes' step hooks run.
-        Never reads a value back to the host."""
-        if self._attached is None or self.closed:
+        Never reads a value back to the host. In a distributed job every rank calls it (the
+        ranks meet in one collective every `every` steps); rank 0's window shows them all."""
+        if self.closed:
+            return
+        if self._job is not None:
+            self._job.step(loss)
+        if self._attached is None:
             return
         self._attached.record({"loss": loss, **scalars})
         self._host.after_step(self._attached)
@@ -68,10 +81,13 @@ class Run:
         self._attached.record(scalars, advance=False)
 
     def close(self) -> None:
-        """The run ended: the host publishes its final snapshot. Safe to call twice."""
+        """The run ended: the host publishes its final snapshot. Safe to call twice. In a
+        distributed job no collective is made here, so a rank that failed leaves no rank waiting."""
         if self.closed:
             return
         self.closed = True
+        if self._job is not None:
+            self._job.close()
         if self._attached is not None:
             self._attached.closed = True
             self._host.unbind(self._attached)
@@ -95,6 +111,8 @@ def attach(
     address: str | None = None,
     token: str | None = None,
     launch: bool | None = None,
+    dist: bool | str = "auto",
+    every: int = 10,
 ) -> Run:
     """Watch `model` train in your own loop.
 
@@ -107,16 +125,33 @@ def attach(
     else this user's socket), with `token` (default `GPUVIZ_TOKEN`) for a window listening on a
     network address; `launch` starts a window when none listens (default: when a display
     exists and `GPUVIZ_LAUNCH` is not 0).
+
+    Under `torchrun` (an initialised `torch.distributed` group of two or more ranks), `dist="auto"`
+    makes every rank take part: all ranks call `attach` and `viz.step` alike, meet in one
+    collective every `every` steps, and rank 0 alone sends the job, as one run, to the window
+    (see `gpuviz_app.core.distributed.job`). `dist="off"` (or False) watches each rank alone;
+    `dist=True` requires the group.
     """
-    global _noticed
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"gpuviz attach: every must be a positive whole number of steps, not {every!r}")
+    from gpuviz_app.core.distributed.job import wanted
+
+    if wanted(dist):
+        return _attach_distributed(model, loss_fn, optimizer, sample, name, layers, address, token, launch, every)
+    return _attach(model, loss_fn, optimizer, sample, name, layers, address, token, launch)
+
+
+def _attach(model: Any, loss_fn: Callable | None, optimizer: Any, sample: Any, name: str,
+            layers: str | Sequence[str] | None, address: str | None, token: str | None, launch: bool | None,
+            views: Sequence[str] | None = None, job: Any = None) -> Run:
     from gpuviz_app.core.attached_run import current_host
 
     host = current_host()
     owns_host = False
     if host is None:
-        host = _remote_host(address, token, launch)
+        host = _remote_host(address, token, launch, views)
         if host is None:
-            return Run()
+            return Run(job=job)
         owns_host = True
     if sample is None:
         raise ValueError("gpuviz attach: give sample=(x, y) or sample=x, a few rows of your data for the views")
@@ -128,14 +163,39 @@ def attach(
                             layers=patterns)
     attached = AttachedRun(context, optimizer=optimizer, name=name)
     box.append(attached)
+    if job is not None:
+        from gpuviz_app.core.distributed.job import leader_sink
+
+        job.sink = leader_sink(attached, host)
     host.bind(attached)
-    run = Run(attached, host, owns_host)
+    run = Run(attached, host, owns_host, job)
     if owns_host:
         atexit.register(run.close)  # a script that ends without `viz.close()` still sends its last step
     return run
 
 
-def _remote_host(address: str | None, token: str | None, launch: bool | None) -> Any:
+def _attach_distributed(model: Any, loss_fn: Callable | None, optimizer: Any, sample: Any, name: str,
+                        layers: str | Sequence[str] | None, address: str | None, token: str | None,
+                        launch: bool | None, every: int) -> Run:
+    """Every rank joins the job (the handshake is a collective, so it comes first); rank 0 then
+    attaches as a single process would, on the module DDP wraps; the other ranks make no socket
+    and no probes."""
+    if sample is None:  # checked on every rank, so all raise alike
+        raise ValueError("gpuviz attach: give sample=(x, y) or sample=x, a few rows of your data for the views")
+    from gpuviz_app.core.distributed.job import DistributedJob, leader_layers, unwrap
+
+    job = DistributedJob(model, every)
+    run = Run(job=job)
+    if job.leader:
+        views = ("weights",) if job.sharded else None  # a forward through DTensors needs every rank
+        run = _attach(unwrap(model), loss_fn, optimizer, sample, name, leader_layers(model, layers), address,
+                      token, launch, views, job)
+    atexit.register(run.close)
+    return run
+
+
+def _remote_host(address: str | None, token: str | None, launch: bool | None,
+                 views: Sequence[str] | None = None) -> Any:
     """A sender to a window in another process, or None (after one notice) when sending is off."""
     global _noticed
     address = address or os.environ.get("GPUVIZ_ADDRESS", "").strip() or None
@@ -153,7 +213,8 @@ def _remote_host(address: str | None, token: str | None, launch: bool | None) ->
             launch = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) \
                 and os.environ.get("GPUVIZ_LAUNCH", "1") != "0"
         up = launch_window(address) if launch else listening(address)
-        sender = RemoteSender(address, token=token if token is not None else os.environ.get("GPUVIZ_TOKEN", ""))
+        sender = RemoteSender(address, token=token if token is not None else os.environ.get("GPUVIZ_TOKEN", ""),
+                              views=views)
     except AddressError as exc:
         raise ValueError(f"gpuviz attach: {exc}") from None
     if not up and not _noticed:

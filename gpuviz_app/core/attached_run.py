@@ -252,11 +252,17 @@ class AttachedRun:
                 bad = np.flatnonzero(rows & ~np.isfinite(values))
                 if len(bad):
                     self.nonfinite_loss = (int(steps[bad[0]]), float(values[bad[0]]))
-            self.history.append(name, steps[rows], values[rows])
-            if self.row_sink is not None:
-                self.row_sink(name, steps[rows], values[rows])
+            self.append_rows(name, steps[rows], values[rows])
         self._pending_first += n
         self._pending = 0
+
+    def append_rows(self, name: str, steps: np.ndarray, values: np.ndarray) -> None:
+        """Values at `steps` (in order, after the series' last step) into series `name`, and to
+        whoever the rows are also sent to; for rows made outside `record` (a distributed job's
+        per-rank figures)."""
+        self.history.append(name, steps, values)
+        if self.row_sink is not None:
+            self.row_sink(name, steps, values)
 
     def latest(self) -> dict[str, float]:
         h = self.history

@@ -120,6 +120,12 @@ class ProbeHost:
         return done
 
     # -- payloads ---------------------------------------------------------------------------
+    def put(self, name: str, payload: Any) -> None:
+        """A payload made outside the probes (a distributed job's merged figures), published
+        and numbered with theirs until the next run starts."""
+        self.parts[name] = payload
+        self.versions[name] = self.versions.get(name, 0) + 1
+
     def collect(self, context: Any) -> bool:
         """Run the probes the demand says are due; True when any payload was recomputed."""
         demand = self.demand

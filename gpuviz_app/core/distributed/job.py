@@ -1,0 +1,310 @@
+"""A `torch.distributed` job watched as one run: every rank takes part, rank 0 shows it.
+
+Every rank makes a `DistributedJob` at `attach` (the same code point on all ranks). There, one
+`all_gather_into_tensor` of a few integers checks that the ranks agree (protocol, `every`, the
+sharded tensors' names and shapes); a mismatch raises the same sentence on every rank, so none
+is left waiting. Then at each `every`-th `viz.step`, every rank launches one asynchronous
+`all_gather_into_tensor` of its packed row: its figures of the window (loss summed on the
+device, wall time, time waiting for the others, see `timing`) and the mergeable statistics of
+its shards of DTensor parameters and their gradients (`stats.local_stats`). The step does not
+wait for it: a window's gather is waited at the next window, when it has long completed unless
+a rank lags. Only the leader (rank 0) reads the result, merges it (`stats.merge`) and hands a
+`DistributedPayload` to its sink. The leader alone has a window and probes; no collective is
+ever made on one rank only, and `close` makes none (a rank that failed must not leave the
+others waiting in gpuviz): an unfinished gather is abandoned.
+
+Replicated parameters (DDP) are the same on every rank, so the leader's own weights probe shows
+them and they are not gathered. A DTensor's shard is counted by the ranks at coordinate 0 of
+its mesh's replicated dimensions only, so a replicated copy of a shard is not counted twice.
+"""
+
+from __future__ import annotations
+
+import glob
+import time
+import zlib
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from gpuviz_app.core.distributed.payload import DistributedPayload
+from gpuviz_app.core.distributed.timing import ALLREDUCE, OWN_GATHER, AllreduceWaitTimer, straggler
+
+PROTOCOL = 1
+# A rank's figures of one window, before its statistics rows in the packed vector.
+_LOSS_SUM, _LOSS_COUNT, _ELAPSED, _WAIT, _STEPS, _END_STEP = range(6)
+FIGURES = 6
+LEADER = 0
+NO_LAYER = "\n"  # a name pattern no parameter has
+
+Sink = Callable[[DistributedPayload], None]
+
+
+def wanted(dist: Any) -> bool:
+    """Whether `attach(dist=...)` makes a distributed job here (see `api.attach`)."""
+    if dist in (False, "off"):
+        return False
+    if dist not in (True, "auto"):
+        raise ValueError(f"gpuviz attach: dist must be 'auto', 'off', True or False, not {dist!r}")
+    import torch.distributed as torch_dist
+
+    up = torch_dist.is_available() and torch_dist.is_initialized()
+    if dist is True and not up:
+        raise ValueError("gpuviz attach: dist=True needs an initialised torch.distributed process group "
+                         "(launch with torchrun and call torch.distributed.init_process_group first)")
+    return up and (dist is True or torch_dist.get_world_size() > 1)
+
+
+def unwrap(model: Any) -> Any:
+    """The module a DDP wrapper holds (the leader's probes run on it: DDP's own forward may
+    make collectives, which must never happen on one rank alone)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def sharded_parameters(model: Any) -> list[tuple[str, Any]]:
+    """The model's DTensor parameters (FSDP2 `fully_shard`, tensor parallel), by name."""
+    try:
+        from torch.distributed.tensor import DTensor
+    except ImportError:  # a torch without DTensor has none
+        return []
+    return [(name, p) for name, p in unwrap(model).named_parameters() if isinstance(p, DTensor)]
+
+
+def leader_layers(model: Any, layers: str | Sequence[str] | None) -> str | Sequence[str] | None:
+    """The weights view's name patterns on the leader: the user's, less the DTensor parameters
+    (reading a whole DTensor needs every rank; their merged statistics stand in for them)."""
+    sharded = {id(p) for _, p in sharded_parameters(model)}
+    if not sharded:
+        return layers
+    from gpuviz_app.core.probes.weights.probe import find_layers
+
+    patterns = (layers,) if isinstance(layers, str) else tuple(layers or ())
+    kept = [glob.escape(layer.name) for layer in find_layers(unwrap(model), patterns) if id(layer.weight) not in sharded]
+    return kept or [NO_LAYER]
+
+
+def _counted_here(param: Any) -> bool:
+    """Whether this rank's shard of `param` is counted: it is on the mesh, at coordinate 0 of
+    every mesh dimension over which the parameter is replicated."""
+    coordinate = param.device_mesh.get_coordinate()
+    if coordinate is None:
+        return False
+    return all(c == 0 for c, placement in zip(coordinate, param.placements) if placement.is_replicate())
+
+
+def _comm_device(torch: Any, torch_dist: Any) -> Any:
+    backend = str(torch_dist.get_backend()).lower()
+    if "nccl" in backend and torch.cuda.is_available():
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def _gather(torch_dist: Any) -> Callable[..., Any]:
+    """Gather equal-sized tensors from every rank into one (the name changed in torch 2.13)."""
+    return getattr(torch_dist, "all_gather_single", None) or torch_dist.all_gather_into_tensor
+
+
+@dataclass
+class _Window:
+    """A launched gather: its work handle and the buffer it fills."""
+
+    work: Any
+    gathered: Any
+    send: Any  # kept alive until the gather completes
+
+
+class DistributedJob:
+    """This rank's part in watching the job (see module doc). `leader` tells whether this rank
+    publishes; `sink(payload)` is called on the leader with each merged window."""
+
+    def __init__(self, model: Any, every: int, sink: Sink | None = None) -> None:
+        import torch
+        import torch.distributed as torch_dist
+        from torch.nn.parallel import DistributedDataParallel
+
+        from gpuviz_app.core.distributed.stats import STATS_LEN
+
+        self._torch, self._dist = torch, torch_dist
+        self.rank = torch_dist.get_rank()
+        self.world_size = torch_dist.get_world_size()
+        self.leader = self.rank == LEADER
+        self.every = every
+        self.sink = sink
+        self.device = _comm_device(torch, torch_dist)
+        self.sharded = sharded_parameters(model)
+        self.names = [f"{kind} {name}" for name, _ in self.sharded for kind in ("weight", "grad")]
+        self.row_len = FIGURES + len(self.names) * STATS_LEN
+        self.closed = False
+        self.steps = 0
+        self.published = 0
+        self._handshake(model)
+        self.timer: AllreduceWaitTimer | None = None
+        if isinstance(model, DistributedDataParallel):
+            timer = AllreduceWaitTimer()
+            if timer.register(model):
+                self.timer = timer
+        self.wait_source = ALLREDUCE if self.timer is not None else OWN_GATHER
+        self._loss_device: Any = None  # [sum, count] on the loss's device
+        self._loss_host = [0.0, 0.0]
+        self._wait = 0.0
+        self._pending: _Window | None = None
+        self._window_start = time.perf_counter()
+
+    # -- attach ---------------------------------------------------------------------------
+    def _handshake(self, model: Any) -> None:
+        """One gather of what every rank must agree on; any difference raises on every rank."""
+        torch = self._torch
+        shapes = ";".join(f"{name}{tuple(p.shape)}" for name, p in self.sharded)
+        mine = torch.tensor([PROTOCOL, self.every, len(self.sharded), zlib.crc32(shapes.encode()), self.row_len],
+                            dtype=torch.int64, device=self.device)
+        table = torch.empty(self.world_size * len(mine), dtype=torch.int64, device=self.device)
+        _gather(self._dist)(table, mine)
+        problem = handshake_problem(table.view(self.world_size, len(mine)).cpu().tolist())
+        if problem:
+            raise ValueError(problem)
+
+    # -- each step --------------------------------------------------------------------------
+    def step(self, loss: Any = None) -> None:
+        """One `viz.step` on this rank: the loss is summed on its device; at every `every`-th
+        step the window's gather is launched (and the previous one, complete by now, read)."""
+        if self.closed:
+            return
+        torch = self._torch
+        if isinstance(loss, torch.Tensor):
+            value = loss.detach().reshape(-1)[:1].double()
+            if self._loss_device is None or self._loss_device.device != value.device:
+                self._loss_device = torch.zeros(2, dtype=torch.float64, device=value.device)
+            self._loss_device[0] += value[0]
+            self._loss_device[1] += 1.0
+        elif loss is not None:
+            self._loss_host[0] += float(loss)
+            self._loss_host[1] += 1.0
+        if self.timer is not None:
+            self._wait += self.timer.take_step()
+        self.steps += 1
+        if self.steps % self.every == 0:
+            self._next_window()
+
+    def _next_window(self) -> None:
+        torch = self._torch
+        blocked = 0.0
+        if self._pending is not None:
+            start = time.perf_counter()
+            self._pending.work.wait()
+            blocked = time.perf_counter() - start
+            done, self._pending = self._pending, None
+            if self.leader:
+                self._merge(done.gathered)
+        now = time.perf_counter()
+        send = torch.zeros(self.row_len, dtype=torch.float64, device=self.device)
+        send[_LOSS_SUM:_ELAPSED] = torch.tensor(self._loss_host, dtype=torch.float64, device=self.device)
+        if self._loss_device is not None:
+            send[_LOSS_SUM:_ELAPSED] += self._loss_device.to(self.device, non_blocking=True)
+            self._loss_device.zero_()
+        send[_ELAPSED:FIGURES] = torch.tensor([now - self._window_start, self._wait + blocked, self.every, self.steps],
+                                              dtype=torch.float64, device=self.device)
+        if self.names:
+            self._stats_into(send[FIGURES:])
+        gathered = torch.empty(self.world_size * self.row_len, dtype=torch.float64, device=self.device)
+        work = _gather(self._dist)(gathered, send, async_op=True)
+        self._pending = _Window(work, gathered, send)
+        self._loss_host = [0.0, 0.0]
+        self._wait = 0.0
+        self._window_start = now
+
+    def _stats_into(self, out: Any) -> None:
+        from gpuviz_app.core.distributed.stats import STATS_LEN, local_stats
+
+        tensors: list[Any] = []
+        for _, param in self.sharded:
+            here = _counted_here(param)
+            tensors.append(param.to_local().detach() if here else None)
+            grad = param.grad
+            tensors.append(grad.to_local().detach() if here and grad is not None else None)
+        rows = out.view(len(tensors), STATS_LEN)
+        devices = {t.device for t in tensors if t is not None}
+        if devices <= {self.device}:
+            local_stats(tensors, out=rows)
+        else:  # shards on another device than the collective's (gloo with CUDA tensors)
+            rows.copy_(local_stats(tensors).to(self.device))
+
+    def _merge(self, gathered: Any) -> None:
+        """The leader reads a completed window and hands its payload to the sink."""
+        from gpuviz_app.core.distributed.stats import STATS_LEN, merge
+
+        table = gathered.view(self.world_size, self.row_len).cpu()
+        figures = table[:, :FIGURES].numpy()
+        counted = figures[:, _LOSS_COUNT]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            loss = np.where(counted > 0, figures[:, _LOSS_SUM] / np.maximum(counted, 1), np.nan)
+            steps = np.maximum(figures[:, _STEPS], 1)
+            step_s = figures[:, _ELAPSED] / steps
+            wait_s = np.minimum(figures[:, _WAIT] / steps, step_s)
+            steps_per_s = np.where(step_s > 0, 1.0 / step_s, np.nan)
+        merged: dict[str, Any] = {}
+        if self.names:
+            merged = merge(table[:, FIGURES:].reshape(self.world_size, len(self.names), STATS_LEN))
+        payload = DistributedPayload(
+            step=int(figures[LEADER, _END_STEP]), world_size=self.world_size, every=self.every, loss=loss,
+            steps_per_s=steps_per_s, wait_s=wait_s, compute_s=step_s - wait_s,
+            straggler=straggler(wait_s, step_s), wait_source=self.wait_source, names=list(self.names), **merged)
+        self.published += 1
+        if self.sink is not None:
+            self.sink(payload)
+
+    # -- the end ------------------------------------------------------------------------------
+    def close(self) -> None:
+        """No collective: the last gather is read when it has completed, else abandoned."""
+        if self.closed:
+            return
+        self.closed = True
+        pending, self._pending = self._pending, None
+        if pending is not None and self.leader and pending.work.is_completed():
+            pending.work.wait()
+            self._merge(pending.gathered)
+
+
+FIELDS = ("protocol", "every", "sharded", "shapes", "row")
+
+
+def handshake_problem(table: list[list[int]]) -> str:
+    """One sentence naming the first thing a rank disagrees with rank 0 on ("" when none);
+    the same on every rank, since every rank reads the same table."""
+    lead = table[LEADER]
+    for rank, row in enumerate(table):
+        for name, mine, theirs in zip(FIELDS, row, lead):
+            if mine == theirs:
+                continue
+            if name == "every":
+                return (f"gpuviz attach: rank {rank} gave every={mine} but rank {LEADER} gave every={theirs}; "
+                        "every rank must give the same value")
+            if name == "protocol":
+                return (f"gpuviz attach: rank {rank} runs gpuviz's distributed protocol {mine} but rank {LEADER} "
+                        f"runs {theirs}; install the same gpuviz on every rank")
+            if name == "sharded":
+                return (f"gpuviz attach: rank {rank}'s model has {mine} DTensor parameters but rank {LEADER}'s "
+                        f"has {theirs}; every rank must attach the same model")
+            return (f"gpuviz attach: rank {rank}'s DTensor parameters differ from rank {LEADER}'s in names or "
+                    "shapes; every rank must attach the same model")
+    return ""
+
+
+def leader_sink(attached: Any, host: Any) -> Sink:
+    """Where the leader's payloads go: the part "distributed" among its host's payloads, and
+    per-rank series `rank<r>/loss`, `rank<r>/steps_per_s`, `rank<r>/wait_ms` in the run's history."""
+
+    def publish(payload: DistributedPayload) -> None:
+        probe_host = getattr(host, "probe_host", None)
+        if probe_host is not None:
+            probe_host.put("distributed", payload)
+        step = np.array([payload.step], np.int64)
+        for rank in range(payload.world_size):
+            for name, value in (("loss", payload.loss[rank]), ("steps_per_s", payload.steps_per_s[rank]),
+                                ("wait_ms", payload.wait_s[rank] * 1000.0)):
+                if np.isfinite(value):
+                    attached.append_rows(f"rank{rank}/{name}", step, np.array([value], np.float64))
+
+    return publish

@@ -23,6 +23,21 @@ def envelope(d: Decimated) -> np.ndarray:
     return xy
 
 
+def band(parts: list[Decimated], lo: float, hi: float, columns: int) -> Decimated:
+    """Each pixel column's min and max over all of `parts` (series decimated over the same
+    steps [lo, hi] and `columns`): the envelope of many series in one strip."""
+    width = max(hi - lo, 1e-9)
+    ymin, ymax = np.full(columns, np.nan), np.full(columns, np.nan)
+    x = np.full(columns, np.nan)
+    for d in parts:
+        col = np.clip(((d.x - lo) / width * columns).astype(np.int64), 0, columns - 1)
+        np.fmin.at(ymin, col, d.ymin)
+        np.fmax.at(ymax, col, d.ymax)
+        np.fmin.at(x, col, d.x)
+    seen = ~np.isnan(x)
+    return Decimated(x[seen], ymin[seen], ymax[seen])
+
+
 def percentile(values: np.ndarray, q: float) -> float:
     """`np.percentile(values, q)` (linear interpolation) without its first call's import of
     numpy.ma, which would fall on the launch's first trained frame."""

@@ -4,24 +4,31 @@ Series are placed on plots by name (`groups`): the built-in trainer's Loss and A
 plots, and a plot per quantity, prefix or lone name for the scalars a script sends. Training
 series are lines; evaluations are sparse, so they are drawn as markers, never joined. A
 blank plot says why, a diverged run is marked at its step, and a loss spike switches the
-loss axis to log (or clipped) unless the user chose an axis.
+loss axis to log (or clipped) unless the user chose an axis. A distributed job's per-rank
+series get a plot per quantity, with the straggler named by the newest "distributed" part
+highlighted.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from vispy import scene
+from vispy.scene.visuals import create_visual_node
 
+from gpuviz_app.core.distributed.payload import DistributedPayload
 from gpuviz_app.core.history import MetricsHistory
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.render.plot import Plot
 from gpuviz_app.render.upload import UploadPath
+from gpuviz_app.render.visuals.series import SeriesVisual
 from gpuviz_app.render.views.base import Option, View
-from gpuviz_app.render.views.metrics.curves import envelope, loss_scale
+from gpuviz_app.render.views.metrics.curves import band, envelope, loss_scale
 from gpuviz_app.render.views.metrics.groups import (
     ACCURACY,
+    BAND,
     LINE,
     LOSS,
+    WIDTH,
     PlotGroup,
     SeriesLook,
     plot_groups,
@@ -31,6 +38,25 @@ DIVERGED = "#bf616a"
 LOSS_AXES = ("auto", "linear", "log", "clipped")
 NO_DATA, NOT_FINITE = "no data yet", "values are not finite"
 BUILTIN_LOSS_TITLE = "Loss (cross-entropy)"  # the built-in trainer's loss; a script's may be anything
+DISTRIBUTED = "distributed"  # the snapshot part a distributed job's leader publishes
+
+
+def straggler_of(snapshot: Snapshot) -> int:
+    """The rank the others wait for, as the newest distributed payload says; -1 for none."""
+    payload = snapshot.parts.get(DISTRIBUTED)
+    return int(payload.straggler) if isinstance(payload, DistributedPayload) else -1
+
+
+class BandVisual(SeriesVisual):
+    """The area between each column's min and max, filled: the envelope's vertices (min, max,
+    min, max, ...) taken as a triangle strip."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._draw_mode = "triangle_strip"
+
+
+Band = create_visual_node(BandVisual)
 
 
 def arrangement(count: int) -> list[tuple[int, int, int]]:
@@ -112,11 +138,17 @@ class MetricsView(View):
         self._placed = placed
 
     def _series(self, plot: Plot, look: SeriesLook) -> None:
-        if look.style == LINE:
+        if look.style in (LINE, BAND):
             line = plot.series.get(look.name)
-            if line is None:
+            if line is None and look.style == BAND:
+                line = plot.series[look.name] = Band(color=look.color, parent=plot.view.scene)
+            elif line is None:
                 line = plot.add_series(look.name, look.label, look.color)
             line.set_color(look.color)
+            line.set_gl_state("translucent", line_width=look.width)
+            # every visual lies at one depth and the depth test keeps the first drawn: the
+            # straggler's line goes first (nothing covers it), a band last (it covers nothing)
+            line.order = 1 if look.style == BAND else -1 if look.width > WIDTH else 0
             return
         marker = self.markers.get(look.name)
         if marker is None or marker.parent is not plot.view.scene:
@@ -135,10 +167,10 @@ class MetricsView(View):
         history = snapshot.metrics
         totals = history.totals()
         loss_title = BUILTIN_LOSS_TITLE if snapshot.config is not None else "Loss"
-        names = (tuple(totals), loss_title)
+        names = (tuple(totals), loss_title, straggler_of(snapshot))
         if names != self._names:
             self._names = names
-            self._show(plot_groups(names[0], loss_title))
+            self._show(plot_groups(names[0], loss_title, straggler=names[2]))
         key = (snapshot.run_id, snapshot.step, snapshot.diverged_step, self._options["loss_axis"], names,
                tuple(self.plots[g.key].columns() for g in self.groups), tuple(totals.values()))
         if key == self._last:
@@ -164,8 +196,11 @@ class MetricsView(View):
               upload: UploadPath) -> None:
         columns = plot.columns()
         for look in group.series:
-            d = history.decimate(look.name, 0, hi, columns)
-            if look.style == LINE:
+            if look.style == BAND:
+                d = band([history.decimate(n, 0, hi, columns) for n in look.members], 0, hi, columns)
+            else:
+                d = history.decimate(look.name, 0, hi, columns)
+            if look.style in (LINE, BAND):
                 xy = envelope(d)
                 xy[:, 1] = plot.transform_y(xy[:, 1])
                 plot.series[look.name].write(xy[np.isfinite(xy[:, 1])], upload)
@@ -176,9 +211,9 @@ class MetricsView(View):
             if len(xy):
                 marker.set_data(pos=xy, size=6, face_color=look.color, edge_color=look.color, edge_width=0)
             marker.visible = bool(len(xy))
-        yr = history.value_range(group.names, 0, hi)
+        yr = history.value_range(group.sources, 0, hi)
         if yr is None:
-            logged = any(totals.get(n, 0) for n in group.names)
+            logged = any(totals.get(n, 0) for n in group.sources)
             plot.set_message(NOT_FINITE if logged else NO_DATA)
             plot.follow_data(hi, 0.0, 1.0)  # the step axis still matches the other plots'
             return

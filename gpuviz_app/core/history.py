@@ -9,6 +9,7 @@ pixel column, which costs O(buckets) whatever the number of steps logged.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
 
@@ -163,6 +164,12 @@ SERIES = ("train_loss", "eval_loss", "train_acc", "eval_acc")
 MAX_SERIES = 64  # series of one run; a script sending a new name every step must not grow memory without end
 EXTRA_CAPACITY = 1 << 14  # buckets of a series other than the four above (the plot needs a few thousand)
 MAX_NAME = 200  # characters of a series name
+# A distributed job's per-rank series (`rank<r>/<quantity>`, a few per rank, one value per window
+# of steps) have their own allowance, so that many ranks neither crowd out the script's own
+# scalars nor cost a full series' memory each.
+RANK_SERIES = re.compile(r"rank\d+/")
+MAX_RANK_SERIES = 4 * 1024
+RANK_CAPACITY = 1 << 11
 _REPORTED_DROPS = 16  # dropped names each said in their own warning line; later ones in one more line
 _REMEMBERED_DROPS = 1024
 
@@ -198,6 +205,7 @@ class MetricsHistory:
         self.capacity = capacity
         self.max_series = max_series
         self._series = {name: SeriesHistory(capacity) for name in names}
+        self._rank_series = 0
         self._dropped: set[str] = set()
         self._quiet = False
 
@@ -230,7 +238,13 @@ class MetricsHistory:
         if series is not None:
             return series
         problem = name_problem(name)
-        if not problem and len(self._series) < self.max_series:
+        if not problem and RANK_SERIES.match(name):
+            if self._rank_series < MAX_RANK_SERIES:
+                self._rank_series += 1
+                series = self._series[name] = SeriesHistory(min(self.capacity, RANK_CAPACITY))
+                return series
+            problem = f"this run already has {MAX_RANK_SERIES} per-rank series"
+        if not problem and len(self._series) - self._rank_series < self.max_series:
             capacity = self.capacity if name in SERIES else min(self.capacity, EXTRA_CAPACITY)
             series = self._series[name] = SeriesHistory(capacity)
             return series

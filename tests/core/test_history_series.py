@@ -83,3 +83,20 @@ def test_steps_that_go_back_are_refused_and_leave_the_series_as_it_was():
         with pytest.raises(ValueError, match="must not go back"):
             history.append("lr", steps, np.ones(len(steps)))
     assert history.total("lr") == 4 and history.step_range() == (1, 3)
+
+
+def test_per_rank_series_of_many_ranks_neither_crowd_out_other_names_nor_cost_a_full_series():
+    from gpuviz_app.core.history import RANK_CAPACITY
+
+    history = MetricsHistory(capacity=1 << 16, names=(), max_series=2)
+    for rank in range(64):
+        for quantity in ("loss", "steps_per_s", "wait_ms"):
+            history.append(f"rank{rank}/{quantity}", np.array([10]), np.array([float(rank)]))
+    history.append("lr", np.array([1]), np.array([0.1]))
+    history.append("grad_norm", np.array([1]), np.array([2.0]))
+    history.append("third", np.array([1]), np.array([3.0]))  # beyond the cap of 2 other names
+    assert len(history.names) == 64 * 3 + 2 and history.total("third") == 0
+    assert history.latest("rank63/wait_ms") == 63.0
+    n = RANK_CAPACITY + 100
+    history.append("rank0/loss", np.arange(11, 11 + n), np.ones(n))
+    assert len(history.rows("rank0/loss")) <= RANK_CAPACITY and history.total("rank0/loss") == n + 1

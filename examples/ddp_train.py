@@ -27,6 +27,10 @@ def make_data(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.T
     return x, y
 
 
+def make_model() -> nn.Module:
+    return nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300)
@@ -46,7 +50,7 @@ def main() -> None:
         device = torch.device("cpu")
     try:
         torch.manual_seed(0)  # the same initial weights on every rank (DDP broadcasts rank 0's anyway)
-        model = nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1)).to(device)
+        model = make_model().to(device)
         ddp = DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
         loss_fn = nn.MSELoss()
         opt = torch.optim.SGD(ddp.parameters(), lr=0.05, momentum=0.9)

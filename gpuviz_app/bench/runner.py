@@ -21,6 +21,7 @@ TOPICS = [
     "gpuviz_app.bench.weights",
     "gpuviz_app.bench.embedding",
     "gpuviz_app.bench.attach",
+    "gpuviz_app.bench.distributed",
 ]
 
 

@@ -1,0 +1,131 @@
+"""A two-rank DDP job (torchrun, gloo, CPU) bare and attached with dist="auto", side by side.
+
+Both arms run `examples/ddp_train.py`'s model and data (its `make_model` and `make_data`) in
+the same loop, launched the same way by `torch.distributed.run` with one torch thread per rank.
+The attached arm calls `gv.attach(ddp_model, ..., dist="auto", every=10)` and `viz.step(loss=)`
+on every rank, and rank 0 sends to a `sources.remote.Listener` in the bench's process (a Unix
+socket) with every view's probe, as `gv.attach` comes. A third arm is the same with
+`GPUVIZ_ADDRESS=none`: the ranks' gathers and merges without a window or probes, what the
+distributed part alone costs. The arms alternate within each repeat,
+the order reversed every other repeat, and each figure is the median over repeats.
+Throughput is rank 0's steady rate from the end of a warm-up step to the end of the last
+step, timed inside the script (launch, attach and closing are not timed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from gpuviz_app.bench.common import Figure
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ddp_train.py"
+GOAL = 0.90
+JOB_TIMEOUT_S = 600.0
+
+SCRIPT = r'''
+import importlib.util, json, sys, time
+variant, steps, skip, example_path, out_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+spec = importlib.util.spec_from_file_location("ddp_example", example_path)
+example = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(example)
+
+torch.set_num_threads(1)
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+torch.manual_seed(0)
+ddp = DistributedDataParallel(example.make_model())
+loss_fn = nn.MSELoss()
+opt = torch.optim.SGD(ddp.parameters(), lr=0.05, momentum=0.9)
+x_train, y_train = example.make_data(2048, torch.Generator().manual_seed(1 + rank))
+sample = example.make_data(256, torch.Generator().manual_seed(12345))
+log_step, close = (lambda loss: None), (lambda: None)
+if variant == "attached":
+    import gpuviz_app as gv
+    viz = gv.attach(ddp, loss_fn=loss_fn, optimizer=opt, sample=sample, name="ddp-bench", dist="auto", every=10)
+    log_step, close = (lambda loss: viz.step(loss=loss)), viz.close
+times = []
+for step in range(1, steps + 1):
+    idx = torch.randint(0, len(x_train), (64,))
+    loss = loss_fn(ddp(x_train[idx]), y_train[idx])
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    log_step(loss)
+    times.append(time.perf_counter())
+close()
+if rank == 0:
+    with open(out_path, "w") as f:
+        json.dump({"rate": (steps - skip) / (times[-1] - times[skip - 1])}, f)
+dist.destroy_process_group()
+'''
+
+
+ARMS = {"bare": "bare", "attached": "attached", "gathers_only": "attached"}  # arm: the script's variant
+
+
+def _run_arm(arm: str, steps: int, skip: int, script: Path, folder: Path, address: str) -> float:
+    variant = ARMS[arm]
+    address = "none" if arm == "gathers_only" else address
+    out = folder / f"{arm}.json"
+    out.unlink(missing_ok=True)
+    env = {**os.environ, "GPUVIZ_ADDRESS": address, "GPUVIZ_LAUNCH": "0", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(EXAMPLE.parents[1]), os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
+               variant, str(steps), str(skip), str(EXAMPLE), str(out)]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=JOB_TIMEOUT_S)
+    if proc.returncode != 0 or not out.exists():
+        raise RuntimeError(f"the {arm} DDP job exited {proc.returncode}: {proc.stderr[-800:]}")
+    return float(json.loads(out.read_text())["rate"])
+
+
+def measure(steps: int, skip: int, repeats: int) -> dict[str, list[float]]:
+    from gpuviz_app.sources.remote import Listener
+
+    folder = Path(tempfile.mkdtemp(prefix="gvd"))  # short: a Unix socket path has a length limit
+    address = f"ipc://{folder}/w.sock"
+    listener = Listener(address)
+    rates: dict[str, list[float]] = {arm: [] for arm in ARMS}
+    try:
+        script = folder / "ddp_bench.py"
+        script.write_text(SCRIPT)
+        for repeat in range(repeats):
+            order = list(ARMS) if repeat % 2 == 0 else list(reversed(ARMS))
+            for arm in order:
+                rates[arm].append(_run_arm(arm, steps, skip, script, folder, address))
+        if not listener.runs():
+            raise RuntimeError("the attached DDP job sent nothing to the listener")
+    finally:
+        listener.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    return rates
+
+
+def run(quick: bool) -> list[Figure]:
+    if not EXAMPLE.exists():
+        raise RuntimeError(f"the distributed bench runs {EXAMPLE.name} from a source checkout's examples/ folder, "
+                           f"not found at {EXAMPLE}")
+    steps, skip, repeats = (60, 10, 1) if quick else (600, 50, 3)
+    rates = measure(steps, skip, repeats)
+    bare, attached, gathers = (statistics.median(rates[arm]) for arm in ARMS)
+    how = f"rank 0's steady rate over {steps - skip} steps, median of {repeats}; every=10"
+    return [Figure(
+        "distributed.ddp_2_ranks", "2-rank DDP job (torchrun, gloo, CPU) attached with dist='auto'", attached,
+        "steps/s", peer=bare, peer_name="the same job bare", higher_is_better=True, goal=GOAL,
+        goal_text=f">={GOAL:.2f}x",
+        note=f"{how}; every view's probe on rank 0, sent to a listener here; overhead {(bare / attached - 1) * 100:+.1f}%",
+        extra={f"{arm}_rates": rates[arm] for arm in ARMS}), Figure(
+        "distributed.gathers_only", "2-rank DDP job, dist='auto' with no window (the ranks' gathers alone)", gathers,
+        "steps/s", peer=bare, peer_name="the same job bare", higher_is_better=True,
+        note=f"{how}; GPUVIZ_ADDRESS=none: no probes; overhead {(bare / gathers - 1) * 100:+.1f}%")]

@@ -190,7 +190,6 @@ def _attach_distributed(model: Any, loss_fn: Callable | None, optimizer: Any, sa
         views = ("weights",) if job.sharded else None  # a forward through DTensors needs every rank
         run = _attach(unwrap(model), loss_fn, optimizer, sample, name, leader_layers(model, layers), address,
                       token, launch, views, job)
-    atexit.register(run.close)
     return run
 
 

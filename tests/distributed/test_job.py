@@ -85,7 +85,8 @@ def test_the_job_is_one_run_with_every_ranks_figures_and_the_slowed_rank_as_stra
     assert code == 0, output[-3000:]
     run, snapshot = final_snapshot(listener)
     payload = snapshot.parts["distributed"]
-    assert payload.world_size == 2 and payload.every == 5 and payload.step % 5 == 0 and payload.step >= 25
+    assert payload.world_size == 2 and payload.every == 5
+    assert payload.step == 30  # the last window: closing waits for the gather every rank launched
     assert payload.wait_source == "ddp allreduce"
     assert payload.straggler == slow
     assert payload.wait_s[1 - slow] > payload.wait_s[slow]
@@ -104,6 +105,7 @@ def test_merged_statistics_of_dtensor_shards_equal_those_of_the_whole_tensors(li
     assert code == 0, output[-3000:]
     _, snapshot = final_snapshot(listener)
     payload = snapshot.parts["distributed"]
+    assert payload.step == 12
     assert payload.names == ["weight embed", "grad embed", "weight proj", "grad proj"]
     full = load_file(str(folder / "full.safetensors"))
     for t, name in enumerate(payload.names):

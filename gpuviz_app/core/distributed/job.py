@@ -11,7 +11,7 @@ wait for it: a window's gather is waited at the next window, when it has long co
 a rank lags. Only the leader (rank 0) reads the result, merges it (`stats.merge`) and hands a
 `DistributedPayload` to its sink. The leader alone has a window and probes; no collective is
 ever made on one rank only, and `close` makes none (a rank that failed must not leave the
-others waiting in gpuviz): an unfinished gather is abandoned.
+others waiting in gpuviz): it waits a bounded time for the last gather, else abandons it.
 
 Replicated parameters (DDP) are the same on every rank, so the leader's own weights probe shows
 them and they are not gathered. A DTensor's shard is counted by the ranks at coordinate 0 of
@@ -21,6 +21,7 @@ its mesh's replicated dimensions only, so a replicated copy of a shard is not co
 from __future__ import annotations
 
 import glob
+import logging
 import time
 import zlib
 from dataclasses import dataclass
@@ -31,7 +32,10 @@ import numpy as np
 from gpuviz_app.core.distributed.payload import DistributedPayload
 from gpuviz_app.core.distributed.timing import ALLREDUCE, OWN_GATHER, AllreduceWaitTimer, straggler
 
+log = logging.getLogger(__name__)
+
 PROTOCOL = 1
+CLOSE_WAIT_S = 10.0  # at close, at most this long for the last gather, which every rank launched
 # A rank's figures of one window, before its statistics rows in the packed vector.
 _LOSS_SUM, _LOSS_COUNT, _ELAPSED, _WAIT, _STEPS, _END_STEP = range(6)
 FIGURES = 6
@@ -257,13 +261,24 @@ class DistributedJob:
 
     # -- the end ------------------------------------------------------------------------------
     def close(self) -> None:
-        """No collective: the last gather is read when it has completed, else abandoned."""
+        """No new collective. The last gather, which every rank launched at the same step, is
+        given `CLOSE_WAIT_S` to complete (a process group destroyed under a gather in flight
+        aborts the process) and then read; one that fails or does not complete (a rank
+        failed before it) is abandoned."""
         if self.closed:
             return
         self.closed = True
         pending, self._pending = self._pending, None
-        if pending is not None and self.leader and pending.work.is_completed():
-            pending.work.wait()
+        if pending is None:
+            return
+        from datetime import timedelta
+
+        try:
+            pending.work.wait(timedelta(seconds=CLOSE_WAIT_S))
+        except Exception as exc:  # noqa: BLE001 - a rank that failed: nothing more to show
+            log.info("gpuviz: the last gather of the job did not complete (%s)", exc)
+            return
+        if self.leader:
             self._merge(pending.gathered)
 
 

@@ -11,11 +11,14 @@ here reads the device.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 ALLREDUCE = "ddp allreduce"
 OWN_GATHER = "gpuviz gather"
@@ -31,10 +34,12 @@ class AllreduceWaitTimer:
         self._last = 0.0
 
     def register(self, ddp_model: Any) -> bool:
-        """Install the hook; False when the model already has one (DDP takes only one)."""
+        """Install the hook; False when DDP refuses it (it takes only one, so a model with its own
+        hook keeps it, and the job measures the time blocked in its own gather instead)."""
         try:
             ddp_model.register_comm_hook(state=None, hook=self._hook)
-        except RuntimeError:
+        except (RuntimeError, ValueError) as exc:
+            log.info("gpuviz: the all-reduce's waiting time cannot be measured (%s); timing gpuviz's own gather", exc)
             return False
         return True
 

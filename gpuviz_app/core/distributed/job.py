@@ -151,8 +151,8 @@ class DistributedJob:
             if timer.register(model):
                 self.timer = timer
         self.wait_source = ALLREDUCE if self.timer is not None else OWN_GATHER
-        self._loss_device: Any = None  # [sum, count] on the loss's device
-        self._loss_host = [0.0, 0.0]
+        self._loss_device: Any = None  # the sum of the window's tensor losses, on their device
+        self._loss_host = [0.0, 0.0]  # the sum of the plain-number losses, and the count of all
         self._wait = 0.0
         self._pending: _Window | None = None
         self._window_start = time.perf_counter()
@@ -178,11 +178,12 @@ class DistributedJob:
             return
         torch = self._torch
         if isinstance(loss, torch.Tensor):
-            value = loss.detach().reshape(-1)[:1].double()
-            if self._loss_device is None or self._loss_device.device != value.device:
-                self._loss_device = torch.zeros(2, dtype=torch.float64, device=value.device)
-            self._loss_device[0] += value[0]
-            self._loss_device[1] += 1.0
+            if loss.numel() != 1:
+                raise ValueError(f"viz.step: loss must be a single number, not a tensor of shape {tuple(loss.shape)}")
+            if self._loss_device is None or self._loss_device.device != loss.device:
+                self._loss_device = torch.zeros((), dtype=torch.float64, device=loss.device)
+            self._loss_device.add_(loss.detach().reshape(()))  # one kernel, no sync
+            self._loss_host[1] += 1.0
         elif loss is not None:
             self._loss_host[0] += float(loss)
             self._loss_host[1] += 1.0
@@ -204,12 +205,11 @@ class DistributedJob:
                 self._merge(done.gathered)
         now = time.perf_counter()
         send = torch.zeros(self.row_len, dtype=torch.float64, device=self.device)
-        send[_LOSS_SUM:_ELAPSED] = torch.tensor(self._loss_host, dtype=torch.float64, device=self.device)
+        send[:FIGURES] = torch.tensor([*self._loss_host, now - self._window_start, self._wait + blocked, self.every,
+                                       self.steps], dtype=torch.float64, device=self.device)
         if self._loss_device is not None:
-            send[_LOSS_SUM:_ELAPSED] += self._loss_device.to(self.device, non_blocking=True)
+            send[_LOSS_SUM] += self._loss_device.to(self.device)  # a copy only with gloo and CUDA tensors
             self._loss_device.zero_()
-        send[_ELAPSED:FIGURES] = torch.tensor([now - self._window_start, self._wait + blocked, self.every, self.steps],
-                                              dtype=torch.float64, device=self.device)
         if self.names:
             self._stats_into(send[FIGURES:])
         gathered = torch.empty(self.world_size * self.row_len, dtype=torch.float64, device=self.device)

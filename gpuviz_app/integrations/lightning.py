@@ -91,8 +91,10 @@ class GpuvizCallback(Callback):
             loss_fn = next((f for f in (getattr(pl_module, "loss_fn", None), getattr(pl_module, "criterion", None))
                             if callable(f)), None)
         optimizer = trainer.optimizers[0] if trainer.optimizers else None
+        # Only rank 0 attaches here, so it must not join a distributed job's collectives alone.
+        options = {"dist": "off", **self.attach_options}
         return gv.attach(pl_module, loss_fn=loss_fn, optimizer=optimizer, sample=sample,
-                         name=self.name or type(pl_module).__name__, layers=self.layers, **self.attach_options)
+                         name=self.name or type(pl_module).__name__, layers=self.layers, **options)
 
     def _fresh(self, metrics: Mapping[str, Any]) -> dict[str, Any]:
         """The one-number metrics logged since they were last sent (Lightning keeps a metric's

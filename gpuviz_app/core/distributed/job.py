@@ -144,7 +144,7 @@ class DistributedJob:
         self.closed = False
         self.steps = 0
         self.published = 0
-        self._handshake(model)
+        self._handshake()
         self.timer: AllreduceWaitTimer | None = None
         if isinstance(model, DistributedDataParallel):
             timer = AllreduceWaitTimer()
@@ -158,7 +158,7 @@ class DistributedJob:
         self._window_start = time.perf_counter()
 
     # -- attach ---------------------------------------------------------------------------
-    def _handshake(self, model: Any) -> None:
+    def _handshake(self) -> None:
         """One gather of what every rank must agree on; any difference raises on every rank."""
         torch = self._torch
         shapes = ";".join(f"{name}{tuple(p.shape)}" for name, p in self.sharded)

@@ -19,7 +19,7 @@ EXPECTED = {
     "weights.per_step_cpu", "weights.hist_1m_cpu", "weights.hist_all_cpu",
     "embedding.update_100000", "embedding.update_1000000", "embedding.pca_cpu",
     "attach.in_process", "attach.out_of_process", "attach.vs_wandb", "attach.vs_tensorboard",
-    "attach.latency_p95",
+    "attach.latency_p95", "ipc.payload_16mb",
 }
 
 

@@ -22,6 +22,7 @@ TOPICS = [
     "gpuviz_app.bench.embedding",
     "gpuviz_app.bench.attach",
     "gpuviz_app.bench.distributed",
+    "gpuviz_app.bench.ipc",
 ]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -36,6 +37,7 @@ from gpuviz_app.sources.address import (
     listening,
     prepare_ipc_folder,
 )
+from gpuviz_app.sources.cuda_ipc import IpcImporter, ack_topic, machine_id, offer_topic, platform_reason, refusal_topic
 from gpuviz_app.sources.wire import BadMessage, Message, RunInfo, decode
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,8 @@ class RemoteRun(CommandMethods):
         self.last_seen = 0.0
         self.messages = 0
         self.seq = 0
+        self.device = "cpu"  # "cuda:i" once its payloads arrive as CUDA IPC handles
+        self.transport = ""  # how its payloads arrive: "CUDA IPC", or why as host bytes
         self._stop = threading.Event()
 
     # -- what a list of runs shows ----------------------------------------------------------
@@ -126,7 +130,7 @@ class RemoteRun(CommandMethods):
         snapshot = Snapshot(
             run_id=self.run_id, step=s.get("step", 0), wall_time=float(s.get("wall_time", message.sent_time)),
             metrics=self.history, latest=dict(message.latest), parts=dict(self.parts),
-            versions=dict(message.versions), device="cpu",
+            versions=dict(message.versions), device=self.device,
             device_name=f"{s.get('device_name', '')} in pid {self.info.pid} on {self.info.host}",
             dataset=self.info.script, steps_per_s=float(s.get("steps_per_s", 0.0)), paused=False,
             finished=bool(s.get("finished", False)), model=s.get("model", self.info.name),
@@ -137,6 +141,8 @@ class RemoteRun(CommandMethods):
         self.messages += 1
         self.seq = message.seq
         self.mailbox.put(snapshot)
+        if message.gpu_reason is not None:
+            self.transport = "CUDA IPC" if not message.gpu_reason else f"host bytes: {message.gpu_reason}"
         return snapshot
 
     def _total(self, name: str) -> int:
@@ -189,6 +195,12 @@ class Listener:
         self._socket.setsockopt(zmq.RCVHWM, RECV_HWM)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.SUBSCRIBE, b"")
+        self._window = secrets.token_hex(8)
+        self._ipc: dict[tuple, IpcImporter] | None = None
+        if self.address.startswith("ipc://") and not platform_reason():
+            self._ipc = {}  # same host, CUDA: senders may send handles (see sources.cuda_ipc)
+            self._socket.setsockopt(zmq.SUBSCRIBE, offer_topic(self._window, machine_id()))
+        self._acked: dict[tuple, bytes] = {}
         try:
             self._socket.bind(self.address)
         except zmq.ZMQError as exc:
@@ -242,6 +254,8 @@ class Listener:
                         break
                     self._receive([f.buffer for f in frames])
         finally:
+            for importer in (self._ipc or {}).values():
+                importer.close()
             self._socket.close(linger=0)
             self._context.term()
             path = ipc_path(self.address)
@@ -250,7 +264,7 @@ class Listener:
 
     def _receive(self, frames: list[Any]) -> None:
         try:
-            message = decode(frames, self._refs_of)
+            message = decode(frames, self._refs_of, self._importer_of)
             if self.token and not hmac.compare_digest(message.token.encode(), self.token.encode()):
                 raise BadMessage("the message does not carry this window's token")
         except BadMessage as exc:
@@ -264,11 +278,15 @@ class Listener:
         new = run is None
         if new:
             run = RemoteRun(message.run, len(self._runs) + 1)
+        importer = self._ipc.get(message.run.key) if self._ipc is not None else None
+        if importer is not None and importer.device and not importer.refused:
+            run.device = importer.device  # its CUDA tensors are the window's, on this device
         try:
             run.apply(message)
         except Exception as exc:  # noqa: BLE001 - a message that decodes but does not fit the run
             self._drop(f"the message does not fit its run ({type(exc).__name__}: {exc})")
             return
+        self._ipc_feedback(run)
         if new:
             with self._lock:
                 self._runs[message.run.key] = run  # listed once it has a snapshot
@@ -282,6 +300,41 @@ class Listener:
     def _refs_of(self, info: RunInfo) -> dict[str, Any]:
         run = self._runs.get(info.key)
         return run.refs if run is not None else {}
+
+    def _importer_of(self, info: RunInfo) -> IpcImporter | None:
+        return self._ipc.setdefault(info.key, IpcImporter()) if self._ipc is not None else None
+
+    def _ipc_feedback(self, run: RemoteRun) -> None:
+        """Acknowledge the handles read (the sender may reuse their slots), or say once why
+        they cannot be opened here (the sender turns to host bytes)."""
+        importer = self._ipc.get(run.info.key) if self._ipc is not None else None
+        if importer is None:
+            return
+        key = run.info.key
+        if importer.refused:
+            if self._acked.get(key) != b"refused":
+                self._socket.setsockopt(self._zmq.SUBSCRIBE, refusal_topic(self._window, run.info.pid,
+                                                                            importer.refused))
+                self._unsubscribe_ack(key)
+                self._acked[key] = b"refused"
+                run.device, run.transport = "cpu", f"host bytes: {importer.refused}"
+                log.warning("gpuviz: %s: payloads come as host bytes: %s", run.title, importer.refused)
+            return
+        if importer.device:
+            run.device = importer.device
+        if run.finished:
+            importer.close()
+        if importer.ack:
+            topic = ack_topic(self._window, run.info.pid, importer.ack)
+            if self._acked.get(key) != topic:
+                self._socket.setsockopt(self._zmq.SUBSCRIBE, topic)
+                self._unsubscribe_ack(key)
+                self._acked[key] = topic
+
+    def _unsubscribe_ack(self, key: tuple) -> None:
+        previous = self._acked.get(key)
+        if previous and previous != b"refused":
+            self._socket.setsockopt(self._zmq.UNSUBSCRIBE, previous)
 
     def _check_exits(self) -> None:
         """Runs on this machine whose process is gone are marked finished where they stopped."""

@@ -31,6 +31,7 @@ from gpuviz_app.core.probe_demand import ProbeDemand
 from gpuviz_app.core.probe_host import ProbeHost
 from gpuviz_app.core.probes import PROBES, Probe, ProbeFactory, probe_factories
 from gpuviz_app.sources.address import check_address, default_address, ipc_path, listening
+from gpuviz_app.sources.cuda_slots import IpcExporter
 from gpuviz_app.sources.wire import Encoder, RunInfo
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,8 @@ class RemoteSender:
         self.probe_host = ProbeHost(factories, self.demand)
         self.all_probes = frozenset(factories)
         self.publish_interval = 1.0 / publish_hz if publish_hz > 0 else float("inf")
-        self.encoder = Encoder(token)
+        self.gpu = IpcExporter(self.address)  # same host, CUDA: large arrays cross as IPC handles
+        self.encoder = Encoder(token, gpu=self.gpu)
         self.script = script if script is not None else _script_name()
         self.host = socket.gethostname()
         self.stats = {"sent": 0, "dropped": 0, "skipped": 0}
@@ -85,6 +87,7 @@ class RemoteSender:
         self._socket = self._context.socket(zmq.XPUB)
         self._socket.setsockopt(zmq.XPUB_NODROP, 1)
         self._socket.setsockopt(zmq.XPUB_VERBOSER, 1)
+        self._socket.setsockopt(zmq.IMMEDIATE, 1)  # a window's leaving ends its pipe: it unsubscribes
         self._socket.setsockopt(zmq.SNDHWM, SEND_HWM)
         self._socket.setsockopt(zmq.LINGER, int(LINGER_S * 1000))
         self._socket.connect(self.address)
@@ -141,8 +144,10 @@ class RemoteSender:
         self.closed = True
         if self.current is not None:
             self.unbind(self.current)
+        self._wait_for_acks()
         self._socket.close(linger=int(LINGER_S * 1000))
         self._context.term()
+        self.gpu.close()
         deadline = time.monotonic() + PROBE_THREADS_WAIT_S
         for thread in threading.enumerate():
             if thread.name in PROBE_THREADS and thread is not threading.current_thread():
@@ -157,6 +162,8 @@ class RemoteSender:
                 event = self._socket.recv(self._zmq.NOBLOCK)
             except self._zmq.Again:
                 break
+            if self.gpu.subscription(event) or len(event) > 1:
+                continue  # a window's IPC topic (see sources.cuda_ipc), not a window joining
             if event[:1] == b"\x01":
                 self.subscribers += 1
                 joined = True
@@ -165,6 +172,10 @@ class RemoteSender:
         if self.subscribers and not self._probes_made and self.current is not None:
             self.probe_host.start_run(self.current.context)
             self._probes_made = True
+        if self.gpu.changed:  # the window's IPC ability changed: every payload is sent afresh
+            self.gpu.changed = False
+            self._sent_versions = {}
+            self.encoder.forget()
         if joined:
             self._reset = True
             self._sent_versions = {}
@@ -181,6 +192,13 @@ class RemoteSender:
             return
         deadline = time.monotonic() + JOIN_WAIT_S
         while not self.subscribers and time.monotonic() < deadline:
+            if self._socket.poll(50, self._zmq.POLLIN):
+                self._watch_subscriptions()
+
+    def _wait_for_acks(self) -> None:
+        """At close, the window gets a moment to finish reading the device slots it was sent."""
+        deadline = time.monotonic() + LINGER_S
+        while self.gpu.in_flight() and time.monotonic() < deadline:
             if self._socket.poll(50, self._zmq.POLLIN):
                 self._watch_subscriptions()
 
@@ -220,9 +238,12 @@ class RemoteSender:
             "diverged": run.diverged,
         }
         self._seq += 1
+        self.gpu.enabled = not finished  # the script may exit before the window reads a last message
         frames = self.encoder.encode(self.info, self._seq, snapshot, run.latest(), self.probe_host.versions,
                                      parts, rows, reset=self._reset)
-        if not self._send(frames, LINGER_S if finished else 0.0):  # the run's last message may wait a moment
+        sent = self._send(frames, LINGER_S if finished else 0.0)  # the run's last message may wait a moment
+        self.gpu.sent(self._seq, sent)
+        if not sent:
             self.stats["dropped"] += 1  # the window is behind: this frame is dropped, never waited for
             return
         self.stats["sent"] += 1

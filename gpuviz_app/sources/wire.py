@@ -86,6 +86,7 @@ class Message:
     reset: bool = False
     token: str = ""
     refs: dict[str, np.ndarray] = field(default_factory=dict)
+    gpu_reason: str | None = None  # why payloads came as host bytes ('' : IPC); None: the sender did not say
 
 
 class BadMessage(ValueError):
@@ -116,8 +117,11 @@ def host_array(value: Any) -> np.ndarray:
 class Encoder:
     """Turns a sender's state into multipart messages; remembers what it sent for references."""
 
-    def __init__(self, token: str = "") -> None:
+    def __init__(self, token: str = "", gpu: Any = None) -> None:
         self.token = token
+        self.gpu = gpu  # a `sources.cuda_ipc.IpcExporter`: large CUDA arrays cross as IPC handles
+        self._gpu_entries: list[dict] = []
+        self._seq = 0
         self._refs: dict[int, tuple[Any, int, str, float]] = {}  # id -> (object, version, key, sent)
         self._next_ref = 0
 
@@ -129,17 +133,20 @@ class Encoder:
                versions: Mapping[str, int], parts: Mapping[str, Any],
                rows: Mapping[str, tuple[int, Any, Any]], reset: bool = False) -> list[bytes | memoryview]:
         arrays: list[np.ndarray] = []
+        self._gpu_entries, self._seq = [], seq
         header = {
             "run": dataclasses.asdict(run), "seq": seq, "sent": time.time(), "token": self.token,
             "snapshot": {k: snapshot[k] for k in SNAPSHOT_FIELDS if k in snapshot},
             "latest": {str(k): float(v) for k, v in latest.items()},
             "versions": {str(k): int(v) for k, v in versions.items()},
-            "parts": {name: self._value(payload, arrays, 0) for name, payload in parts.items()},
+            "parts": {name: self._value(payload, arrays, 0, name) for name, payload in parts.items()},
             "rows": {name: [int(base), self._array(np.asarray(s, np.int64), arrays),
                             self._array(np.asarray(v, np.float64), arrays)]
                      for name, (base, s, v) in rows.items()},
             "reset": bool(reset),
         }
+        if self.gpu is not None:
+            header["gpu"] = {"entries": self._gpu_entries, **self.gpu.header()}
         header["arrays"] = [[a.dtype.name, list(a.shape)] for a in arrays]
         text = json.dumps(header, separators=(",", ":")).encode()
         if len(text) > HEADER_LIMIT:
@@ -150,7 +157,7 @@ class Encoder:
         arrays.append(array)
         return {"$a": len(arrays) - 1}
 
-    def _value(self, value: Any, arrays: list[np.ndarray], depth: int) -> Any:
+    def _value(self, value: Any, arrays: list[np.ndarray], depth: int, path: str = "") -> Any:
         if depth > MAX_DEPTH:
             raise ValueError("gpuviz payload nested too deeply to send")
         if value is None or isinstance(value, (bool, str)):
@@ -163,22 +170,34 @@ class Encoder:
             sent, key = self._reference(value)
             if sent:
                 return {"$r": key}
-            node = self._array(host_array(value), arrays)
+            entry = self._gpu_entry(value, arrays, path)
+            node = {"$g": entry} if entry is not None else self._array(host_array(value), arrays)
             return node | {"k": key} if key is not None else node
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             name = type(value).__name__
             if name not in PAYLOAD_CLASSES:
                 raise TypeError(f"gpuviz cannot send a {name}")
-            return {"$c": name, "f": {f.name: self._value(getattr(value, f.name), arrays, depth + 1)
+            return {"$c": name, "f": {f.name: self._value(getattr(value, f.name), arrays, depth + 1,
+                                                          f"{path}.{f.name}")
                                       for f in dataclasses.fields(value) if f.init}}
         if isinstance(value, tuple):
-            return {"$t": [self._value(v, arrays, depth + 1) for v in value]}
+            return {"$t": [self._value(v, arrays, depth + 1, f"{path}.{i}") for i, v in enumerate(value)]}
         if isinstance(value, list):
-            return [self._value(v, arrays, depth + 1) for v in value]
+            return [self._value(v, arrays, depth + 1, f"{path}.{i}") for i, v in enumerate(value)]
         if isinstance(value, dict):
-            return {"$d": [[k if isinstance(k, (str, int)) else str(k), self._value(v, arrays, depth + 1)]
-                           for k, v in value.items()]}
+            return {"$d": [[k if isinstance(k, (str, int)) else str(k),
+                            self._value(v, arrays, depth + 1, f"{path}.{k}")] for k, v in value.items()]}
         raise TypeError(f"gpuviz cannot send a {type(value).__name__}")
+
+    def _gpu_entry(self, value: Any, arrays: list[np.ndarray], path: str) -> int | None:
+        """The index of the header's gpu entry for a CUDA tensor sent as an IPC handle, or None."""
+        if self.gpu is None or not hasattr(value, "numel"):
+            return None
+        entry = self.gpu.export(path, value, self._seq, lambda a: self._array(a, arrays)["$a"])
+        if entry is None:
+            return None
+        self._gpu_entries.append(entry)
+        return len(self._gpu_entries) - 1
 
     def _reference(self, value: Any) -> tuple[bool, str | None]:
         """(True, key) when this large array was sent recently as the same, unchanged object;
@@ -205,20 +224,24 @@ class Encoder:
 
 
 # -- decoding (the window's side) ----------------------------------------------------------------
-def decode(frames: Sequence[Any], refs: Callable[[RunInfo], Mapping[str, np.ndarray]] | None = None) -> Message:
+def decode(frames: Sequence[Any], refs: Callable[[RunInfo], Mapping[str, np.ndarray]] | None = None,
+           gpu: Callable[[RunInfo], Any] | None = None) -> Message:
     """The message in `frames` (bytes-like), or `BadMessage` saying why it is not one.
 
     `refs(run)` gives the arrays this sender sent earlier by reference key; the arrays sent
-    with a key in this message are in `Message.refs`, for the caller to keep."""
+    with a key in this message are in `Message.refs`, for the caller to keep. `gpu(run)` gives
+    the `sources.cuda_ipc.IpcImporter` that reads arrays sent as CUDA IPC handles (without
+    it they read as None)."""
     try:
-        return _decode(frames, refs)
+        return _decode(frames, refs, gpu)
     except BadMessage:
         raise
     except (TypeError, ValueError, OverflowError, AttributeError, KeyError, IndexError) as exc:
         raise BadMessage(f"the message is malformed ({type(exc).__name__})") from None
 
 
-def _decode(frames: Sequence[Any], refs: Callable[[RunInfo], Mapping[str, np.ndarray]] | None) -> Message:
+def _decode(frames: Sequence[Any], refs: Callable[[RunInfo], Mapping[str, np.ndarray]] | None,
+            gpu: Callable[[RunInfo], Any] | None = None) -> Message:
     _check(len(frames) >= 2, "a gpuviz message has at least two parts")
     _check(memoryview(frames[0]).tobytes() == MAGIC, "the message does not start with the gpuviz marker")
     raw = memoryview(frames[1])
@@ -233,6 +256,7 @@ def _decode(frames: Sequence[Any], refs: Callable[[RunInfo], Mapping[str, np.nda
     reader = _TreeReader(arrays, refs(run) if refs is not None else {})
     seq, sent = header.get("seq"), header.get("sent")
     _check(_is_int(seq), "the header's seq is not an integer")
+    gpu_reason = _gpu_section(header.get("gpu"), arrays, reader, gpu(run) if gpu is not None else None, seq)
     _check(_is_number(sent), "the header's sent time is not a number")
     snapshot = header.get("snapshot")
     _check(isinstance(snapshot, dict), "the header has no snapshot object")
@@ -262,7 +286,33 @@ def _decode(frames: Sequence[Any], refs: Callable[[RunInfo], Mapping[str, np.nda
     _check(isinstance(token, str), "the token is not a string")
     return Message(run=run, seq=int(seq), sent_time=float(sent), snapshot=snapshot, latest=latest,
                    versions=versions, parts=parts, rows=rows, reset=header.get("reset") is True,
-                   token=token, refs=reader.new_refs)
+                   token=token, refs=reader.new_refs, gpu_reason=gpu_reason)
+
+
+def _gpu_section(section: Any, arrays: list[np.ndarray], reader: "_TreeReader", importer: Any,
+                 seq: int) -> str | None:
+    """Check the header's gpu section (see `sources.cuda_ipc`); the reader reads its entries."""
+    if section is None:
+        return None
+    from gpuviz_app.sources.cuda_ipc import IpcRefused, parse_entry
+
+    _check(isinstance(section, dict) and set(section) == {"entries", "reason", "retired"},
+           "the header's gpu section is not {entries, reason, retired}")
+    _check(isinstance(section["reason"], str) and len(section["reason"]) <= 1000,
+           "the gpu section's reason is not text")
+    retired = section["retired"]
+    _check(isinstance(retired, list) and len(retired) <= 64 and all(_is_int(r) for r in retired),
+           "the gpu section's retired is not a list of ring numbers")
+    entries = section["entries"]
+    _check(isinstance(entries, list) and len(entries) <= MAX_ARRAYS, "the gpu section's entries is not a list")
+    try:
+        reader.gpu_entries = [parse_entry(e, arrays) for e in entries]
+    except IpcRefused as exc:
+        raise BadMessage(str(exc)) from None
+    reader.importer, reader.seq = importer, seq
+    if importer is not None and retired:
+        importer.retire(retired)
+    return section["reason"]
 
 
 def _is_int(v: Any) -> bool:
@@ -315,6 +365,9 @@ class _TreeReader:
         self.refs = refs
         self.new_refs: dict[str, np.ndarray] = {}
         self.nodes = 0
+        self.gpu_entries: list = []
+        self.importer: Any = None
+        self.seq = 0
 
     def value(self, tree: Any, depth: int) -> Any:
         self.nodes += 1
@@ -332,6 +385,15 @@ class _TreeReader:
                 _check(isinstance(key, str) and len(key) <= 64, "a payload's array key is not a short string")
                 self.new_refs[key] = self.arrays[i]
             return self.arrays[i]
+        if "$g" in tree:
+            i, key = tree["$g"], tree.get("k")
+            _check(_is_int(i) and 0 <= i < len(self.gpu_entries) and set(tree) <= {"$g", "k"},
+                   "a payload names a gpu entry that was not sent")
+            value = self.importer.read(self.gpu_entries[i], self.seq) if self.importer is not None else None
+            if key is not None:
+                _check(isinstance(key, str) and len(key) <= 64, "a payload's array key is not a short string")
+                self.new_refs[key] = value
+            return value
         _check(len(tree) in (1, 2), "a payload holds an object of unknown kind")
         if "$r" in tree:
             key = tree["$r"]

@@ -99,9 +99,11 @@ class AttachedRuns(QtCore.QObject):
 
 
 def describe(run: RemoteRun) -> str:
-    """One line for a run: script, name, pid and host, step, rate, and whether it has ended."""
+    """One line for a run: script, name, pid and host, step, rate, whether it has ended, and how
+    its payloads arrive (CUDA IPC, or host bytes and why)."""
     state = "finished" if run.finished else f"{run.steps_per_s:,.0f} steps/s"
-    return f"{run.title}: step {run.step:,}, {state}"
+    transport = f", payloads by {run.transport}" if run.transport else ""
+    return f"{run.title}: step {run.step:,}, {state}{transport}"
 
 
 def install(window: QtWidgets.QMainWindow, address: str | None, run_source: Callable[[RunSource], None],

@@ -56,13 +56,38 @@ def start_job(script: Path, *args: str, address: str) -> subprocess.Popen:
                             start_new_session=True)
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes started under `pid`, at any depth (torchrun starts each rank in its own session)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill(job: subprocess.Popen) -> None:
+    for pid in [*descendants(job.pid), job.pid]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def finish(job: subprocess.Popen) -> tuple[int, str]:
     """The job's status and output; a job still running after `JOB_TIMEOUT_S` is killed (with its
     ranks) and the test fails: it hung."""
     try:
         out, err = job.communicate(timeout=JOB_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        os.killpg(job.pid, signal.SIGKILL)
+        kill(job)
         out, err = job.communicate()
         pytest.fail(f"the job hung for {JOB_TIMEOUT_S:.0f} s:\n{err[-3000:]}")
     return job.returncode, out + err
@@ -146,7 +171,7 @@ def test_a_window_closed_mid_run_and_started_again_follows_the_job(listener, add
             again.close()
     finally:
         if job.poll() is None:
-            os.killpg(job.pid, signal.SIGKILL)
+            kill(job)
             job.communicate()
 
 

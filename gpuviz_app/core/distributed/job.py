@@ -25,6 +25,7 @@ import logging
 import time
 import zlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -271,8 +272,6 @@ class DistributedJob:
         pending, self._pending = self._pending, None
         if pending is None:
             return
-        from datetime import timedelta
-
         try:
             pending.work.wait(timedelta(seconds=CLOSE_WAIT_S))
         except Exception as exc:  # noqa: BLE001 - a rank that failed: nothing more to show

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import secrets
 import socket
 import sys
 from dataclasses import dataclass
@@ -191,7 +192,9 @@ def parse_entry(entry: Any, arrays: list) -> GpuEntry:
                     event=arrays[event].tobytes())
 
 
-NO_COUNTER = b"/gpuviz-no-ipc-count"  # the window holds no share of torch's count (see module doc)
+# A shared-memory name nobody makes: the window holds no share of torch's count (see module doc);
+# torch's best-effort release at a rebuilt storage's end finds nothing to decrement.
+NO_COUNTER = f"/gpuviz-no-ipc-count-{os.getpid()}-{secrets.token_hex(8)}".encode()
 
 
 class IpcImporter:

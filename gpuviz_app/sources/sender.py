@@ -40,6 +40,7 @@ SEND_HWM = 4  # messages queued per window at most
 MAX_PENDING_CHUNKS = 4096  # flushes of metric rows kept for a window that is behind
 LINGER_S = 1.0  # at close, at most this long for the final message to leave
 JOIN_WAIT_S = 0.5  # at close, a window whose socket exists gets this long to subscribe
+ATTACH_WAIT_S = 2.0  # at attach, likewise, so that its views see the run from its first step
 LAUNCH_WAIT_S = 20.0  # a launched window has this long to start listening before the script goes on
 PROBE_THREADS = ("gpuviz-landscape",)  # probes' threads that compute between steps: joined at close,
 # since a thread still inside torch when the interpreter exits aborts the process
@@ -107,6 +108,8 @@ class RemoteSender:
         run.row_sink = self._add_rows
         self.probe_host.close()
         self._probes_made = False  # made when a window first subscribes: a script alone pays nothing
+        if ipc_path(self.address) is not None:  # (a network window may be far: never wait for one here)
+            self._wait_for_window(ATTACH_WAIT_S)
         self._watch_subscriptions()
         self._publish(run)
         self._step_end = time.perf_counter()
@@ -187,10 +190,10 @@ class RemoteSender:
             if shown:
                 self.demand.force()
 
-    def _wait_for_window(self) -> None:
+    def _wait_for_window(self, seconds: float = JOIN_WAIT_S) -> None:
         if self.subscribers or not self._window_may_join():
             return
-        deadline = time.monotonic() + JOIN_WAIT_S
+        deadline = time.monotonic() + seconds
         while not self.subscribers and time.monotonic() < deadline:
             if self._socket.poll(50, self._zmq.POLLIN):
                 self._watch_subscriptions()

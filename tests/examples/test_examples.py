@@ -104,3 +104,30 @@ def test_each_example_runs_without_gpuviz_around_it(example):
                           text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "no gpuviz is listening" in proc.stderr
+
+
+@pytest.mark.parametrize("example", ["custom_loss", "tiny_transformer"])  # the other two: tests/sources/test_remote.py
+def test_each_example_streams_its_run_to_a_listening_window_in_another_process(example):
+    import shutil
+    import tempfile
+
+    from gpuviz_app.sources.remote import Listener
+
+    folder = tempfile.mkdtemp(prefix="gv")  # short: a Unix socket path has a length limit
+    listener = Listener(f"ipc://{folder}/w.sock")
+    try:
+        env = {**os.environ, "GPUVIZ_ADDRESS": listener.address, "GPUVIZ_LAUNCH": "0", "PYTHONPATH": str(REPO)}
+        proc = subprocess.run([sys.executable, str(EXAMPLES / f"{example}.py"), "--steps", "12"], env=env,
+                              capture_output=True, text=True, timeout=600, cwd=REPO)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert listener.wait_for(lambda l: any(r.finished for r in l.runs()), 120)
+        (run,) = listener.runs()
+        assert run.info.script == f"{example}.py" and run.info.name == NAMES[example]
+        last = run.latest
+        assert last.finished and last.step == 12 and run.history.total("train_loss") == 12
+        weights = last.parts["weights"]
+        assert weights.layers and np.isfinite(weights.counts).all() and weights.counts.sum() > 0
+        assert np.isfinite(last.parts["embedding"].positions).all()
+    finally:
+        listener.close()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -8,23 +8,11 @@ on the worker thread, which keeps torch off the window's start-up path.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from typing import Any, Callable
 
-from gpuviz_app.core.commands import (
-    Command,
-    CommandMethods,
-    Configure,
-    ConfigureProbe,
-    ProbeAction,
-    Reset,
-    SetDataset,
-    SetPaused,
-    SetShownProbes,
-    StepOnce,
-)
+from gpuviz_app.core.command_queue import CommandQueue
+from gpuviz_app.core.commands import Configure, Reset, SetDataset
 from gpuviz_app.core.mailbox import Mailbox
 from gpuviz_app.core.probe_demand import ProbeDemand
 from gpuviz_app.core.probe_host import ProbeHost
@@ -38,7 +26,7 @@ DatasetSource = Callable[[], Dataset]
 FINAL_SETTLE_S = 30.0  # at most this long for probes to finish on a run's final weights
 
 
-class TrainingSession(CommandMethods):
+class TrainingSession(CommandQueue):
     """Train until stopped or `max_steps`, publishing snapshots at most `publish_hz` times a second.
 
     The in-process trainer as a run source (see `gpuviz_app.sources.base.RunSource`). Commands
@@ -66,6 +54,7 @@ class TrainingSession(CommandMethods):
         problems = config.problems() if config is not None else {}
         if problems:
             raise ValueError("; ".join(f"{name}: {why}" for name, why in problems.items()))
+        super().__init__()
         self.mailbox: Mailbox[Snapshot] = Mailbox()
         self._dataset_source = dataset
         self._config = config
@@ -77,53 +66,18 @@ class TrainingSession(CommandMethods):
         self.demand = demand if demand is not None else ProbeDemand()
         self.demand.set_shown(factories if active is None else active)
         self.probe_host = ProbeHost(factories, self.demand)
-        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self.paused = False
         self.finished = False
         self.error = ""
         self.pause_on_divergence = pause_on_divergence
         self.diverged_step: int | None = None
         self.diverged = ""
         self._finite_checked_at = -1
-        self._single_steps = 0
         self._unsettled_since: float | None = None  # idle with probes' work still going
         self.run_id = 0
         self.trainer: Any = None
         self.dataset: Dataset | None = None
         self.steps_per_s = 0.0
-        self._handlers: dict[type, Callable[[Any], None]] = {
-            SetPaused: self._set_paused,
-            StepOnce: self._step_once,
-            Reset: self._reset,
-            Configure: self._configure,
-            SetDataset: self._set_dataset,
-            SetShownProbes: self._set_shown_probes,
-            ConfigureProbe: self._configure_probe,
-            ProbeAction: self._probe_action,
-        }
-
-    # -- commands (any thread) ------------------------------------------------------
-    def send(self, command: Command) -> None:
-        """Queue one command; the loop applies commands in the order they were sent."""
-        if type(command) not in self._handlers:
-            raise TypeError(f"not a session command: {command!r}")
-        self._commands.put(command)
-        self._wake.set()
-
-    def pace_probes(self) -> None:
-        """From now on, probes run (besides the forced runs on a new run or a command) only
-        when the display asks with `want_probes` (see `ProbeDemand`)."""
-        self.demand.pace()
-
-    def want_probes(self) -> None:
-        """The display will draw soon: the next snapshot may carry fresh probe payloads."""
-        self.demand.want()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
+        self._handlers.update({Reset: self._reset, Configure: self._configure, SetDataset: self._set_dataset})
 
     @property
     def stopped(self) -> bool:
@@ -262,39 +216,12 @@ class TrainingSession(CommandMethods):
         self._rate_steps, self._rate_time = 0, 0.0
         self._publish()
 
-    def _drain_commands(self) -> bool:
-        """Apply the queued commands in order; True when there were any."""
-        dirty = False
-        while True:
-            try:
-                command = self._commands.get_nowait()
-            except queue.Empty:
-                return dirty
-            dirty = True
-            self._handlers[type(command)](command)
-
     # -- what each command does (worker thread) ---------------------------------------
-    def _set_paused(self, command: SetPaused) -> None:
-        self.paused = command.paused
-
-    def _step_once(self, command: StepOnce) -> None:
-        self.paused = True
-        self._single_steps += command.steps
-
     def _reset(self, command: Reset) -> None:
         self._new_run()
 
     def _set_dataset(self, command: SetDataset) -> None:
         self._new_run(command.dataset)
-
-    def _set_shown_probes(self, command: SetShownProbes) -> None:
-        self.probe_host.set_shown(command.names)
-
-    def _configure_probe(self, command: ConfigureProbe) -> None:
-        self.probe_host.configure(command.name, command.options)
-
-    def _probe_action(self, command: ProbeAction) -> None:
-        self.probe_host.act(command.name, command.action)
 
     def _configure(self, command: Configure) -> None:
         changes = dict(command.changes)

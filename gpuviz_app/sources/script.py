@@ -14,28 +14,16 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import runpy
 import sys
-import threading
 import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from gpuviz_app.core.attached_run import AttachedRun, StopScript, hosting
-from gpuviz_app.core.commands import (
-    Command,
-    CommandMethods,
-    Configure,
-    ConfigureProbe,
-    ProbeAction,
-    Reset,
-    SetDataset,
-    SetPaused,
-    SetShownProbes,
-    StepOnce,
-)
+from gpuviz_app.core.command_queue import CommandQueue
+from gpuviz_app.core.commands import Configure, Reset, SetDataset
 from gpuviz_app.core.history import MetricsHistory
 from gpuviz_app.core.mailbox import Mailbox
 from gpuviz_app.core.probe_demand import ProbeDemand
@@ -57,12 +45,14 @@ class ScriptFailed(Exception):
         self.details = details
 
 
-class ScriptSource(CommandMethods):
+class ScriptSource(CommandQueue):
     """Runs `script` with `argv` and publishes the runs it attaches.
 
     `on_publish(snapshot)` is called on the script's thread after each publish (the headless
     runner renders frames there). After `run` returns, `error` holds the one-line reason when the
-    script raised (`failure` the traceback too), `attached` tells whether it ever attached."""
+    script raised (`failure` the traceback too), `attached` tells whether it ever attached.
+    Commands are applied, and Stop honoured, at the script's next `viz.step`; Reset, Configure
+    and SetDataset cannot change a user's script and are ignored."""
 
     def __init__(
         self,
@@ -75,6 +65,8 @@ class ScriptSource(CommandMethods):
         on_publish: Callable[[Snapshot], None] | None = None,
         demand: ProbeDemand | None = None,
     ) -> None:
+        super().__init__()
+        self._handlers.update({Reset: self._ignore, Configure: self._ignore, SetDataset: self._ignore})
         self.script = Path(script)
         self.argv = list(argv)
         self.mailbox: Mailbox[Snapshot] = Mailbox()
@@ -85,10 +77,6 @@ class ScriptSource(CommandMethods):
         self.publish_interval = 1.0 / publish_hz if publish_hz > 0 else float("inf")
         self.publish_every = publish_every
         self.on_publish = on_publish
-        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self.paused = False
         self.finished = False
         self.error = ""
         self.failure: ScriptFailed | None = None
@@ -96,33 +84,10 @@ class ScriptSource(CommandMethods):
         self.run_id = 0
         self.steps_per_s = 0.0
         self.current: AttachedRun | None = None
-        self._single_steps = 0
         self._last_publish = 0.0
         self._published_step = -1
         self._step_end = 0.0
         self._rate_steps, self._rate_time = 0, 0.0
-
-    # -- commands (any thread) ------------------------------------------------------------
-    def send(self, command: Command) -> None:
-        """Queue a command; applied at the script's next `viz.step`. Reset, Configure and SetDataset
-        cannot change a user's script and are ignored."""
-        self._commands.put(command)
-        self._wake.set()
-
-    def pace_probes(self) -> None:
-        self.demand.pace()
-
-    def want_probes(self) -> None:
-        self.demand.want()
-
-    def stop(self) -> None:
-        """The script stops at its next `viz.step`."""
-        self._stop.set()
-        self._wake.set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
 
     # -- the script (the calling thread) ---------------------------------------------------
     def run(self) -> None:
@@ -219,31 +184,6 @@ class ScriptSource(CommandMethods):
             if self._single_steps:
                 self._single_steps -= 1
                 return
-
-    def _drain_commands(self) -> bool:
-        dirty = False
-        while True:
-            try:
-                command = self._commands.get_nowait()
-            except queue.Empty:
-                return dirty
-            dirty = True
-            self._apply(command)
-
-    def _apply(self, command: Command) -> None:
-        if isinstance(command, SetPaused):
-            self.paused = command.paused
-        elif isinstance(command, StepOnce):
-            self.paused = True
-            self._single_steps += command.steps
-        elif isinstance(command, SetShownProbes):
-            self.probe_host.set_shown(command.names)
-        elif isinstance(command, ConfigureProbe):
-            self.probe_host.configure(command.name, command.options)
-        elif isinstance(command, ProbeAction):
-            self.probe_host.act(command.name, command.action)
-        elif isinstance(command, (Reset, Configure, SetDataset)):
-            log.info("a script's run cannot be changed from the window; %s ignored", type(command).__name__)
 
     # -- snapshots --------------------------------------------------------------------------
     def _publish(self, run: AttachedRun, settle: bool = False, force: bool = False) -> None:

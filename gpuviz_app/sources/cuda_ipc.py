@@ -21,7 +21,6 @@ a tensor is already at hand.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import secrets
 import socket
@@ -31,19 +30,19 @@ from typing import Any
 
 import numpy as np
 
+from gpuviz_app.sources.topics import TopicRefused, make_topic, read_topic
 
 TOPIC = b"gpuviz-ipc/1 "
 MIN_BYTES = 1 << 16  # arrays at least this large cross as handles
 RING_SLOTS = 3  # device slots per array: one being written while the window reads others
 MAX_HANDLE_BYTES = 1 << 16
-MAX_TOPIC_BYTES = 4096
 IPC_ENV = "GPUVIZ_IPC"  # "off": always the host path
 DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64")
 ENTRY_FIELDS = {"ring", "slot", "dtype", "shape", "device", "open"}
 OPEN_FIELDS = {"handle", "size", "offset", "event"}
 
 
-class IpcRefused(ValueError):
+class IpcRefused(TopicRefused):
     """A gpu entry or topic that is not what a gpuviz peer sends; the text says why."""
 
 
@@ -87,21 +86,17 @@ def _is_wsl() -> bool:
         return False
 
 
-# -- topics: what the window says to its senders ------------------------------------------------
-def _topic(kind: str, **fields: Any) -> bytes:
-    return TOPIC + json.dumps({"kind": kind, **fields}, separators=(",", ":")).encode()
-
-
+# -- topics: what the window says to its senders (see sources.topics) ---------------------------
 def offer_topic(window: str, machine: str) -> bytes:
-    return _topic("offer", window=window, machine=machine)
+    return make_topic(TOPIC, "offer", window=window, machine=machine)
 
 
 def refusal_topic(window: str, sender: int, reason: str) -> bytes:
-    return _topic("refuse", window=window, sender=sender, reason=reason[:500])
+    return make_topic(TOPIC, "refuse", window=window, sender=sender, reason=reason[:500])
 
 
 def ack_topic(window: str, sender: int, seq: int) -> bytes:
-    return _topic("ack", window=window, sender=sender, seq=seq)
+    return make_topic(TOPIC, "ack", window=window, sender=sender, seq=seq)
 
 
 TOPIC_FIELDS = {"offer": {"window": str, "machine": str}, "refuse": {"window": str, "sender": int, "reason": str},
@@ -110,21 +105,10 @@ TOPIC_FIELDS = {"offer": {"window": str, "machine": str}, "refuse": {"window": s
 
 def parse_topic(topic: bytes) -> dict:
     """The fields of a window's IPC topic, or IpcRefused saying why it is not one."""
-    _check(topic.startswith(TOPIC), "the subscription is not a gpuviz IPC topic")
-    _check(len(topic) <= MAX_TOPIC_BYTES, "the IPC topic is too long")
     try:
-        fields = json.loads(topic[len(TOPIC):].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise IpcRefused("the IPC topic is not UTF-8 JSON") from None
-    _check(isinstance(fields, dict), "the IPC topic is not a JSON object")
-    kinds = TOPIC_FIELDS.get(fields.get("kind"))
-    _check(kinds is not None, "the IPC topic has an unknown kind")
-    _check(set(fields) == {"kind", *kinds}, f"the IPC {fields['kind']} topic has the wrong fields")
-    for key, kind in kinds.items():
-        value = fields[key]
-        _check(isinstance(value, kind) and not isinstance(value, bool), f"the IPC topic's {key} has the wrong type")
-    _check(len(fields["window"]) <= 64, "the IPC topic's window name is too long")
-    return fields
+        return read_topic(TOPIC, topic, "IPC", TOPIC_FIELDS)
+    except TopicRefused as exc:
+        raise IpcRefused(str(exc)) from None
 
 
 def host_path_reason(offer: dict | None, refused: str, machine: str, address: str, device: str) -> str:

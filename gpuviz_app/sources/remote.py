@@ -22,9 +22,9 @@ import socket
 import threading
 import time
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-from gpuviz_app.core.commands import Command, CommandMethods
+from gpuviz_app.core.commands import Command, CommandMethods, SetShownProbes
 from gpuviz_app.core.history import MetricsHistory
 from gpuviz_app.core.mailbox import Mailbox
 from gpuviz_app.core.snapshot import Snapshot
@@ -38,6 +38,7 @@ from gpuviz_app.sources.address import (
     prepare_ipc_folder,
 )
 from gpuviz_app.sources.cuda_ipc import IpcImporter, ack_topic, machine_id, offer_topic, platform_reason, refusal_topic
+from gpuviz_app.sources.window_views import views_topic
 from gpuviz_app.sources.wire import BadMessage, Message, RunInfo, decode
 
 log = logging.getLogger(__name__)
@@ -51,12 +52,16 @@ EXIT_CHECK_S = 1.0  # how often runs of this machine not heard from lately are c
 class RemoteRun(CommandMethods):
     """One attached script in another process, as a `RunSource`.
 
-    Commands are ignored (the script runs on its own; nothing travels back), `run` waits
-    until `stop`. `step`, `steps_per_s`, `finished` and `last_seen` describe it for a list."""
+    The script runs on its own: of the commands only `SetShownProbes` has an effect, passed to
+    `on_shown` (the listener's `set_shown`: what the window shows is said to every script it
+    listens to). `run` waits until `stop`. `step`, `steps_per_s`, `finished` and `last_seen`
+    describe it for a list."""
 
-    def __init__(self, info: RunInfo, run_id: int) -> None:
+    def __init__(self, info: RunInfo, run_id: int,
+                 on_shown: Callable[[frozenset[str]], None] | None = None) -> None:
         self.info = info
         self.run_id = run_id
+        self.on_shown = on_shown
         self.mailbox: Mailbox[Snapshot] = Mailbox()
         self.history = MetricsHistory(names=())  # only the series the script sends
         self.parts: dict[str, Any] = {}
@@ -90,7 +95,9 @@ class RemoteRun(CommandMethods):
 
     # -- RunSource ----------------------------------------------------------------------------
     def send(self, command: Command) -> None:
-        """A script in another process takes no commands."""
+        """The probes the window shows go to the script; it takes no other command."""
+        if isinstance(command, SetShownProbes) and self.on_shown is not None:
+            self.on_shown(command.names)
 
     def pace_probes(self) -> None:
         pass
@@ -161,11 +168,14 @@ class Listener:
 
     `runs()` lists them in the order they appeared; `on_run(run)` is called (on the listener's
     thread) when a new one appears, `on_message(run)` after each message it sends. `dropped`
-    counts malformed or refused messages."""
+    counts malformed or refused messages. `shown` (or `set_shown` later) names the probes the
+    window's views need, and the scripts compute only those; a listener that never says gets
+    every probe."""
 
     def __init__(self, address: str | None = None, token: str = "", allow_network: bool = False,
                  on_run: Callable[[RemoteRun], None] | None = None,
-                 on_message: Callable[[RemoteRun], None] | None = None) -> None:
+                 on_message: Callable[[RemoteRun], None] | None = None,
+                 shown: Iterable[str] | None = None) -> None:
         import zmq
 
         self.address = check_address(address or default_address())
@@ -201,6 +211,10 @@ class Listener:
             self._ipc = {}  # same host, CUDA: senders may send handles (see sources.cuda_ipc)
             self._socket.setsockopt(zmq.SUBSCRIBE, offer_topic(self._window, machine_id()))
         self._acked: dict[tuple, bytes] = {}
+        self._views_said = b""  # the views topic subscribed now
+        self._views_wanted: bytes | None = None  # set by `set_shown` (any thread), said by the loop
+        if shown is not None:
+            self._say_views(views_topic(self._window, shown))  # before any script connects
         try:
             self._socket.bind(self.address)
         except zmq.ZMQError as exc:
@@ -210,7 +224,13 @@ class Listener:
         self._thread = threading.Thread(target=self._loop, name="gpuviz-listener", daemon=True)
         self._thread.start()
 
-    # -- reading (any thread) ------------------------------------------------------------------
+    # -- any thread ----------------------------------------------------------------------------
+    def set_shown(self, names: Iterable[str]) -> None:
+        """The probes the window's views need from now on; the scripts hear it within `POLL_MS`."""
+        topic = views_topic(self._window, names)
+        with self._lock:
+            self._views_wanted = topic
+
     def runs(self) -> list[RemoteRun]:
         with self._lock:
             return list(self._runs.values())
@@ -242,6 +262,7 @@ class Listener:
         try:
             checked = time.monotonic()
             while not self._stop.is_set():
+                self._say_wanted_views()
                 if time.monotonic() - checked >= EXIT_CHECK_S:
                     self._check_exits()
                     checked = time.monotonic()
@@ -277,7 +298,7 @@ class Listener:
             run = self._runs.get(message.run.key)
         new = run is None
         if new:
-            run = RemoteRun(message.run, len(self._runs) + 1)
+            run = RemoteRun(message.run, len(self._runs) + 1, on_shown=self.set_shown)
         importer = self._ipc.get(message.run.key) if self._ipc is not None else None
         if importer is not None and importer.device and not importer.refused:
             run.device = importer.device  # its CUDA tensors are the window's, on this device
@@ -330,6 +351,22 @@ class Listener:
                 self._socket.setsockopt(self._zmq.SUBSCRIBE, topic)
                 self._unsubscribe_ack(key)
                 self._acked[key] = topic
+
+    def _say_wanted_views(self) -> None:
+        with self._lock:
+            topic, self._views_wanted = self._views_wanted, None
+        if topic is not None:
+            self._say_views(topic)
+
+    def _say_views(self, topic: bytes) -> None:
+        """Subscribe the new views topic, then drop the old one (a sender keeps a window's newest:
+        see `sources.window_views`); the listener's thread only, once it runs."""
+        if topic == self._views_said:
+            return  # subscribing it twice would need two unsubscribes
+        self._socket.setsockopt(self._zmq.SUBSCRIBE, topic)
+        if self._views_said:
+            self._socket.setsockopt(self._zmq.UNSUBSCRIBE, self._views_said)
+        self._views_said = topic
 
     def _unsubscribe_ack(self, key: tuple) -> None:
         previous = self._acked.get(key)

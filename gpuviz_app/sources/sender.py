@@ -10,6 +10,7 @@ that does not keep up makes the send fail at the high-water mark, so that frame 
 (its metric rows go with the next one). The XPUB socket also says when a window subscribes:
 only then do the probes run and messages get made, so a script with no window trains as if
 gpuviz were not there, and a window that joins late is sent the run's whole metric history.
+Each window also says which probes its views need (`sources.window_views`): only those run.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from gpuviz_app.core.probe_host import ProbeHost
 from gpuviz_app.core.probes import PROBES, Probe, ProbeFactory, probe_factories
 from gpuviz_app.sources.address import check_address, default_address, ipc_path, listening
 from gpuviz_app.sources.cuda_slots import IpcExporter
+from gpuviz_app.sources.window_views import WindowViews
 from gpuviz_app.sources.wire import Encoder, RunInfo
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ class RemoteSender:
         self.demand = ProbeDemand(shown=())
         self.probe_host = ProbeHost(factories, self.demand)
         self.all_probes = frozenset(factories)
+        self.windows = WindowViews()  # the probes each window says it shows (sources.window_views)
         self.publish_interval = 1.0 / publish_hz if publish_hz > 0 else float("inf")
         self.gpu = IpcExporter(self.address)  # same host, CUDA: large arrays cross as IPC handles
         self.encoder = Encoder(token, gpu=self.gpu)
@@ -165,8 +168,8 @@ class RemoteSender:
                 event = self._socket.recv(self._zmq.NOBLOCK)
             except self._zmq.Again:
                 break
-            if self.gpu.subscription(event) or len(event) > 1:
-                continue  # a window's IPC topic (see sources.cuda_ipc), not a window joining
+            if self.gpu.subscription(event) or self.windows.subscription(event) or len(event) > 1:
+                continue  # a window's IPC or views topic, not a window joining
             if event[:1] == b"\x01":
                 self.subscribers += 1
                 joined = True
@@ -184,11 +187,12 @@ class RemoteSender:
             self._sent_versions = {}
             self.encoder.forget()
             self.demand.force()
-        shown = self.all_probes if self.subscribers else frozenset()
+        shown = self.windows.shown(self.subscribers, self.all_probes)
         if shown != self.demand.shown:
+            gained = shown - self.demand.shown
             self.probe_host.set_shown(shown)
-            if shown:
-                self.demand.force()
+            if gained:
+                self.demand.force()  # a probe switched on sends a fresh payload at once
 
     def _wait_for_window(self, seconds: float = JOIN_WAIT_S) -> None:
         if self.subscribers or not self._window_may_join():
@@ -229,9 +233,7 @@ class RemoteSender:
             rate = self._rate_steps / self._rate_time
             self.steps_per_s = rate if not self.steps_per_s else 0.7 * self.steps_per_s + 0.3 * rate
             self._rate_steps, self._rate_time = 0, 0.0
-        parts = {name: payload for name, payload in self.probe_host.parts.items()
-                 if payload is not None and (self._reset  # a window starting afresh gets every payload
-                                             or self._sent_versions.get(name) != self.probe_host.versions.get(name))}
+        parts = {name: payload for name, payload in self.probe_host.parts.items() if self._due(name, payload)}
         rows = self._history_rows(run) if self._reset else self._pending_rows()
         snapshot = {
             "step": run.step_count, "wall_time": self._step_time, "steps_per_s": float(self.steps_per_s),
@@ -255,6 +257,13 @@ class RemoteSender:
         self._rows = {}
         self._reset = False
         self._sent_versions.update({name: self.probe_host.versions[name] for name in parts})
+
+    def _due(self, name: str, payload: Any) -> bool:
+        """Whether a payload goes in the next message: one no window shows stays here; a window
+        starting afresh gets every other one, and the others are sent when they changed."""
+        if payload is None or (name in self.all_probes and name not in self.demand.shown):
+            return False
+        return self._reset or self._sent_versions.get(name) != self.probe_host.versions.get(name)
 
     def _send(self, frames: list, patience_s: float) -> bool:
         deadline = time.monotonic() + patience_s

@@ -31,10 +31,12 @@ class AttachedRuns(QtCore.QObject):
     _heard = QtCore.Signal(object)  # from the listener's thread
 
     def __init__(self, window: QtWidgets.QMainWindow, menu: QtWidgets.QMenu, address: str,
-                 run_source: Callable[[RunSource], None]) -> None:
+                 run_source: Callable[[RunSource], None],
+                 shown_probes: Callable[[], set[str]] | None = None) -> None:
         super().__init__(window)
         self.menu = menu
         self.run_source = run_source
+        self.shown_probes = shown_probes  # the probes the window's views need, said to every script
         self.shown: RemoteRun | None = None
         self.listener: Listener | None = None
         self.address = address
@@ -50,8 +52,9 @@ class AttachedRuns(QtCore.QObject):
         token = os.environ.get(TOKEN_ENV, "")
         try:
             network = bool(self.address) and not is_local(self.address)
+            shown = self.shown_probes() if self.shown_probes is not None else None
             self.listener = Listener(self.address or None, token=token, allow_network=network,
-                                     on_run=self._heard.emit)
+                                     on_run=self._heard.emit, shown=shown)
             self.problem = ""
         except AddressError as exc:
             self.problem = str(exc)
@@ -107,7 +110,7 @@ def describe(run: RemoteRun) -> str:
 
 
 def install(window: QtWidgets.QMainWindow, address: str | None, run_source: Callable[[RunSource], None],
-            start: QtCore.SignalInstance) -> AttachedRuns | None:
+            start: QtCore.SignalInstance, shown_probes: Callable[[], set[str]] | None = None) -> AttachedRuns | None:
     """The Runs menu (before Help) and its listener, started by the `start` signal (the window's
     first frame: nothing competes with torch's import before), or None when the window should not listen."""
     if address is None:
@@ -119,6 +122,6 @@ def install(window: QtWidgets.QMainWindow, address: str | None, run_source: Call
         bar.insertMenu(help_menu, menu)
     else:
         bar.addMenu(menu)
-    runs = AttachedRuns(window, menu, address, run_source)
+    runs = AttachedRuns(window, menu, address, run_source, shown_probes)
     start.connect(runs.start)
     return runs

@@ -97,7 +97,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._start_timer.setObjectName("gpuviz-start")
         self._finish_timer = make_timer(self, 50, self._finish, single_shot=True)
         self._connect_frames()
-        self.attached_runs = attached_runs.install(self, options.listen, self.run_source, self.first_frames.done)
+        self.attached_runs = attached_runs.install(self, options.listen, self.run_source, self.first_frames.done,
+                                                   self._shown_probes)
 
     # -- construction -------------------------------------------------------------------
     def _initial_config(self) -> TrainConfig:

@@ -4,7 +4,9 @@ Both arms run `examples/ddp_train.py`'s model and data (its `make_model` and `ma
 the same loop, launched the same way by `torch.distributed.run` with one torch thread per rank.
 The attached arm calls `gv.attach(ddp_model, ..., dist="auto", every=10)` and `viz.step(loss=)`
 on every rank, and rank 0 sends to a `sources.remote.Listener` in the bench's process (a Unix
-socket) with every view's probe, as `gv.attach` comes. A third arm is the same with
+socket). In the "attached" arm that listener shows every view, so rank 0 runs every probe; in
+"metrics_view" it says it shows the metrics view alone (the per-rank plots one watches a job
+with, which need no probe), so rank 0 runs none. A last arm is the same with
 `GPUVIZ_ADDRESS=none`: the ranks' gathers and merges without a window or probes, what the
 distributed part alone costs. The arms alternate within each repeat,
 the order reversed every other repeat, and each figure is the median over repeats.
@@ -72,12 +74,13 @@ dist.destroy_process_group()
 '''
 
 
-ARMS = {"bare": "bare", "attached": "attached", "gathers_only": "attached"}  # arm: the script's variant
+# arm: the script's variant; the listener each attached arm sends to: the probes it shows (None: no window)
+ARMS = {"bare": "bare", "attached": "attached", "metrics_view": "attached", "gathers_only": "attached"}
+SHOWN = {"attached": ("weights", "embedding", "landscape"), "metrics_view": ()}
 
 
 def _run_arm(arm: str, steps: int, skip: int, script: Path, folder: Path, address: str) -> float:
     variant = ARMS[arm]
-    address = "none" if arm == "gathers_only" else address
     out = folder / f"{arm}.json"
     out.unlink(missing_ok=True)
     env = {**os.environ, "GPUVIZ_ADDRESS": address, "GPUVIZ_LAUNCH": "0", "OMP_NUM_THREADS": "1",
@@ -94,8 +97,8 @@ def measure(steps: int, skip: int, repeats: int) -> dict[str, list[float]]:
     from gpuviz_app.sources.remote import Listener
 
     folder = Path(tempfile.mkdtemp(prefix="gvd"))  # short: a Unix socket path has a length limit
-    address = f"ipc://{folder}/w.sock"
-    listener = Listener(address)
+    addresses = {arm: f"ipc://{folder}/{arm}.sock" for arm in SHOWN}
+    listeners = {arm: Listener(addresses[arm], shown=shown) for arm, shown in SHOWN.items()}
     rates: dict[str, list[float]] = {arm: [] for arm in ARMS}
     try:
         script = folder / "ddp_bench.py"
@@ -103,11 +106,18 @@ def measure(steps: int, skip: int, repeats: int) -> dict[str, list[float]]:
         for repeat in range(repeats):
             order = list(ARMS) if repeat % 2 == 0 else list(reversed(ARMS))
             for arm in order:
-                rates[arm].append(_run_arm(arm, steps, skip, script, folder, address))
-        if not listener.runs():
-            raise RuntimeError("the attached DDP job sent nothing to the listener")
+                rates[arm].append(_run_arm(arm, steps, skip, script, folder, addresses.get(arm, "none")))
+        for arm, listener in listeners.items():
+            runs = listener.runs()
+            if not runs:
+                raise RuntimeError(f"the {arm} arm's DDP job sent nothing to the listener")
+            computed = {name for run in runs for name in run.latest.versions} & set(SHOWN["attached"])
+            if bool(computed) != bool(SHOWN[arm]) or not computed <= set(SHOWN[arm]):
+                raise RuntimeError(f"the {arm} arm's job computed the probes {sorted(computed)} for a listener "
+                                   f"showing {sorted(SHOWN[arm]) or 'none'}")
     finally:
-        listener.close()
+        for listener in listeners.values():
+            listener.close()
         shutil.rmtree(folder, ignore_errors=True)
     return rates
 
@@ -118,14 +128,20 @@ def run(quick: bool) -> list[Figure]:
                            f"not found at {EXAMPLE}")
     steps, skip, repeats = (60, 10, 1) if quick else (600, 50, 3)
     rates = measure(steps, skip, repeats)
-    bare, attached, gathers = (statistics.median(rates[arm]) for arm in ARMS)
+    bare, attached, metrics, gathers = (statistics.median(rates[arm]) for arm in ARMS)
     how = f"rank 0's steady rate over {steps - skip} steps, median of {repeats}; every=10"
     return [Figure(
-        "distributed.ddp_2_ranks", "2-rank DDP job (torchrun, gloo, CPU) attached with dist='auto'", attached,
-        "steps/s", peer=bare, peer_name="the same job bare", higher_is_better=True, goal=GOAL,
+        "distributed.ddp_2_ranks", "2-rank DDP job (torchrun, gloo, CPU) attached with dist='auto', every view shown",
+        attached, "steps/s", peer=bare, peer_name="the same job bare", higher_is_better=True, goal=GOAL,
         goal_text=f">={GOAL:.2f}x",
-        note=f"{how}; every view's probe on rank 0, sent to a listener here; overhead {(bare / attached - 1) * 100:+.1f}%",
+        note=f"{how}; a listener here showing every view: every probe on rank 0; "
+             f"overhead {(bare / attached - 1) * 100:+.1f}%",
         extra={f"{arm}_rates": rates[arm] for arm in ARMS}), Figure(
+        "distributed.metrics_view", "2-rank DDP job attached with dist='auto', the metrics view shown (per-rank plots)",
+        metrics, "steps/s", peer=bare, peer_name="the same job bare", higher_is_better=True, goal=GOAL,
+        goal_text=f">={GOAL:.2f}x",
+        note=f"{how}; a listener here showing the metrics view alone: no probe on rank 0; "
+             f"overhead {(bare / metrics - 1) * 100:+.1f}%"), Figure(
         "distributed.gathers_only", "2-rank DDP job, dist='auto' with no window (the ranks' gathers alone)", gathers,
         "steps/s", peer=bare, peer_name="the same job bare", higher_is_better=True,
         note=f"{how}; GPUVIZ_ADDRESS=none: no probes; overhead {(bare / gathers - 1) * 100:+.1f}%")]

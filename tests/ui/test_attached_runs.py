@@ -103,7 +103,8 @@ def test_attached_scripts_are_shown_listed_and_outlive_the_window(main_window, q
         runs._fill_menu()
         lines = [action.text() for action in runs.menu.actions()]
         assert len(lines) == 2 and lines[0].startswith("mlp_regression.py mlp-regression (pid ")
-        assert lines[0].endswith("step 30, finished") and "train_until_told.py until-told" in lines[1]
+        assert ": step 30, finished, payloads by host bytes" in lines[0]  # a CPU script: no CUDA IPC
+        assert "train_until_told.py until-told" in lines[1]
         assert runs.menu.actions()[1].isChecked()
         last_seen = window.drawn.step
 

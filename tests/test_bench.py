@@ -20,6 +20,7 @@ EXPECTED = {
     "embedding.update_100000", "embedding.update_1000000", "embedding.pca_cpu",
     "attach.in_process", "attach.out_of_process", "attach.vs_wandb", "attach.vs_tensorboard",
     "attach.latency_p95", "ipc.payload_16mb",
+    "distributed.ddp_2_ranks", "distributed.metrics_view", "distributed.gathers_only",
 }
 
 

@@ -108,7 +108,7 @@ def launch_app(env: dict) -> tuple[float, float]:
 
 
 def run(quick: bool) -> list[Figure]:
-    repeats = 3 if quick else 7
+    repeats = 2 if quick else 7
     bare, shown, first, floor, trained = [], [], [], [], []
 
     def bare_arm(env: dict) -> None:

@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from gpuviz_app.core.host_system import is_wsl
 from gpuviz_app.render.upload import HostUpload, UploadPath, as_numpy
 
 log = logging.getLogger(__name__)
@@ -256,7 +257,7 @@ def try_cuda_gl(canvas: Any, device: Any) -> CudaGLUpload:
     device = torch.device(device)
     if device.type != "cuda":
         raise InteropUnavailable("training runs on the CPU")
-    if _is_wsl():
+    if is_wsl():
         raise InteropUnavailable("CUDA–GL interop is not supported under WSL")
     cudart = load_cudart()
     canvas.set_current()
@@ -294,11 +295,3 @@ def _gl_renderer() -> str:
         return str(gl.glGetParameter(gl.GL_RENDERER))
     except Exception:  # noqa: BLE001
         return "unknown renderer"
-
-
-def _is_wsl() -> bool:
-    try:
-        with open("/proc/version") as f:
-            return "microsoft" in f.read().lower()
-    except OSError:
-        return False

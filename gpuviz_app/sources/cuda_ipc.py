@@ -20,7 +20,6 @@ a tensor is already at hand.
 
 from __future__ import annotations
 
-import functools
 import os
 import secrets
 import socket
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from gpuviz_app.core.host_system import is_wsl
 from gpuviz_app.sources.topics import TopicRefused, make_topic, read_topic
 
 TOPIC = b"gpuviz-ipc/1 "
@@ -72,18 +72,9 @@ def platform_reason() -> str:
         return f"CUDA IPC is turned off ({IPC_ENV}=off)"
     if sys.platform != "linux":
         return f"CUDA IPC needs Linux (this is {sys.platform})"
-    if _is_wsl():
+    if is_wsl():
         return "CUDA IPC is not supported under WSL"
     return ""
-
-
-@functools.lru_cache(maxsize=1)
-def _is_wsl() -> bool:
-    try:
-        with open("/proc/version") as f:
-            return "microsoft" in f.read().lower()
-    except OSError:
-        return False
 
 
 # -- topics: what the window says to its senders (see sources.topics) ---------------------------

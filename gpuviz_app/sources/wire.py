@@ -4,9 +4,10 @@ A message is a multipart ZeroMQ message: the frame `MAGIC`, a UTF-8 JSON header,
 per array. The header names the run (script, host, pid, run name), the step and its counters,
 the metric rows since the last message, the latest scalars, and each probe payload as a tree of
 plain values in which an array is `{"$a": i}` (frame i, described by the header's `arrays`
-entry: dtype name and shape). Payload classes are rebuilt by name from `PAYLOAD_CLASSES`, with
-their fields checked against the class's annotations. Nothing in a message is ever executed or
-unpickled: a malformed message raises one `ValueError` with a sentence saying what is wrong.
+entry: dtype name and shape), written and read by `core.payload_tree` (classes rebuilt by name
+from its `PAYLOAD_CLASSES`, fields checked against the class's annotations). Nothing in a message
+is ever executed or unpickled: a malformed message raises one `ValueError` with a sentence
+saying what is wrong.
 
 Payloads are re-sent only when their version changed since the message before, and a large
 array that is the same object as in an earlier message (the embedding's raw inputs) travels
@@ -17,7 +18,6 @@ not know a reference reads it as None. Torch-free: tensors are recognised by the
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import math
 import time
@@ -26,25 +26,14 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from gpuviz_app.core.payload_tree import (DTYPES, MAX_NDIM, NOT_MINE, BadPayload, TreeEncoder, TreeReader,
+                                          add_array, host_array, is_int, is_number)
+
 MAGIC = b"gpuviz/1"
 HEADER_LIMIT = 1 << 20  # bytes of JSON header at most
 MAX_ARRAYS = 4096
-MAX_NDIM = 8
-MAX_DEPTH = 12
-MAX_NODES = 100_000
 REF_MIN_BYTES = 1 << 16  # arrays at least this large may travel as references
 REF_REFRESH_S = 2.0  # a referenced array is sent in full again this often
-DTYPES = ("bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64",
-          "float16", "float32", "float64")
-# name -> module of the dataclasses a payload may be rebuilt as (all torch-free).
-PAYLOAD_CLASSES = {
-    "WeightsPayload": "gpuviz_app.core.probes.weights.payload",
-    "MatrixImage": "gpuviz_app.core.probes.weights.payload",
-    "FilterGrid": "gpuviz_app.core.probes.weights.payload",
-    "EmbeddingFrame": "gpuviz_app.core.probes.embedding.frame",
-    "LandscapePayload": "gpuviz_app.core.probes.landscape.payload",
-    "DistributedPayload": "gpuviz_app.core.distributed.payload",
-}
 SNAPSHOT_FIELDS = {  # header key -> the types it may have
     "step": (int,), "wall_time": (float, int), "steps_per_s": (float, int), "paused": (bool,),
     "finished": (bool,), "model": (str,), "device": (str,), "device_name": (str,), "error": (str,),
@@ -89,7 +78,7 @@ class Message:
     gpu_reason: str | None = None  # why payloads came as host bytes ('' : IPC); None: the sender did not say
 
 
-class BadMessage(ValueError):
+class BadMessage(BadPayload):
     """A message that is not what a gpuviz sender sends; the text says why, in one sentence."""
 
 
@@ -99,22 +88,7 @@ def _check(ok: bool, reason: str) -> None:
 
 
 # -- encoding (the script's side) ---------------------------------------------------------------
-def host_array(value: Any) -> np.ndarray:
-    """A tensor or array as a little-endian numpy array of an allowed dtype (copied to the host)."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        value = value.detach()
-        if str(getattr(value, "dtype", "")) == "torch.bfloat16":
-            value = value.float()
-        value = value.cpu().numpy()
-    array = np.asarray(value, order="C")  # (ascontiguousarray would make a 0-dim array 1-dim)
-    if array.dtype.name not in DTYPES:
-        raise TypeError(f"gpuviz cannot send arrays of dtype {array.dtype}")
-    if array.dtype.byteorder == ">":
-        array = array.astype(array.dtype.newbyteorder("<"))
-    return array
-
-
-class Encoder:
+class Encoder(TreeEncoder):
     """Turns a sender's state into multipart messages; remembers what it sent for references."""
 
     def __init__(self, token: str = "", gpu: Any = None) -> None:
@@ -139,7 +113,7 @@ class Encoder:
             "snapshot": {k: snapshot[k] for k in SNAPSHOT_FIELDS if k in snapshot},
             "latest": {str(k): float(v) for k, v in latest.items()},
             "versions": {str(k): int(v) for k, v in versions.items()},
-            "parts": {name: self._value(payload, arrays, 0, name) for name, payload in parts.items()},
+            "parts": {name: self.value(payload, arrays, 0, name) for name, payload in parts.items()},
             "rows": {name: [int(base), self._array(np.asarray(s, np.int64), arrays),
                             self._array(np.asarray(v, np.float64), arrays)]
                      for name, (base, s, v) in rows.items()},
@@ -154,40 +128,15 @@ class Encoder:
         return [MAGIC, text, *(memoryview(a).cast("B") if a.size else b"" for a in arrays)]
 
     def _array(self, array: np.ndarray, arrays: list[np.ndarray]) -> dict:
-        arrays.append(array)
-        return {"$a": len(arrays) - 1}
+        return add_array(array, arrays)
 
-    def _value(self, value: Any, arrays: list[np.ndarray], depth: int, path: str = "") -> Any:
-        if depth > MAX_DEPTH:
-            raise ValueError("gpuviz payload nested too deeply to send")
-        if value is None or isinstance(value, (bool, str)):
-            return value
-        if isinstance(value, (int, np.integer)):
-            return int(value)
-        if isinstance(value, (float, np.floating)):
-            return float(value)
-        if isinstance(value, np.ndarray) or (hasattr(value, "detach") and hasattr(value, "cpu")):
-            sent, key = self._reference(value)
-            if sent:
-                return {"$r": key}
-            entry = self._gpu_entry(value, arrays, path)
-            node = {"$g": entry} if entry is not None else self._array(host_array(value), arrays)
-            return node | {"k": key} if key is not None else node
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            name = type(value).__name__
-            if name not in PAYLOAD_CLASSES:
-                raise TypeError(f"gpuviz cannot send a {name}")
-            return {"$c": name, "f": {f.name: self._value(getattr(value, f.name), arrays, depth + 1,
-                                                          f"{path}.{f.name}")
-                                      for f in dataclasses.fields(value) if f.init}}
-        if isinstance(value, tuple):
-            return {"$t": [self._value(v, arrays, depth + 1, f"{path}.{i}") for i, v in enumerate(value)]}
-        if isinstance(value, list):
-            return [self._value(v, arrays, depth + 1, f"{path}.{i}") for i, v in enumerate(value)]
-        if isinstance(value, dict):
-            return {"$d": [[k if isinstance(k, (str, int)) else str(k),
-                            self._value(v, arrays, depth + 1, f"{path}.{k}")] for k, v in value.items()]}
-        raise TypeError(f"gpuviz cannot send a {type(value).__name__}")
+    def array_node(self, value: Any, arrays: list[np.ndarray], path: str) -> dict:
+        sent, key = self._reference(value)
+        if sent:
+            return {"$r": key}
+        entry = self._gpu_entry(value, arrays, path)
+        node = {"$g": entry} if entry is not None else self._array(host_array(value), arrays)
+        return node | {"k": key} if key is not None else node
 
     def _gpu_entry(self, value: Any, arrays: list[np.ndarray], path: str) -> int | None:
         """The index of the header's gpu entry for a CUDA tensor sent as an IPC handle, or None."""
@@ -236,6 +185,8 @@ def decode(frames: Sequence[Any], refs: Callable[[RunInfo], Mapping[str, np.ndar
         return _decode(frames, refs, gpu)
     except BadMessage:
         raise
+    except BadPayload as exc:
+        raise BadMessage(str(exc)) from None
     except (TypeError, ValueError, OverflowError, AttributeError, KeyError, IndexError) as exc:
         raise BadMessage(f"the message is malformed ({type(exc).__name__})") from None
 
@@ -255,9 +206,9 @@ def _decode(frames: Sequence[Any], refs: Callable[[RunInfo], Mapping[str, np.nda
     run = _run_info(header.get("run"))
     reader = _TreeReader(arrays, refs(run) if refs is not None else {})
     seq, sent = header.get("seq"), header.get("sent")
-    _check(_is_int(seq), "the header's seq is not an integer")
+    _check(is_int(seq), "the header's seq is not an integer")
     gpu_reason = _gpu_section(header.get("gpu"), arrays, reader, gpu(run) if gpu is not None else None, seq)
-    _check(_is_number(sent), "the header's sent time is not a number")
+    _check(is_number(sent), "the header's sent time is not a number")
     snapshot = header.get("snapshot")
     _check(isinstance(snapshot, dict), "the header has no snapshot object")
     for key, value in snapshot.items():
@@ -265,8 +216,8 @@ def _decode(frames: Sequence[Any], refs: Callable[[RunInfo], Mapping[str, np.nda
         _check(kinds is not None, f"the snapshot has an unknown field {key!r}")
         _check(isinstance(value, kinds) and (bool not in kinds) == (not isinstance(value, bool)),
                f"the snapshot's {key} has the wrong type")
-    latest = _mapping(header.get("latest"), "latest", _is_number)
-    versions = _mapping(header.get("versions"), "versions", _is_int)
+    latest = _mapping(header.get("latest"), "latest", is_number)
+    versions = _mapping(header.get("versions"), "versions", is_int)
     parts_tree = header.get("parts")
     _check(isinstance(parts_tree, dict), "the header has no parts object")
     parts = {name: reader.value(tree, 0) for name, tree in parts_tree.items()}
@@ -274,7 +225,7 @@ def _decode(frames: Sequence[Any], refs: Callable[[RunInfo], Mapping[str, np.nda
     _check(isinstance(rows_tree, dict), "the header has no rows object")
     rows = {}
     for name, entry in rows_tree.items():
-        _check(isinstance(entry, list) and len(entry) == 3 and _is_int(entry[0]) and entry[0] >= 0,
+        _check(isinstance(entry, list) and len(entry) == 3 and is_int(entry[0]) and entry[0] >= 0,
                f"the metric rows of {name!r} are not [ordinal, steps, values]")
         steps, values = reader.value(entry[1], 1), reader.value(entry[2], 1)
         _check(isinstance(steps, np.ndarray) and steps.dtype == np.int64 and steps.ndim == 1,
@@ -301,7 +252,7 @@ def _gpu_section(section: Any, arrays: list[np.ndarray], reader: "_TreeReader", 
     _check(isinstance(section["reason"], str) and len(section["reason"]) <= 1000,
            "the gpu section's reason is not text")
     retired = section["retired"]
-    _check(isinstance(retired, list) and len(retired) <= 64 and all(_is_int(r) for r in retired),
+    _check(isinstance(retired, list) and len(retired) <= 64 and all(is_int(r) for r in retired),
            "the gpu section's retired is not a list of ring numbers")
     entries = section["entries"]
     _check(isinstance(entries, list) and len(entries) <= MAX_ARRAYS, "the gpu section's entries is not a list")
@@ -313,14 +264,6 @@ def _gpu_section(section: Any, arrays: list[np.ndarray], reader: "_TreeReader", 
     if importer is not None and retired:
         importer.retire(retired)
     return section["reason"]
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _mapping(value: Any, what: str, ok: Any) -> dict:
@@ -347,7 +290,7 @@ def _arrays(specs: Any, frames: Sequence[Any]) -> list[np.ndarray]:
                f"array {i}'s spec is not [dtype, shape]")
         name, shape = spec
         _check(name in DTYPES, f"array {i} has a dtype that is not allowed ({name[:20]!r})")
-        _check(len(shape) <= MAX_NDIM and all(_is_int(d) and d >= 0 for d in shape),
+        _check(len(shape) <= MAX_NDIM and all(is_int(d) and d >= 0 for d in shape),
                f"array {i}'s shape is not a list of at most {MAX_NDIM} sizes")
         dtype = np.dtype(name).newbyteorder("<")
         buffer = memoryview(frame).cast("B")
@@ -357,103 +300,31 @@ def _arrays(specs: Any, frames: Sequence[Any]) -> list[np.ndarray]:
     return out
 
 
-class _TreeReader:
-    """Rebuilds a payload tree; every node is checked, nothing is looked up but allowed names."""
+class _TreeReader(TreeReader):
+    """The payload tree reader, with the wire's arrays by reference and CUDA IPC entries."""
 
     def __init__(self, arrays: list[np.ndarray], refs: Mapping[str, np.ndarray]) -> None:
-        self.arrays = arrays
+        super().__init__(arrays)
         self.refs = refs
-        self.new_refs: dict[str, np.ndarray] = {}
-        self.nodes = 0
         self.gpu_entries: list = []
         self.importer: Any = None
         self.seq = 0
 
-    def value(self, tree: Any, depth: int) -> Any:
-        self.nodes += 1
-        _check(depth <= MAX_DEPTH and self.nodes <= MAX_NODES, "a payload is nested too deeply or too large")
-        if tree is None or isinstance(tree, (bool, int, float, str)):
-            return tree
-        if isinstance(tree, list):
-            return [self.value(v, depth + 1) for v in tree]
-        _check(isinstance(tree, dict), "a payload holds a value of unknown kind")
-        if "$a" in tree:
-            i, key = tree["$a"], tree.get("k")
-            _check(_is_int(i) and 0 <= i < len(self.arrays) and set(tree) <= {"$a", "k"},
-                   "a payload names an array that was not sent")
-            if key is not None:
-                _check(isinstance(key, str) and len(key) <= 64, "a payload's array key is not a short string")
-                self.new_refs[key] = self.arrays[i]
-            return self.arrays[i]
+    def node(self, tree: dict, depth: int) -> Any:
         if "$g" in tree:
             i, key = tree["$g"], tree.get("k")
-            _check(_is_int(i) and 0 <= i < len(self.gpu_entries) and set(tree) <= {"$g", "k"},
+            _check(is_int(i) and 0 <= i < len(self.gpu_entries) and set(tree) <= {"$g", "k"},
                    "a payload names a gpu entry that was not sent")
             value = self.importer.read(self.gpu_entries[i], self.seq) if self.importer is not None else None
             if key is not None:
                 _check(isinstance(key, str) and len(key) <= 64, "a payload's array key is not a short string")
                 self.new_refs[key] = value
             return value
-        _check(len(tree) in (1, 2), "a payload holds an object of unknown kind")
         if "$r" in tree:
             key = tree["$r"]
             _check(isinstance(key, str) and len(tree) == 1, "a payload's reference is not a string")
             return self.new_refs.get(key, self.refs.get(key))
-        if "$t" in tree:
-            _check(isinstance(tree["$t"], list) and len(tree) == 1, "a payload's tuple is not a list")
-            return tuple(self.value(v, depth + 1) for v in tree["$t"])
-        if "$d" in tree:
-            pairs = tree["$d"]
-            _check(isinstance(pairs, list) and len(tree) == 1 and all(
-                isinstance(p, list) and len(p) == 2 and isinstance(p[0], (str, int)) and not isinstance(p[0], bool)
-                for p in pairs), "a payload's mapping is not a list of [key, value] pairs")
-            return {k: self.value(v, depth + 1) for k, v in pairs}
-        if "$c" in tree:
-            return self._dataclass(tree, depth)
-        raise BadMessage("a payload holds an object of unknown kind")
-
-    def _dataclass(self, tree: dict, depth: int) -> Any:
-        name, values = tree.get("$c"), tree.get("f")
-        _check(isinstance(name, str) and name in PAYLOAD_CLASSES, "a payload names a class that is not allowed")
-        _check(isinstance(values, dict), f"the {name}'s fields are not an object")
-        cls = getattr(importlib.import_module(PAYLOAD_CLASSES[name]), name)
-        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-        unknown = set(values) - set(fields)
-        _check(not unknown, f"the {name} has unknown fields {sorted(unknown)[:3]}")
-        missing = [n for n, f in fields.items() if n not in values and f.default is dataclasses.MISSING
-                   and f.default_factory is dataclasses.MISSING]
-        _check(not missing, f"the {name} lacks fields {missing[:3]}")
-        kwargs = {}
-        for key, tree_value in values.items():
-            value = self.value(tree_value, depth + 1)
-            _check(_fits(value, str(fields[key].type)), f"the {name}'s field {key} has the wrong type")
-            kwargs[key] = value
-        return cls(**kwargs)
-
-
-def _fits(value: Any, annotation: str) -> bool:
-    """Whether a decoded value fits a field's annotation (as written: `int`, `tuple[int, int]`, ...)."""
-    base = annotation.split("[", 1)[0].split("|", 1)[0].strip()
-    optional = "None" in annotation
-    if value is None:
-        return optional or base == "Any"  # a reference not known yet reads as None
-    if base == "int":
-        return _is_int(value)
-    if base == "float":
-        return _is_number(value)
-    if base == "bool":
-        return isinstance(value, bool)
-    if base == "str":
-        return isinstance(value, str)
-    if base == "tuple":
-        return isinstance(value, tuple)
-    if base == "list":
-        return isinstance(value, list)
-    if base == "dict":
-        return isinstance(value, dict)
-    if base == "np.ndarray":
-        return isinstance(value, np.ndarray)
-    return True  # Any: arrays, trees, anything decoded
+        return NOT_MINE
 
 
 def frames_bytes(frames: Iterable[Any]) -> int:

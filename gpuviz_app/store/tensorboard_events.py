@@ -1,0 +1,226 @@
+"""TensorBoard events into plain arrays: scalar rows and histogram buckets per tag.
+
+Events are parsed with TensorBoard's own protocol buffers (`tensorboard.compat.proto`), in
+both of its summary forms: the first (a `simple_value` scalar, a `HistogramProto`), written
+by PyTorch's `SummaryWriter` and TensorFlow 1, and the second (a tensor whose plugin, named
+in the tag's first event, says what it holds: a scalar, or (k, 3) histogram buckets of left
+edge, right edge and count), written by TensorFlow 2 and Keras. Tags of a run in a
+subfolder of the log directory are prefixed with the folder (`train/loss`, `val/loss`).
+
+When a tag's steps go back (training resumed from an earlier checkpoint), the later values
+replace the earlier ones from that step on, as TensorBoard does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gpuviz_app.store.tensorboard_records import FileDamage, read_records
+
+log = logging.getLogger(__name__)
+
+SCALAR_PLUGINS = {"scalars"}
+HISTOGRAM_PLUGINS = {"histograms"}
+
+
+@dataclass
+class Histograms:
+    """One tag's histograms, one per logged step, ascending.
+
+    Step i's bucket edges are `edges[offsets[i] : offsets[i + 1]]` (non-decreasing, within
+    [lo[i], hi[i]]) and `cum` at the same indices the counts below each edge (0 first)."""
+
+    steps: np.ndarray  # (n,) int64
+    lo: np.ndarray  # (n,) float64: smallest value
+    hi: np.ndarray  # (n,) float64: largest value
+    offsets: np.ndarray  # (n + 1,) int64
+    edges: np.ndarray  # float64
+    cum: np.ndarray  # float64
+
+    @property
+    def totals(self) -> np.ndarray:
+        return self.cum[self.offsets[1:] - 1]
+
+    def counts(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Step i's bucket edges and counts, as logged (after clipping to its value range)."""
+        a, b = self.offsets[i], self.offsets[i + 1]
+        return self.edges[a:b], np.diff(self.cum[a:b])
+
+
+@dataclass
+class Events:
+    """Everything imported from a log directory."""
+
+    scalars: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (n, 2) float64 step, value
+    histograms: dict[str, Histograms] = field(default_factory=dict)
+    wall_times: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # (n, 2) step, wall time
+    warnings: list[str] = field(default_factory=list)
+    size_bytes: int = 0
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.scalars: dict[str, tuple[list, list]] = {}
+        self.hists: dict[str, list] = {}  # name -> [(step, lo, hi, edges, counts)]
+        self.plugins: dict[str, str] = {}
+        self.walls: list[tuple[int, float]] = []
+        self.undecodable = 0
+        self.bad_histograms = 0
+        self.other: set[str] = set()
+
+    def add_scalar(self, name: str, step: int, value: float) -> None:
+        steps, values = self.scalars.setdefault(name, ([], []))
+        steps.append(step)
+        values.append(value)
+
+    def add_histogram(self, name: str, step: int, lo: float, hi: float, edges: np.ndarray,
+                      counts: np.ndarray) -> None:
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi) or len(counts) == 0 or \
+                not np.all(np.isfinite(counts)) or np.any(counts < 0):
+            self.bad_histograms += 1
+            return
+        edges = np.clip(edges, lo, hi)  # TensorFlow's outer limits are +-DBL_MAX
+        if not np.all(np.isfinite(edges)):
+            self.bad_histograms += 1
+            return
+        np.maximum.accumulate(edges, out=edges)
+        self.hists.setdefault(name, []).append((step, lo, hi, edges, counts))
+
+
+def _v1_histogram(h) -> tuple[float, float, np.ndarray, np.ndarray]:
+    limits = np.array(h.bucket_limit, np.float64)
+    counts = np.array(h.bucket, np.float64)
+    edges = np.empty(len(limits) + 1)
+    edges[0] = h.min
+    edges[1:-1] = limits[:-1]
+    edges[-1] = h.max
+    return float(h.min), float(h.max), edges, counts
+
+
+def _tensor(value) -> np.ndarray | None:
+    from tensorboard.util import tensor_util
+
+    try:
+        return np.asarray(tensor_util.make_ndarray(value.tensor), np.float64)
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _read_value(c: _Collector, name: str, step: int, value) -> None:
+    kind = value.WhichOneof("value")
+    if kind == "simple_value":
+        c.add_scalar(name, step, float(value.simple_value))
+    elif kind == "histo":
+        lo, hi, edges, counts = _v1_histogram(value.histo)
+        c.add_histogram(name, step, lo, hi, edges, counts)
+    elif kind == "tensor":
+        plugin = value.metadata.plugin_data.plugin_name if value.HasField("metadata") else ""
+        if plugin:
+            c.plugins[name] = plugin
+        plugin = c.plugins.get(name, "")
+        if plugin in SCALAR_PLUGINS:
+            array = _tensor(value)
+            if array is not None and array.size == 1:
+                c.add_scalar(name, step, float(array.reshape(-1)[0]))
+        elif plugin in HISTOGRAM_PLUGINS:
+            array = _tensor(value)
+            if array is None or array.ndim != 2 or array.shape[1] != 3:
+                c.bad_histograms += 1
+            elif len(array):
+                edges = np.concatenate([array[:1, 0], array[:, 1]])
+                c.add_histogram(name, step, float(array[0, 0]), float(array[-1, 1]), edges, array[:, 2].copy())
+        elif plugin:
+            c.other.add(plugin)
+    elif kind is not None:
+        c.other.add(kind)
+
+
+def _read_file(c: _Collector, path: str, prefix: str, damage: FileDamage) -> None:
+    from google.protobuf.message import DecodeError
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    parse = Event.FromString
+    for record in read_records(path, damage):
+        try:
+            event = parse(record)
+        except DecodeError:
+            c.undecodable += 1
+            continue
+        if not event.HasField("summary"):
+            continue
+        step = int(event.step)
+        c.walls.append((step, event.wall_time))
+        for value in event.summary.value:
+            _read_value(c, prefix + value.tag, step, value)
+
+
+def _kept(steps: np.ndarray) -> np.ndarray:
+    """Which entries survive later entries at the same or an earlier step (a restart replaces them)."""
+    later_min = np.minimum.accumulate(np.r_[steps[1:], np.iinfo(np.int64).max][::-1])[::-1]
+    return steps < later_min
+
+
+def _histograms(entries: list) -> Histograms:
+    steps = np.array([e[0] for e in entries], np.int64)
+    keep = np.flatnonzero(_kept(steps))
+    kept = [entries[i] for i in keep]
+    sizes = np.array([len(e[3]) for e in kept], np.int64)
+    offsets = np.r_[0, np.cumsum(sizes)]
+    cum = np.concatenate([np.r_[0.0, np.cumsum(e[4])] for e in kept])
+    return Histograms(steps[keep], np.array([e[1] for e in kept]), np.array([e[2] for e in kept]),
+                      offsets, np.concatenate([e[3] for e in kept]), cum)
+
+
+def event_files(root: str) -> list[tuple[str, str]]:
+    """(path, tag prefix) of every event file under `root` (a folder, or one event file), in reading order."""
+    if os.path.isfile(root):
+        return [(root, "")]
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        rel = os.path.relpath(folder, root)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        found += [(os.path.join(folder, f), prefix) for f in sorted(files) if "tfevents" in f]
+    return found
+
+
+def read_events(files: list[tuple[str, str]]) -> Events:
+    """Parse the event files; damage and anything skipped become warning sentences."""
+    c = _Collector()
+    out = Events()
+    for path, prefix in files:
+        damage = FileDamage()
+        try:
+            _read_file(c, path, prefix, damage)
+            out.size_bytes += os.path.getsize(path)
+        except OSError as exc:
+            out.warnings.append(f"{path}: could not be read ({exc.strerror or exc}).")
+            continue
+        out.warnings += damage.sentences(path)
+    if c.undecodable:
+        out.warnings.append(f"{c.undecodable} record(s) passed their checksum but are not TensorBoard events; "
+                            f"they were skipped.")
+    if c.bad_histograms:
+        out.warnings.append(f"{c.bad_histograms} histogram(s) without finite bounds or counts were skipped.")
+    replaced = 0
+    for name, (steps, values) in c.scalars.items():  # in the order first logged
+        steps_a = np.array(steps, np.int64)
+        keep = _kept(steps_a)
+        replaced += int(len(keep) - keep.sum())
+        out.scalars[name] = np.column_stack([steps_a[keep].astype(np.float64), np.array(values)[keep]])
+    for name, entries in c.hists.items():
+        out.histograms[name] = _histograms(entries)
+        replaced += len(entries) - len(out.histograms[name].steps)
+    if replaced:
+        out.warnings.append(f"{replaced} value(s) were replaced by values logged again at the same or an "
+                            f"earlier step (a resumed run).")
+    if c.walls:
+        walls = np.array(c.walls, np.float64)
+        out.wall_times = walls[np.argsort(walls[:, 0], kind="stable")]
+    if c.other:
+        log.info("not imported from the log: %s", ", ".join(sorted(c.other)))
+    return out

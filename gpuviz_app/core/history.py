@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -208,6 +209,7 @@ class MetricsHistory:
         self._rank_series = 0
         self._dropped: set[str] = set()
         self._quiet = False
+        self._taps: list[Callable[[str, np.ndarray, np.ndarray], None]] = []
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -232,6 +234,21 @@ class MetricsHistory:
             series = self._get(name)
             if series is not None:
                 series.extend(steps, values)
+                for tap in self._taps:
+                    tap(name, steps, values)
+
+    def tap(self, listener: Callable[[str, np.ndarray, np.ndarray], None]) -> dict[str, np.ndarray]:
+        """Tell `listener(name, steps, values)` every row appended from now on (under this history's
+        lock: it must not block), and return each series' buckets held until now (see `rows`), so
+        that a recorder of the raw rows misses none."""
+        with self._lock:
+            self._taps.append(listener)
+            return {name: series.rows() for name, series in self._series.items()}
+
+    def untap(self, listener: Callable[[str, np.ndarray, np.ndarray], None]) -> None:
+        with self._lock:
+            if listener in self._taps:
+                self._taps.remove(listener)
 
     def _get(self, name: str) -> SeriesHistory | None:
         series = self._series.get(name)

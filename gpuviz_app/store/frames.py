@@ -27,6 +27,7 @@ class RunSummary:
     steps: int = 0  # last step recorded
     final_loss: float = float("nan")
     size_bytes: int = 0
+    path: str = ""  # the run directory (or file) it was read from; "" when held in memory
 
 
 class RunFrames(Protocol):

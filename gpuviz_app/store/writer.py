@@ -1,0 +1,214 @@
+"""Writes a run to its store while it trains, off the publishing thread, never making it wait.
+
+`offer` puts the snapshot in a bounded queue without blocking; when the queue is full the
+snapshot is dropped and counted (the count is stored, and the reader says it). The writer's
+thread copies payload tensors to the host (after waiting on the snapshot's CUDA event), writes
+each payload whose version changed (a keyframe every `KEYFRAME_EVERY` versions, else a delta
+against the view's previous record), the metric rows logged since the last snapshot and the
+snapshot's scalars, and commits at least every `COMMIT_S` (SQLite in WAL mode): a process killed
+outright loses at most what was offered in the last second.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from gpuviz_app.core.history import MetricsHistory
+from gpuviz_app.core.snapshot import Snapshot
+from gpuviz_app.store import codec
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 64  # snapshots waiting for the writer's thread; more are dropped and counted
+COMMIT_S = 0.25  # the longest a written record waits for its commit
+KEYFRAME_EVERY = 32  # versions of a payload between two keyframes (bounds the deltas a read applies)
+MAX_PENDING_ROWS = 1 << 16  # row chunks held for the thread; more are dropped and counted
+SCALAR_FIELDS = ("run_id", "step", "wall_time", "device", "device_name", "dataset", "steps_per_s", "paused",
+                 "finished", "model", "error", "diverged_step", "diverged")
+_STOP = object()
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A new store at `path` (SQLite, WAL, schema and version set)."""
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")  # a commit survives the process being killed; fsync at checkpoints
+    db.execute(f"PRAGMA application_id={codec.APPLICATION_ID}")
+    db.execute(f"PRAGMA user_version={codec.SCHEMA_VERSION}")
+    db.execute(codec.SCHEMA)
+    return db
+
+
+class RunWriter:
+    """One run's store, fed by `offer` from the thread that publishes snapshots."""
+
+    def __init__(self, path: str, queue_size: int = QUEUE_SIZE, keyframe_every: int = KEYFRAME_EVERY) -> None:
+        self.path = path
+        self.keyframe_every = max(1, keyframe_every)
+        self.dropped = 0  # snapshots not written because the queue was full
+        self.dropped_rows = 0  # metric row chunks not written because too many waited
+        self.written = 0
+        self.error = ""
+        self._queue: queue.Queue = queue.Queue(queue_size)
+        self._db = connect(path)
+        self._rows_lock = threading.Lock()
+        self._rows: list[tuple[str, np.ndarray, np.ndarray]] = []
+        self._history: MetricsHistory | None = None
+        self._tap = self._add_rows
+        self._last: dict[str, tuple[int, int, int, list[np.ndarray]]] = {}  # view -> version, id, chain, arrays
+        self._last_step: int | None = None
+        self._stored_drops = 0
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="gpuviz-store", daemon=True)
+        self._thread.start()
+
+    def offer(self, snapshot: Snapshot) -> bool:
+        """Queue `snapshot` for writing; False (and counted) when the queue is full. Never blocks."""
+        if self._closed:
+            return False
+        if snapshot.metrics is not self._history:
+            self._watch(snapshot.metrics)
+        try:
+            self._queue.put_nowait(snapshot)
+            return True
+        except queue.Full:
+            self.dropped += 1
+            return False
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, commit and close the store."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._history is not None:
+            self._history.untap(self._tap)
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    def _watch(self, history: MetricsHistory) -> None:
+        """Record `history`'s rows from now on; those it holds already are written first."""
+        if self._history is not None:
+            self._history.untap(self._tap)
+        self._history = history
+        held = history.tap(self._tap)
+        with self._rows_lock:
+            for name, buckets in held.items():
+                if len(buckets):
+                    self._rows.append((name, buckets["last_step"].copy(), buckets["mean"].copy()))
+
+    def _add_rows(self, name: str, steps: Any, values: Any) -> None:
+        steps = np.array(steps, np.int64).ravel()
+        values = np.array(values, np.float64).ravel()
+        with self._rows_lock:
+            if len(self._rows) >= MAX_PENDING_ROWS:
+                self.dropped_rows += 1
+                return
+            self._rows.append((name, steps, values))
+
+    # -- the writer's thread --------------------------------------------------------------------
+    def _run(self) -> None:
+        last_commit = time.monotonic()
+        pending = False
+        while True:
+            try:
+                item = self._queue.get(timeout=COMMIT_S)
+            except queue.Empty:
+                item = None
+            if item is not None and item is not _STOP:
+                if not pending:
+                    self._db.execute("BEGIN")
+                    pending = True
+                try:
+                    self._write(item)
+                except Exception as exc:  # noqa: BLE001 - a bad payload must not stop the recording
+                    if not self.error:
+                        self.error = f"{type(exc).__name__}: {exc}"
+                        log.warning("run store %s: a snapshot could not be written (%s)", self.path, self.error)
+            now = time.monotonic()
+            if pending and (item is None or item is _STOP or self._queue.empty() or now - last_commit >= COMMIT_S):
+                self._write_drops()
+                self._db.execute("COMMIT")
+                pending, last_commit = False, now
+            if item is _STOP:
+                break
+        self._db.execute("BEGIN")
+        self._write_drops()
+        self._db.execute("COMMIT")
+        self._db.close()
+
+    def _write(self, snapshot: Snapshot) -> None:
+        step = int(snapshot.step)
+        if self._last_step is not None and step < self._last_step:
+            self.dropped += 1  # a step going back is another run's; it does not belong here
+            return
+        self._last_step = step
+        if snapshot.event is not None and hasattr(snapshot.event, "synchronize"):
+            snapshot.event.synchronize()  # the reductions were launched on the training stream
+        wall = float(snapshot.wall_time)
+        with self._rows_lock:
+            rows, self._rows = self._rows, []
+        if rows:
+            self._insert(codec.ROWS, "", step, wall, 0, 0, *codec.encode_rows(_merged(rows)))
+        for view, payload in snapshot.parts.items():
+            version = snapshot.version(view)
+            last = self._last.get(view)
+            if last is not None and last[0] == version:
+                continue
+            delta = last is not None and last[2] + 1 < self.keyframe_every
+            header, data, arrays = codec.encode_payload(payload, last[3] if delta else None)
+            base = last[1] if delta else 0
+            rid = self._insert(codec.PAYLOAD, view, step, wall, version, base, header, data)
+            self._last[view] = (version, rid, last[2] + 1 if delta else 0, arrays)
+        scalars = {k: getattr(snapshot, k) for k in SCALAR_FIELDS}
+        scalars["latest"] = {str(k): float(v) for k, v in snapshot.latest.items()}
+        scalars["versions"] = {str(k): int(v) for k, v in snapshot.versions.items()}
+        self._insert(codec.FRAME, "", step, wall, 0, 0, _json(scalars), b"")
+        self.written += 1
+
+    def _write_drops(self) -> None:
+        drops = self.dropped + self.dropped_rows
+        if drops != self._stored_drops:
+            header = _json({"snapshots": self.dropped, "rows": self.dropped_rows})
+            self._insert(codec.DROPS, "", self._last_step or 0, time.time(), 0, 0, header, b"")
+            self._stored_drops = drops
+
+    def _insert(self, kind: int, view: str, step: int, wall: float, version: int, base: int,
+                header: bytes, data: bytes) -> int:
+        crc = codec.checksum(kind, view, step, wall, version, base, header, data)
+        cursor = self._db.execute(
+            "INSERT INTO records (kind, view, step, wall, version, base, header, data, crc) VALUES (?,?,?,?,?,?,?,?,?)",
+            (kind, view, step, wall, version, base, header, data, crc))
+        return int(cursor.lastrowid)
+
+
+def _merged(rows: list[tuple[str, np.ndarray, np.ndarray]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    by_name: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for name, steps, values in rows:
+        by_name.setdefault(name, []).append((steps, values))
+    return {name: (np.concatenate([s for s, _ in parts]), np.concatenate([v for _, v in parts]))
+            for name, parts in by_name.items()}
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), default=_plain, allow_nan=True).encode()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    return str(value)
+
+
+def store_size(path: str) -> int:
+    """Bytes of a store on disk, its write-ahead log included."""
+    return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
+

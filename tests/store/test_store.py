@@ -1,0 +1,164 @@
+"""The run store keeps every payload exactly as offered, reads it back at any step, and opens
+damaged stores up to their last good record with a warning."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import threading
+
+import numpy as np
+import pytest
+
+from gpuviz_app.core.history import MetricsHistory
+from gpuviz_app.core.snapshot import Snapshot
+from gpuviz_app.store import codec
+from gpuviz_app.store.reader import StoreError, open_run
+from gpuviz_app.store.writer import RunWriter
+from tests.store.probed_run import VIEWS, expected_at, probed_snapshots, same
+
+STEPS = 12
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """A store of 12 steps of a small CNN with every probe, payloads recomputed every 3 steps, a
+    keyframe every 3 versions (so reads cross keyframes and deltas); and what was offered."""
+    path = str(tmp_path_factory.mktemp("store") / "run.sqlite")
+    writer = RunWriter(path, keyframe_every=3)
+    snapshots = []
+    for snapshot in probed_snapshots(STEPS, probe_every=3):
+        snapshots.append(snapshot)
+        assert writer.offer(snapshot)
+    writer.close()
+    assert writer.error == "" and writer.dropped == 0
+    return path, snapshots
+
+
+def check_step(run, snapshots, step) -> None:
+    shown, want = run.snapshot_at(step), expected_at(snapshots, step)
+    assert shown.step == step
+    assert set(shown.parts) == set(VIEWS)
+    for view in VIEWS:
+        assert shown.version(view) == want.version(view)
+        same(want.parts[view], shown.parts[view], view)
+    rows = want.metrics.rows("train_loss")
+    upto = rows[rows["last_step"] <= step]
+    assert shown.metrics.rows("train_loss")["mean"].tolist() == upto["mean"].tolist()
+    assert shown.latest == want.latest and shown.dataset == "random" and shown.model == "small"
+
+
+def test_every_payload_reads_back_exactly_at_and_after_its_step_in_any_order(stored):
+    path, snapshots = stored
+    run = open_run(path)
+    assert run.warnings == []
+    assert run.steps().tolist() == list(range(1, STEPS + 1))
+    for step in [1, 2, 3, 4, 7, 8, 9, 10, 12, 5, 1, 11, 6]:  # forward (one delta each), then back and forth
+        check_step(run, snapshots, step)
+    summary = run.summary
+    assert summary.steps == STEPS and summary.final_loss == snapshots[-1].latest["train_loss"]
+    with pytest.raises(KeyError):
+        run.snapshot_at(0)
+
+
+def test_payloads_are_stored_once_per_version_with_deltas_between_keyframes(stored):
+    path, snapshots = stored
+    db = sqlite3.connect(path)
+    rows = db.execute("SELECT view, version, base FROM records WHERE kind = ? ORDER BY id", (codec.PAYLOAD,)).fetchall()
+    db.close()
+    for view in VIEWS:
+        mine = [(version, base) for v, version, base in rows if v == view]
+        assert [version for version, _ in mine] == sorted({s.version(view) for s in snapshots})
+        assert [bool(base) for _, base in mine] == [False, True, True, False, True]
+
+
+def damaged_copy(path, tmp_path, change) -> str:
+    copy = str(tmp_path / "damaged.sqlite")
+    shutil.copyfile(path, copy)
+    change(copy)
+    return copy
+
+
+def test_a_truncated_store_opens_up_to_its_last_good_record_with_a_warning(stored, tmp_path):
+    path, snapshots = stored
+    copy = damaged_copy(path, tmp_path, lambda p: os.truncate(p, int(os.path.getsize(p) * 0.6)))
+    run = open_run(copy)
+    assert run.warnings and "damaged" in run.warnings[0]
+    kept = run.steps().tolist()
+    assert kept == list(range(1, len(kept) + 1)) and 0 < len(kept) < STEPS
+    check_step(run, snapshots, kept[-1])
+
+
+def test_a_flipped_bit_ends_the_run_before_its_record_with_a_warning(stored, tmp_path):
+    path, snapshots = stored
+    db = sqlite3.connect(path)
+    rid, step, data = db.execute("SELECT id, step, data FROM records WHERE kind = ? AND view = 'weights' "
+                                 "ORDER BY id LIMIT 1 OFFSET 2", (codec.PAYLOAD,)).fetchone()
+    db.close()
+    piece = data[len(data) // 2: len(data) // 2 + 48]
+
+    def flip(p):
+        with open(p, "r+b") as f:
+            content = f.read()
+            at = content.index(piece) + 20  # (the blob's bytes lie in the file as stored)
+            f.seek(at)
+            f.write(bytes([content[at] ^ 0x10]))
+
+    run = open_run(damaged_copy(path, tmp_path, flip))
+    assert run.warnings and f"record {rid} fails its checksum" in run.warnings[0]
+    kept = run.steps().tolist()
+    assert kept == list(range(1, step))  # the snapshot of that step comes after its payloads
+    check_step(run, snapshots, kept[-1])
+
+
+def test_a_store_of_another_format_or_not_a_store_is_refused_in_one_sentence(stored, tmp_path):
+    path, _ = stored
+    other = damaged_copy(path, tmp_path, lambda p: sqlite3.connect(p).execute("PRAGMA user_version=99"))
+    with pytest.raises(StoreError, match=r"format 99, which this gpuviz cannot read \(it reads format 1\)"):
+        open_run(other)
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database at all " * 100)
+    with pytest.raises(StoreError, match="notes.txt is not a gpuviz run store"):
+        open_run(str(text))
+    foreign = tmp_path / "other.sqlite"
+    sqlite3.connect(foreign).execute("CREATE TABLE t (x)")
+    with pytest.raises(StoreError, match="other.sqlite is not a gpuviz run store"):
+        open_run(str(foreign))
+    with pytest.raises(StoreError, match="holds no run.sqlite"):
+        open_run(str(tmp_path))
+
+
+class HeldEvent:
+    """A CUDA event stand-in whose `synchronize` holds the writer's thread until released."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def synchronize(self) -> None:
+        self.entered.set()
+        assert self.release.wait(30)
+
+
+def test_a_full_queue_drops_and_counts_without_blocking_and_the_count_is_stored(tmp_path):
+    path = str(tmp_path / "run.sqlite")
+    writer = RunWriter(path, queue_size=4)
+    history = MetricsHistory()
+    held = HeldEvent()
+
+    def snapshot(step, event=None):
+        history.append("train_loss", np.array([step]), np.array([1.0 / step]))
+        return Snapshot(run_id=1, step=step, wall_time=float(step), metrics=history, latest={}, event=event)
+
+    assert writer.offer(snapshot(1, held))
+    assert held.entered.wait(30)  # the thread is inside the first snapshot
+    assert [writer.offer(snapshot(s)) for s in range(2, 10)] == [True] * 4 + [False] * 4
+    assert writer.dropped == 4
+    held.release.set()
+    writer.close()
+    run = open_run(path)
+    assert run.dropped["snapshots"] == 4
+    assert any("4 snapshots" in w for w in run.warnings)
+    assert run.steps().tolist() == [1, 2, 3, 4, 5]
+    # the metric rows of the dropped snapshots were kept all the same
+    assert run.rows()["train_loss"][:, 0].tolist() == list(range(1, 10))

@@ -21,6 +21,7 @@ EXPECTED = {
     "attach.in_process", "attach.out_of_process", "attach.vs_wandb", "attach.vs_tensorboard",
     "attach.latency_p95", "ipc.payload_16mb",
     "distributed.ddp_2_ranks", "distributed.metrics_view", "distributed.gathers_only",
+    "tensorboard.open_logdir",
 }
 
 
@@ -52,5 +53,5 @@ def test_every_figure_and_ratio_is_finite(quick_report):
 def test_peers_installed_by_the_test_extra_are_measured(quick_report):
     by_key = {f["key"]: f for f in quick_report["figures"]}
     for key in ("training.vs_tensorboard", "landscape.grid_cpu", "weights.hist_all_cpu", "embedding.pca_cpu",
-                "attach.vs_wandb", "attach.vs_tensorboard"):
+                "attach.vs_wandb", "attach.vs_tensorboard", "tensorboard.open_logdir"):
         assert by_key[key]["peer"] is not None, f"{key}: {by_key[key]['note']}"

@@ -23,6 +23,7 @@ TOPICS = [
     "gpuviz_app.bench.attach",
     "gpuviz_app.bench.distributed",
     "gpuviz_app.bench.ipc",
+    "gpuviz_app.bench.tensorboard",
 ]
 
 

@@ -65,7 +65,7 @@ class Events:
 class _Collector:
     def __init__(self) -> None:
         self.scalars: dict[str, tuple[list, list]] = {}
-        self.hists: dict[str, list] = {}  # name -> [(step, lo, hi, edges, counts)]
+        self.hists: dict[str, tuple[list, ...]] = {}  # name -> steps, lo, hi, edges, counts
         self.plugins: dict[str, str] = {}
         self.walls: list[tuple[int, float]] = []
         self.undecodable = 0
@@ -79,16 +79,12 @@ class _Collector:
 
     def add_histogram(self, name: str, step: int, lo: float, hi: float, edges: np.ndarray,
                       counts: np.ndarray) -> None:
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi) or len(counts) == 0 or \
-                not np.all(np.isfinite(counts)) or np.any(counts < 0):
-            self.bad_histograms += 1
-            return
-        edges = np.clip(edges, lo, hi)  # TensorFlow's outer limits are +-DBL_MAX
-        if not np.all(np.isfinite(edges)):
-            self.bad_histograms += 1
-            return
-        np.maximum.accumulate(edges, out=edges)
-        self.hists.setdefault(name, []).append((step, lo, hi, edges, counts))
+        """Checked per tag, all at once, in `_histograms`."""
+        entries = self.hists.get(name)
+        if entries is None:
+            entries = self.hists[name] = ([], [], [], [], [])
+        for column, item in zip(entries, (step, lo, hi, edges, counts)):
+            column.append(item)
 
 
 def _v1_histogram(h) -> tuple[float, float, np.ndarray, np.ndarray]:
@@ -164,15 +160,38 @@ def _kept(steps: np.ndarray) -> np.ndarray:
     return steps < later_min
 
 
-def _histograms(entries: list) -> Histograms:
-    steps = np.array([e[0] for e in entries], np.int64)
-    keep = np.flatnonzero(_kept(steps))
-    kept = [entries[i] for i in keep]
-    sizes = np.array([len(e[3]) for e in kept], np.int64)
-    offsets = np.r_[0, np.cumsum(sizes)]
-    cum = np.concatenate([np.r_[0.0, np.cumsum(e[4])] for e in kept])
-    return Histograms(steps[keep], np.array([e[1] for e in kept]), np.array([e[2] for e in kept]),
-                      offsets, np.concatenate([e[3] for e in kept]), cum)
+def _histograms(entries: tuple[list, ...]) -> tuple[Histograms | None, int, int]:
+    """One tag's histograms (None if none is usable), how many were unusable, how many replaced."""
+    steps, lo, hi = (np.array(column, dtype) for column, dtype in zip(entries[:3], (np.int64, float, float)))
+    sizes = np.array([len(c) for c in entries[4]], np.int64)
+    edges, counts = np.concatenate(entries[3]), np.concatenate(entries[4])
+    owner = np.repeat(np.arange(len(steps)), sizes)
+    offsets = np.r_[0, np.cumsum(sizes + 1)]
+    count_at = np.arange(len(counts)) + owner + 1  # where each count's upper edge sits
+    lo_e, hi_e = np.repeat(lo, sizes + 1), np.repeat(hi, sizes + 1)
+    edges = np.minimum(np.maximum(edges, lo_e), hi_e)  # TensorFlow's outer limits are +-DBL_MAX
+    bad = ~(np.isfinite(lo) & np.isfinite(hi) & (lo <= hi)) | (sizes == 0)
+    wrong = ~np.isfinite(counts) | (counts < 0)
+    falls = np.zeros(len(edges), bool)
+    falls[1:] = edges[1:] < edges[:-1]
+    falls[offsets[:-1]] = False
+    n = len(steps)
+    bad |= np.bincount(owner, wrong, minlength=n) > 0
+    bad |= np.bincount(np.repeat(np.arange(n), sizes + 1), falls | ~np.isfinite(edges), minlength=n) > 0
+    keep = ~bad
+    keep[keep] = _kept(steps[keep])
+    replaced = int((~bad).sum() - keep.sum())
+    if not keep.any():
+        return None, int(bad.sum()), replaced
+    running = np.cumsum(np.where(wrong, 0.0, counts))  # counts below each upper edge, all steps together
+    starts = np.cumsum(sizes) - sizes
+    before = np.where(starts > 0, running[np.maximum(starts - 1, 0)], 0.0)
+    cum = np.zeros(len(edges))
+    cum[count_at] = running - np.repeat(before, sizes)
+    rows = np.repeat(keep, sizes + 1)
+    kept_sizes = sizes[keep] + 1
+    return (Histograms(steps[keep], lo[keep], hi[keep], np.r_[0, np.cumsum(kept_sizes)], edges[rows], cum[rows]),
+            int(bad.sum()), replaced)
 
 
 def event_files(root: str) -> list[tuple[str, str]]:
@@ -204,8 +223,6 @@ def read_events(files: list[tuple[str, str]]) -> Events:
     if c.undecodable:
         out.warnings.append(f"{c.undecodable} record(s) passed their checksum but are not TensorBoard events; "
                             f"they were skipped.")
-    if c.bad_histograms:
-        out.warnings.append(f"{c.bad_histograms} histogram(s) without finite bounds or counts were skipped.")
     replaced = 0
     for name, (steps, values) in c.scalars.items():  # in the order first logged
         steps_a = np.array(steps, np.int64)
@@ -213,8 +230,13 @@ def read_events(files: list[tuple[str, str]]) -> Events:
         replaced += int(len(keep) - keep.sum())
         out.scalars[name] = np.column_stack([steps_a[keep].astype(np.float64), np.array(values)[keep]])
     for name, entries in c.hists.items():
-        out.histograms[name] = _histograms(entries)
-        replaced += len(entries) - len(out.histograms[name].steps)
+        hists, unusable, superseded = _histograms(entries)
+        c.bad_histograms += unusable
+        replaced += superseded
+        if hists is not None:
+            out.histograms[name] = hists
+    if c.bad_histograms:
+        out.warnings.append(f"{c.bad_histograms} histogram(s) without finite bounds or counts were skipped.")
     if replaced:
         out.warnings.append(f"{replaced} value(s) were replaced by values logged again at the same or an "
                             f"earlier step (a resumed run).")

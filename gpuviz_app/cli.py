@@ -81,6 +81,7 @@ def launch_parser() -> argparse.ArgumentParser:
                     "subcommands (gpuviz SUBCOMMAND --help for each one's options):\n"
                     "  record            train with no display; save a screenshot or video of a view\n"
                     "  run               run your own training script in the window (or save a screenshot or video)\n"
+                    "  open              show a stored run or TensorBoard log, with a timeline to move through it\n"
                     "  inspect           print what the loader finds in a dataset\n"
                     "  bench             measure gpuviz against the tools it replaces\n"
                     "  install-desktop   add (or --uninstall) the desktop launcher entry and file types",
@@ -260,6 +261,32 @@ def run_in_window(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
                                  script=args.script, script_args=tuple(args.args)))
 
 
+def cmd_open(argv: Sequence[str]) -> int:
+    """`gpuviz open PATH`: a stored run or TensorBoard log in the window, with the timeline at its
+    last step; anything else is refused before the window opens."""
+    p = argparse.ArgumentParser(prog="gpuviz open",
+                                description="Show a stored run or a TensorBoard log directory in the window, with the "
+                                            "timeline to move through its recorded steps.")
+    p.add_argument("path", metavar="RUN_DIR|TENSORBOARD_LOGDIR", help="a run directory or a TensorBoard log directory")
+    p.add_argument("--views", type=view_list, default=None, metavar="NAMES",
+                   help="views to show side by side, e.g. metrics,weights, or 'all'")
+    args = p.parse_args(list(argv))
+    from gpuviz_app.store.open import OpenError, check_openable
+    from gpuviz_app.ui.launch_options import display_available
+
+    try:
+        check_openable(args.path)
+    except OpenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not display_available():
+        print("error: no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set)", file=sys.stderr)
+        return 2
+    from gpuviz_app.ui.app import run_app
+
+    return run_app(LaunchOptions(run=args.path, views=args.views, listen=None))
+
+
 def cmd_inspect(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="gpuviz inspect", description="Describe what gpuviz finds in a dataset.")
     p.add_argument("path", nargs="+", help="file or folder (or an images/labels pair)")
@@ -303,6 +330,7 @@ def cmd_install_desktop(argv: Sequence[str]) -> int:
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "record": cmd_record,
     "run": cmd_run,
+    "open": cmd_open,
     "inspect": cmd_inspect,
     "bench": cmd_bench,
     "install-desktop": cmd_install_desktop,

@@ -1,5 +1,6 @@
 """Files and folders dropped anywhere on the window, the GL canvases included, open as a dataset;
-one Python script dropped alone goes to `on_script` instead (which asks before running it).
+one Python script dropped alone goes to `on_script` instead (which asks before running it), and
+one stored run or TensorBoard log to `on_run`.
 
 Qt hands a drag to the innermost widget under the cursor that accepts drops, walking up
 through its parents; the canvases do not accept drops, so the main window receives them.
@@ -32,12 +33,14 @@ def dropped_script(paths: list[str]) -> str | None:
 
 class DropTarget(QtCore.QObject):
     """An event filter on the main window that accepts file drags and opens what is dropped.
-    `on_script(path)` receives a lone dropped `.py` file (when unset, it is opened as any file)."""
+    `on_script(path)` receives a lone dropped `.py` file (when unset, it is opened as any file);
+    `on_run(path)` is offered any other lone path first and returns whether it opened it."""
 
     def __init__(self, window: QtWidgets.QMainWindow, actions) -> None:
         super().__init__(window)
         self.actions = actions
         self.on_script: Callable[[str], None] | None = None
+        self.on_run: Callable[[str], bool] | None = None
         self.dropped: list[list[str]] = []
         window.setAcceptDrops(True)
         window.installEventFilter(self)
@@ -56,7 +59,7 @@ class DropTarget(QtCore.QObject):
                 script = dropped_script(paths)
                 if script is not None and self.on_script is not None:
                     self.on_script(script)
-                else:
+                elif not (len(paths) == 1 and self.on_run is not None and self.on_run(paths[0])):
                     self.actions.open(paths if len(paths) > 1 else paths[0])
                 return True
         return False

@@ -74,13 +74,17 @@ class FrameLoop(QtCore.QObject):
         self._failure_reported.connect(self.load_failed, QtCore.Qt.ConnectionType.QueuedConnection)
 
     # -- life ----------------------------------------------------------------------------
-    def start(self, source: RunSource) -> None:
+    def start(self, source: RunSource, show_newest: bool = False) -> None:
         """Follow `source` from now on; its probes are computed for the frames drawn. The run ids
         of another source than the last go on from the last one taken, so every view sees a new run
-        (each source numbers its own runs from 1)."""
+        (each source numbers its own runs from 1). `show_newest`: a source followed again (after
+        the timeline showed a recorded step) shows its newest snapshot even if it was taken before."""
         if self.source is not None and source is not self.source and self.snapshot is not None:
             self._run_offset = self.snapshot.run_id + 1
         self.source = source
+        newest = (source.mailbox.take() or source.mailbox.peek()) if show_newest else None
+        if newest is not None:
+            self._take(newest)
         source.pace_probes()
         self.pacer.restart()  # start-up's work was not drawing
         self._timer.setInterval(FRAME_MS)

@@ -28,6 +28,7 @@ class LaunchOptions:
     script: str | None = None
     script_args: tuple[str, ...] = ()
     listen: str | None = None  # scripts in other processes: "" the default address, None not at all
+    run: str | None = None  # `gpuviz open`: a stored run or TensorBoard log shown instead of training
 
     @property
     def scripted(self) -> bool:

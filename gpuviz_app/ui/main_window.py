@@ -22,7 +22,7 @@ from gpuviz_app.sources.base import RunSource
 from gpuviz_app.ui import attached_runs
 from gpuviz_app.ui import dataset_actions, script_actions
 from gpuviz_app.ui import settings as store
-from gpuviz_app.ui import timing
+from gpuviz_app.ui import timeline_actions, timing
 from gpuviz_app.ui import window_state
 from gpuviz_app.ui.controls import TrainingControls
 from gpuviz_app.ui.diagnostics import Diagnostics, collect
@@ -88,6 +88,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.datasets.drop.on_script = self.scripts.ask_to_run
         self.exporter = install_export(self, self.file_menu, self.frames)
         self.display_rate = install_display_rate(self.view_menu, self.frames.pacer)
+        self.run_opener = timeline_actions.install(self)  # the timeline under the views; `gpuviz open`
+        self.timeline = self.run_opener.timeline
         window_state.restore_layout(self, self.docks)
         if options.views:
             window_state.show_side_by_side(self, self.docks, options.views)
@@ -204,6 +206,9 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         if self.options.script:
             self.scripts.run(self.options.script, self.options.script_args, max_steps=self.options.steps)
+            return
+        if self.options.run:
+            self.run_opener.open(self.options.run)
             return
         self._train_builtin(self._load_initial_dataset)
 
@@ -392,6 +397,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _stop_timers(self) -> None:
         self.frames.stop()
+        self.timeline.shutdown()
         self._start_timer.stop()
         self._finish_timer.stop()
 

@@ -27,8 +27,10 @@ class OpenError(ValueError):
 
     def __init__(self, path: str | os.PathLike, reason: str) -> None:
         path = os.fspath(path)
-        if reason.startswith(f"{path}: "):
-            reason = reason[len(path) + 2:]
+        for named in (f"{path}: ", f"{path} is "):  # the reason names the path already
+            if reason.startswith(named):
+                reason = reason[len(named):]
+                break
         super().__init__(f"{path}: {reason}")
         self.path, self.reason = path, reason
 

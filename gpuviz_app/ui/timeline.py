@@ -156,6 +156,10 @@ class Timeline(QtWidgets.QToolBar):
     # -- moving ------------------------------------------------------------------------------------
     def _refresh_steps(self) -> None:
         if self.run_frames is not None:
+            if not self.stored:
+                refresh = getattr(self.run_frames, "refresh", None)  # a store still being written
+                if callable(refresh):
+                    refresh()
             self.steps = np.asarray(self.run_frames.steps(), dtype=np.int64)
 
     def _here(self) -> int:
@@ -191,7 +195,7 @@ class Timeline(QtWidgets.QToolBar):
     def _can_move(self) -> bool:
         if self.run_frames is None:
             return False
-        if self.live or not self.stored:
+        if not self.stored:
             self._refresh_steps()  # a live run's store grows
         return len(self.steps) > 0
 

@@ -1,0 +1,70 @@
+"""`gpuviz open RUN_DIR` and a run directory dropped on the window show the stored run at its
+last step, with the timeline over its recorded steps and nothing training."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from gpuviz_app.sources.stored import ReplaySource
+from tests.stored_runs import write_stored_run
+from tests.ui.test_datasets import drop
+
+
+@pytest.fixture
+def opened(qtbot, monkeypatch):
+    """`opened(path)`: a window as `gpuviz open path --views metrics` makes it; closed after the test."""
+    from gpuviz_app.ui import lifetime
+    from gpuviz_app.ui.launch_options import LaunchOptions
+    from gpuviz_app.ui.main_window import MainWindow
+
+    monkeypatch.setenv("GPUVIZ_DISPLAY_BUDGET", "100")  # frames drawn as soon as they are taken
+    made = []
+    threads_before = set(threading.enumerate())
+
+    def make(path: str) -> MainWindow:
+        window = MainWindow(LaunchOptions(run=path, views=("metrics",), listen=None))
+        made.append(window)
+        window.show()
+        qtbot.waitExposed(window)
+        return window
+
+    yield make
+    for window in made:
+        window.close()
+        if window.thread is not None:
+            window.thread.wait(60_000)
+        window.deleteLater()
+    qtbot.wait(10)
+    assert not lifetime.leaks()
+    assert not [t.name for t in set(threading.enumerate()) - threads_before if t.is_alive() and not t.daemon]
+
+
+def wait_drawn_step(qtbot, window, step: int) -> None:
+    qtbot.waitUntil(lambda: window.frames.drawn is not None and window.frames.drawn.step == step, timeout=30_000)
+
+
+def test_a_stored_run_opens_at_its_last_step_with_nothing_training(opened, qtbot, tmp_path):
+    run = write_stored_run(tmp_path, steps=(0, 2, 5, 9))
+    window = opened(run)
+    wait_drawn_step(qtbot, window, 9)
+    assert isinstance(window.source, ReplaySource) and window.session is None
+    assert window.timeline.label.text() == "step 9 / 9"
+    assert list(window.timeline.steps) == [0, 2, 5, 9]
+    assert window.frames.drawn.metrics.totals()["train_loss"] == 4
+    with qtbot.waitSignal(window.frames.frame_drawn, check_params_cb=lambda s: s.step == 2, timeout=30_000):
+        window.timeline.slider.setValue(1)
+    assert window.frames.drawn.metrics.totals()["train_loss"] == 2
+
+
+def test_a_run_directory_dropped_on_the_window_is_shown(opened, qtbot, tmp_path):
+    first = write_stored_run(tmp_path / "a", steps=(0, 3))
+    second = write_stored_run(tmp_path / "b", steps=(0, 4, 8, 12))
+    window = opened(first)
+    wait_drawn_step(qtbot, window, 3)
+    assert drop(window, [second])
+    wait_drawn_step(qtbot, window, 12)
+    assert window.source.title == second.rsplit("/", 1)[-1]
+    assert list(window.timeline.steps) == [0, 4, 8, 12]
+    assert window.datasets.dialog is None and window.session is None  # not taken for a dataset

@@ -19,6 +19,14 @@ PALETTE = ("#b48ead", "#d08770", "#5e81ac", "#e5e9f0", "#d8a0df", "#f0a860", "#6
 DEAD = "#bf616a"
 RIDGES = 16
 NO_STEPS = "no steps tracked yet"
+NOT_RECORDED = "not recorded in this run"
+
+
+def recorded(payload: Any, series: int) -> bool:
+    """Whether a series holds values; False for one its source never recorded (a TensorBoard
+    log's gradients) while some steps are held. A tracked step always counts its values."""
+    held = np.flatnonzero(payload.tracked[: len(payload.column_steps)])
+    return not len(held) or bool(np.any(as_numpy(payload.grid[series])[held, 3] > 0))
 
 
 def _rgba(color: str, alpha: float = 1.0) -> tuple[float, float, float, float]:
@@ -53,8 +61,10 @@ class DistributionPlot:
             self.plot._decorate()
         self.plot.set_note(note)
         n = min(len(steps), self.density.capacity)
-        self.plot.set_message("" if n else NO_STEPS)
-        if not n:
+        missing = not recorded(payload, series)
+        self.plot.set_message(NOT_RECORDED if missing else "" if n else NO_STEPS)
+        if not n or missing:
+            self.density.write(payload.counts[series, :0], payload.grid[series, :0], 0.0, 1.0, 1.0, 0.0, 1.0, upload)
             return
         x0 = steps[0, 0] - 0.5
         x1 = steps[n - 1, 1] + 0.5
@@ -84,8 +94,12 @@ class RidgePlot:
         steps = payload.column_steps
         held = np.flatnonzero(payload.tracked[: len(steps)])  # columns in a gap hold nothing
         n = len(held)
-        self.plot.set_message("" if n else NO_STEPS)
-        if not n:
+        missing = not recorded(payload, series)
+        self.plot.set_message(NOT_RECORDED if missing else "" if n else NO_STEPS)
+        if not n or missing:
+            empty = np.zeros((0, 6), np.float32)
+            self.fill.write(empty, upload)
+            self.lines.write(empty, upload)
             return
         picks = held[np.unique(np.round(np.linspace(0, n - 1, min(RIDGES, n))).astype(int))]
         counts = as_numpy(payload.counts[series])[picks].astype(np.float64)
@@ -163,6 +177,7 @@ class HealthPlots:
         labels = [layer["label"] + (" (dead)" if d else "") for layer, d in zip(layers, dead)]
         held = np.flatnonzero(payload.tracked[: len(payload.column_steps)])  # gaps have no health
         health = as_numpy(payload.health)[:, held]  # (L, n, 3)
+        missing = len(held) and not np.isfinite(health[..., :2]).any()  # a source without gradients
         steps = payload.column_steps[held]
         x = steps.mean(axis=1) if len(steps) else np.zeros(0)
         x_last = float(steps[-1, 1]) if len(steps) else 0.0
@@ -178,7 +193,7 @@ class HealthPlots:
                     s.write(np.zeros((0, 2), np.float32), upload)
             plot.legend = [(label, DEAD if d else PALETTE[i % len(PALETTE)])
                            for i, (label, d) in enumerate(zip(labels, dead))]
-            plot.message = "" if len(x) else NO_STEPS
+            plot.message = NOT_RECORDED if missing else "" if len(x) else NO_STEPS
             plot._decorated = None
             plot._decorate()
             if ys and len(x):

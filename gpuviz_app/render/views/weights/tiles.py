@@ -27,6 +27,7 @@ LABEL_H = 16
 HOVER_H = 16
 BAR_W = 44  # pixels right of a matrix for its colourbar and its labels
 MEAN_ABOVE = 4  # conv layers reading more input channels than this show channel means under "auto"
+NO_PICTURES = "no weights to picture: this run recorded histograms only"
 
 
 def symmetric_range(current: float | None, absmax: float) -> float:
@@ -220,6 +221,9 @@ class LayerTiles:
         self._key: tuple | None = None
 
     def ensure(self, payload: Any, shown: list[int], conv: str = "auto") -> None:
+        pictured = [i for i in shown if i in payload.matrices or i in payload.filters]
+        self.hover.text = "" if pictured or not shown else NO_PICTURES
+        shown = pictured  # a logged histogram has no weights to picture
         means = tuple(i for i in shown if payload.layers[i]["kind"] != "linear" and uses_means(payload.filters[i], conv))
         key = (tuple(tuple(layer["shape"]) for layer in payload.layers), tuple(shown), means)
         if key == self._key:

@@ -155,7 +155,11 @@ class WeightsView(View):
         layer = self.focus_layer()
         grads = self._options["histogram"] == "gradients"
         series = layer + (len(payload.layers) if grads else 0)
-        title = f"{'Gradients' if grads else 'Weights'} of {payload.layers[layer]['label']}"
+        info = payload.layers[layer]
+        if info["kind"] == "histogram":  # a logged histogram: its tag says what it holds
+            title = (info.get("gradient") or f"gradient of {info['name']}") if grads else info["name"]
+        else:
+            title = f"{'Gradients' if grads else 'Weights'} of {info['label']}"
         if show in ("overview", "distribution"):
             self.distribution.show(payload, series, title, upload, note)
         if show in ("overview", "ridgeline"):

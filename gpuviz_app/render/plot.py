@@ -52,17 +52,20 @@ def shorten(text: str, chars: int) -> str:
     return text[:head] + "\u2026" + (text[-tail:] if tail else "")
 
 
-def follow_range(current: tuple[float, float] | None, lo: float, hi: float,
-                 pad: float = 0.08, min_fill: float = 0.45) -> tuple[float, float]:
-    """A range holding [lo, hi]; kept as it is while the data fits and fills enough of it."""
+def steady_range(lo: float, hi: float, pad: float = 0.08) -> tuple[float, float]:
+    """A range holding [lo, hi] with about `pad` of their span either side, that moves in coarse
+    jumps and depends on `lo` and `hi` alone (never on the range shown before), so a recorded step
+    replayed shows exactly what was shown live: its span is the power of two at or above the padded
+    data's (the data fills at least about 0.43 of it), its centre on a grid of a small power-of-two
+    fraction of that span, fine enough to keep the data inside."""
     span = hi - lo
-    if current is not None:
-        c0, c1 = current
-        if c0 <= lo and hi <= c1 and span >= min_fill * (c1 - c0):
-            return current
-    if span <= 0:
+    if not span > 0:
         span = max(abs(hi) * 0.1, 1e-3)
-    return lo - pad * span, hi + pad * span
+        lo, hi = lo - span / 2, hi + span / 2
+    width = 2.0 ** math.ceil(math.log2(span * (1 + 2 * pad)))
+    quantum = width / 2.0 ** math.ceil(math.log2((1 + 2 * pad) / pad))
+    centre = round((lo + hi) / 2 / quantum) * quantum
+    return centre - width / 2, centre + width / 2
 
 
 class Plot:
@@ -253,7 +256,7 @@ class Plot:
         if not self.follow or not all(math.isfinite(v) for v in (x_last, y0, y1)):
             return
         x1 = max(x_last, 1.0) if exact else nice_ceil(max(x_last, 10.0))
-        self._yrange = follow_range(self._yrange, y0, y1)
+        self._yrange = steady_range(y0, y1)
         rng = (-X_PAD * x1, (1 + X_PAD) * x1, *self._yrange)  # a point at either end is drawn whole
         if rng != self._range:
             self._range = rng

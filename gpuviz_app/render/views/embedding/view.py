@@ -15,7 +15,7 @@ from vispy import scene
 
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.render.picking import ScreenGrid, to_screen
-from gpuviz_app.render.plot import TEXT, follow_range
+from gpuviz_app.render.plot import TEXT, steady_range
 from gpuviz_app.render.upload import UploadPath, as_numpy
 from gpuviz_app.render.views.base import Option, View
 from gpuviz_app.render.views.embedding.overlay import (RIGHT, WRONG, InfoPanel, Legend, class_colors, hex_rgb,
@@ -232,10 +232,8 @@ class EmbeddingView(View):
             self._range = None
         if not self.follow or not np.all(np.isfinite(bounds)):
             return
-        current = self._range
-        ranges = tuple(follow_range(None if current is None else current[a], float(bounds[0, a]),
-                                    float(bounds[1, a]), pad=0.08, min_fill=0.4) for a in range(bounds.shape[1]))
-        if ranges != current:
+        ranges = tuple(steady_range(float(bounds[0, a]), float(bounds[1, a])) for a in range(bounds.shape[1]))
+        if ranges != self._range:
             self._range = ranges
             cam = self.viewbox.camera
             if bounds.shape[1] == 3:

@@ -9,7 +9,7 @@ import numpy as np
 from vispy import scene
 
 from gpuviz_app.render.colormaps import SEQUENTIAL, apply
-from gpuviz_app.render.plot import BACKGROUND, Plot, follow_range
+from gpuviz_app.render.plot import BACKGROUND, Plot, steady_range
 from gpuviz_app.render.upload import as_numpy
 from gpuviz_app.render.visuals.density import Density
 from gpuviz_app.render.visuals.mesh import Mesh
@@ -143,8 +143,8 @@ class RidgePlot:
     def _follow(self, x0: float, x1: float, y0: float, y1: float) -> None:
         if not all(map(math.isfinite, (x0, x1, y0, y1))):
             return
-        self._xr = follow_range(self._xr, x0, x1, pad=0.04)
-        self._yr = follow_range(self._yr, y0, y1, pad=0.02)
+        self._xr = steady_range(x0, x1, pad=0.04)
+        self._yr = steady_range(y0, y1, pad=0.02)
         rng = (*self._xr, *self._yr)
         if rng != self._range:
             self._range = rng

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 SCALAR_PLUGINS = {"scalars"}
 HISTOGRAM_PLUGINS = {"histograms"}
+COMPACT_ABOVE = 256  # buckets (a column's bins: fewer, uniform buckets are kept as logged)
 
 
 @dataclass
@@ -160,11 +161,30 @@ def _kept(steps: np.ndarray) -> np.ndarray:
     return steps < later_min
 
 
+def _compact(edges: np.ndarray, counts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each run of empty buckets as one, in histograms of more than COMPACT_ABOVE buckets (the
+    counts below every edge left are the same; fewer, uniform buckets stay as logged)."""
+    big = sizes > COMPACT_ABOVE
+    if not big.any():
+        return edges, counts, sizes
+    owner = np.repeat(np.arange(len(sizes)), sizes)
+    empty = counts == 0  # NaN counts stay, to be found unusable
+    drop = np.repeat(big, sizes)
+    drop &= empty
+    drop[:-1] &= empty[1:]  # the next bucket is empty too ...
+    drop[np.cumsum(sizes)[sizes > 0] - 1] = False  # ... and in the same step
+    keep_edge = np.ones(len(edges), bool)
+    keep_edge[np.flatnonzero(drop) + owner[drop] + 1] = False  # the upper edge of each bucket dropped
+    kept = ~drop
+    return edges[keep_edge], counts[kept], np.bincount(owner[kept], minlength=len(sizes))
+
+
 def _histograms(entries: tuple[list, ...]) -> tuple[Histograms | None, int, int]:
     """One tag's histograms (None if none is usable), how many were unusable, how many replaced."""
     steps, lo, hi = (np.array(column, dtype) for column, dtype in zip(entries[:3], (np.int64, float, float)))
     sizes = np.array([len(c) for c in entries[4]], np.int64)
     edges, counts = np.concatenate(entries[3]), np.concatenate(entries[4])
+    edges, counts, sizes = _compact(edges, counts, sizes)
     owner = np.repeat(np.arange(len(steps)), sizes)
     offsets = np.r_[0, np.cumsum(sizes + 1)]
     count_at = np.arange(len(counts)) + owner + 1  # where each count's upper edge sits

@@ -62,6 +62,7 @@ def test_logged_histograms_draw_their_counts_and_say_what_is_not_recorded(view_c
     assert view.ridges.fill.count > 0
     # health (gradient norms, update ratios) is not in a log of histograms
     assert view.health.grad.message == NOT_RECORDED and view.health.ratio.message == NOT_RECORDED
+    assert view.health.grad.legend == [] and view.health.ratio.legend == []
     # nor are gradients: the distributions say so and draw nothing
     view.set_options({"histogram": "gradients"})
     canvas.push(snap)

@@ -191,8 +191,8 @@ class HealthPlots:
             for key, s in plot.series.items():
                 if int(key) >= len(layers):
                     s.write(np.zeros((0, 2), np.float32), upload)
-            plot.legend = [(label, DEAD if d else PALETTE[i % len(PALETTE)])
-                           for i, (label, d) in enumerate(zip(labels, dead))]
+            plot.legend = [] if missing else [(label, DEAD if d else PALETTE[i % len(PALETTE)])
+                                              for i, (label, d) in enumerate(zip(labels, dead))]
             plot.message = NOT_RECORDED if missing else "" if len(x) else NO_STEPS
             plot._decorated = None
             plot._decorate()

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -27,25 +25,6 @@ HERE = Path(__file__).resolve().parent
 EXAMPLE = REPO / "examples" / "ddp_train.py"
 JOB_TIMEOUT_S = 240.0  # generous on a busy machine: a job that hangs is stopped here and fails
 WAIT_S = 120.0
-
-
-@pytest.fixture
-def folder():
-    path = Path(tempfile.mkdtemp(prefix="gv"))  # short: a Unix socket path has a length limit
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def address(folder):
-    return f"ipc://{folder}/w.sock"
-
-
-@pytest.fixture
-def listener(address):
-    listening = Listener(address)
-    yield listening
-    listening.close()
 
 
 def start_job(script: Path, *args: str, address: str) -> subprocess.Popen:

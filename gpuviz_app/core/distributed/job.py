@@ -41,6 +41,7 @@ CLOSE_WAIT_S = 10.0  # at close, at most this long for the last gather, which ev
 _LOSS_SUM, _LOSS_COUNT, _ELAPSED, _WAIT, _STEPS, _END_STEP = range(6)
 FIGURES = 6
 LEADER = 0
+ROWS_EVERY_S = 0.25  # the leader appends the per-rank rows of its windows at most this often
 NO_LAYER = "\n"  # a name pattern no parameter has
 
 Sink = Callable[[DistributedPayload], None]
@@ -156,6 +157,11 @@ class DistributedJob:
         self._loss_host = [0.0, 0.0]  # the sum of the plain-number losses, and the count of all
         self._wait = 0.0
         self._pending: _Window | None = None
+        # One send row and one gathered table, reused: a window's gather is complete and read
+        # before the next one is launched into them.
+        self._send = torch.zeros(self.row_len, dtype=torch.float64, device=self.device)
+        self._gathered = torch.zeros(self.world_size * self.row_len, dtype=torch.float64, device=self.device)
+        self._figures = torch.zeros(FIGURES, dtype=torch.float64)
         self._window_start = time.perf_counter()
 
     # -- attach ---------------------------------------------------------------------------
@@ -182,8 +188,8 @@ class DistributedJob:
             if loss.numel() != 1:
                 raise ValueError(f"viz.step: loss must be a single number, not a tensor of shape {tuple(loss.shape)}")
             if self._loss_device is None or self._loss_device.device != loss.device:
-                self._loss_device = torch.zeros((), dtype=torch.float64, device=loss.device)
-            self._loss_device.add_(loss.detach().reshape(()))  # one kernel, no sync
+                self._loss_device = torch.zeros(1, dtype=torch.float64, device=loss.device)
+            self._loss_device.add_(loss.detach().view(1))  # one kernel, no sync
             self._loss_host[1] += 1.0
         elif loss is not None:
             self._loss_host[0] += float(loss)
@@ -205,15 +211,16 @@ class DistributedJob:
             if self.leader:
                 self._merge(done.gathered)
         now = time.perf_counter()
-        send = torch.zeros(self.row_len, dtype=torch.float64, device=self.device)
-        send[:FIGURES] = torch.tensor([*self._loss_host, now - self._window_start, self._wait + blocked, self.every,
-                                       self.steps], dtype=torch.float64, device=self.device)
+        send, gathered = self._send, self._gathered
+        self._figures.numpy()[:] = (*self._loss_host, now - self._window_start, self._wait + blocked, self.every,
+                                    self.steps)
+        figures = send[:FIGURES]
+        figures.copy_(self._figures)
         if self._loss_device is not None:
-            send[_LOSS_SUM] += self._loss_device.to(self.device)  # a copy only with gloo and CUDA tensors
+            figures[_LOSS_SUM:_LOSS_SUM + 1].add_(self._loss_device.to(self.device))  # a copy only with gloo and CUDA
             self._loss_device.zero_()
         if self.names:
             self._stats_into(send[FIGURES:])
-        gathered = torch.empty(self.world_size * self.row_len, dtype=torch.float64, device=self.device)
         work = _gather(self._dist)(gathered, send, async_op=True)
         self._pending = _Window(work, gathered, send)
         self._loss_host = [0.0, 0.0]
@@ -237,8 +244,12 @@ class DistributedJob:
             rows.copy_(local_stats(tensors).to(self.device))
 
     def _merge(self, gathered: Any) -> None:
-        """The leader reads a completed window and hands its payload to the sink."""
+        """The leader reads a completed window and hands its payload to the sink (none: the
+        leader has no window to show it, so nothing is made)."""
         from gpuviz_app.core.distributed.stats import STATS_LEN, merge
+
+        if self.sink is None:
+            return
 
         table = gathered.view(self.world_size, self.row_len).cpu()
         figures = table[:, :FIGURES].numpy()
@@ -257,8 +268,7 @@ class DistributedJob:
             steps_per_s=steps_per_s, wait_s=wait_s, compute_s=step_s - wait_s,
             straggler=straggler(wait_s, step_s), wait_source=self.wait_source, names=list(self.names), **merged)
         self.published += 1
-        if self.sink is not None:
-            self.sink(payload)
+        self.sink(payload)
 
     # -- the end ------------------------------------------------------------------------------
     def close(self) -> None:
@@ -279,6 +289,9 @@ class DistributedJob:
             return
         if self.leader:
             self._merge(pending.gathered)
+        flush = getattr(self.sink, "flush", None)
+        if flush is not None:
+            flush()
 
 
 FIELDS = ("protocol", "every", "sharded", "shapes", "row")
@@ -306,19 +319,41 @@ def handshake_problem(table: list[list[int]]) -> str:
     return ""
 
 
-def leader_sink(attached: Any, host: Any) -> Sink:
-    """Where the leader's payloads go: the part "distributed" among its host's payloads, and
-    per-rank series `rank<r>/loss`, `rank<r>/steps_per_s`, `rank<r>/wait_ms` in the run's history."""
+class LeaderSink:
+    """Where the leader's payloads go: the part "distributed" among its host's payloads (each
+    window replaces it), and per-rank series `rank<r>/loss`, `rank<r>/steps_per_s`,
+    `rank<r>/wait_ms` in the run's history. A window's rows are appended in batches, at most
+    every `ROWS_EVERY_S` and at `flush` (the job's end): each append costs about as much for
+    one row as for many, and the job makes a window many times a second."""
 
-    def publish(payload: DistributedPayload) -> None:
-        probe_host = getattr(host, "probe_host", None)
-        if probe_host is not None:
-            probe_host.put("distributed", payload)
-        step = np.array([payload.step], np.int64)
-        for rank in range(payload.world_size):
-            for name, value in (("loss", payload.loss[rank]), ("steps_per_s", payload.steps_per_s[rank]),
-                                ("wait_ms", payload.wait_s[rank] * 1000.0)):
-                if np.isfinite(value):
-                    attached.append_rows(f"rank{rank}/{name}", step, np.array([value], np.float64))
+    def __init__(self, attached: Any, host: Any) -> None:
+        self.attached = attached
+        self.probe_host = getattr(host, "probe_host", None)
+        self._rows: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._appended = time.perf_counter()
 
-    return publish
+    def __call__(self, payload: DistributedPayload) -> None:
+        if self.probe_host is not None:
+            self.probe_host.put("distributed", payload)
+        self._rows.append((payload.step, payload.loss, payload.steps_per_s, payload.wait_s * 1000.0))
+        if time.perf_counter() - self._appended >= ROWS_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Append the rows of the windows not yet appended."""
+        self._appended = time.perf_counter()
+        if not self._rows:
+            return
+        rows, self._rows = self._rows, []
+        steps = np.array([row[0] for row in rows], np.int64)
+        for k, name in enumerate(("loss", "steps_per_s", "wait_ms"), start=1):
+            values = np.array([row[k] for row in rows], np.float64)  # (windows, ranks)
+            for rank in range(values.shape[1]):
+                finite = np.isfinite(values[:, rank])
+                if finite.any():
+                    self.attached.append_rows(f"rank{rank}/{name}", steps[finite], values[finite, rank])
+
+
+def leader_sink(attached: Any, host: Any) -> LeaderSink:
+    """The leader's sink for `attached` published by `host` (see `LeaderSink`)."""
+    return LeaderSink(attached, host)

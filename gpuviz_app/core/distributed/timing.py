@@ -26,16 +26,22 @@ STRAGGLER_SPREAD = 0.25  # the waits must differ by more than this share of a st
 
 
 class AllreduceWaitTimer:
-    """A DDP communication hook around the default all-reduce that times its buckets."""
+    """A DDP communication hook that makes the default all-reduce (average the bucket over the
+    group) and times its buckets. It does what DDP's built-in hook does, with one callback on
+    each bucket's completion, since it runs on every bucket of every step."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._first: float | None = None
         self._last = 0.0
+        self._group: Any = None
+        self._size = 1
 
     def register(self, ddp_model: Any) -> bool:
         """Install the hook; False when DDP refuses it (it takes only one, so a model with its own
         hook keeps it, and the job measures the time blocked in its own gather instead)."""
+        self._group = ddp_model.process_group
+        self._size = self._group.size()
         try:
             ddp_model.register_comm_hook(state=None, hook=self._hook)
         except (RuntimeError, ValueError) as exc:
@@ -44,28 +50,28 @@ class AllreduceWaitTimer:
         return True
 
     def _hook(self, state, bucket):  # noqa: ANN001, ANN202 - DDP refuses a hook annotated otherwise than it says
-        from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
+        if self._first is None:  # the step's first bucket (buckets launch on the backward's thread)
+            self._first = time.perf_counter()
+        tensor = bucket.buffer()
+        tensor.div_(self._size)
+        return self._group.allreduce([tensor]).get_future().then(self._done)
 
-        launched = time.perf_counter()
+    def _done(self, future: Any) -> Any:
+        """A bucket's all-reduce completed (on the process group's thread)."""
+        finished = time.perf_counter()
         with self._lock:
-            if self._first is None:
-                self._first = launched
-        future = allreduce_hook(state, bucket)
-
-        def done(fut: Any) -> Any:
-            finished = time.perf_counter()
-            with self._lock:
-                self._last = max(self._last, finished)
-            return fut.value()
-
-        return future.then(done)
+            if finished > self._last:
+                self._last = finished
+        return future.value()[0]
 
     def take_step(self) -> float:
-        """Seconds the last step spent in the all-reduce (0 when it made none); starts the next."""
-        with self._lock:
-            first, last = self._first, self._last
-            self._first, self._last = None, 0.0
-        return last - first if first is not None and last > first else 0.0
+        """Seconds the last step spent in the all-reduce (0 when it made none); starts the next.
+        DDP's backward returns only once every bucket's callback has run, so none is running."""
+        first, last = self._first, self._last
+        if first is None:
+            return 0.0
+        self._first, self._last = None, 0.0
+        return last - first if last > first else 0.0
 
 
 def straggler(wait_s: np.ndarray, step_s: np.ndarray) -> int:

@@ -1,0 +1,55 @@
+"""Two DDP replicas of one model trained side by side on every rank, one with DDP's own
+gradient averaging and one with gpuviz's timing hook; rank 0 saves both final states and
+the waits the hook measured, for tests/distributed/test_timing.py."""
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from gpuviz_app.core.distributed.timing import AllreduceWaitTimer
+
+STEPS = 6
+
+
+def main() -> None:
+    folder = Path(sys.argv[1])
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    try:
+        models, optimisers = [], []
+        for _ in range(2):
+            torch.manual_seed(0)
+            # small buckets: several per step, so the hook's first-to-last span covers more than one
+            model = DistributedDataParallel(nn.Sequential(nn.Linear(5, 32), nn.Tanh(), nn.Linear(32, 3)),
+                                            bucket_cap_mb=0.001)
+            models.append(model)
+            optimisers.append(torch.optim.SGD(model.parameters(), lr=0.1))
+        timer = AllreduceWaitTimer()
+        registered = timer.register(models[1])
+        data = torch.Generator().manual_seed(1 + rank)  # each rank its own batches
+        waits = []
+        for _ in range(STEPS):
+            x, y = torch.randn(16, 5, generator=data), torch.randn(16, 3, generator=data)
+            for model, opt in zip(models, optimisers):
+                loss = nn.functional.mse_loss(model(x), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            waits.append(timer.take_step())
+        waits.append(timer.take_step())  # no step since: nothing measured
+        if rank == 0:
+            states = [{k: v.tolist() for k, v in m.module.state_dict().items()} for m in models]
+            (folder / "result.json").write_text(json.dumps({"registered": registered, "builtin": states[0],
+                                                            "hooked": states[1], "waits": waits}))
+    finally:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,9 @@
 `gpuviz_app.attach` makes a `RemoteSender` when no gpuviz hosts the script in its own process.
 It is a `RunHost` like `sources.script.ScriptSource`: the same `ProbeHost` probes run on the
 script's thread and device at `viz.step`; at most `publish_hz` times a second the snapshot is
-encoded (`sources.wire`) and handed to a ZeroMQ XPUB socket connected to the window's address.
+encoded (`sources.wire`) and handed to a ZeroMQ XPUB socket connected to the window's address;
+messages are spaced further apart when making them would take the script's thread more than
+`MESSAGE_CPU_SHARE` of a core (the probes keep to budgets of their own).
 
 The socket never makes the script wait: sends do not block, and with `XPUB_NODROP` a window
 that does not keep up makes the send fail at the high-water mark, so that frame is dropped
@@ -47,6 +49,8 @@ LAUNCH_WAIT_S = 20.0  # a launched window has this long to start listening befor
 PROBE_THREADS = ("gpuviz-landscape",)  # probes' threads that compute between steps: joined at close,
 # since a thread still inside torch when the interpreter exits aborts the process
 PROBE_THREADS_WAIT_S = 30.0
+MESSAGE_CPU_SHARE = 0.02  # making and sending messages (probes aside) takes at most this share of a core
+MAX_PUBLISH_GAP_S = 1.0  # ... unless a message costs more than this share of a second
 
 
 class RemoteSender:
@@ -83,6 +87,8 @@ class RemoteSender:
         self._sent_versions: dict[str, int] = {}
         self._reset = True
         self._last_publish = 0.0
+        self._publish_gap = self.publish_interval  # grows when messages cost more than their share
+        self._message_cpu = 0.0  # the CPU time of a message, smoothed
         self._step_end = 0.0
         self._step_time = 0.0
         self._probes_made = False
@@ -124,7 +130,7 @@ class RemoteSender:
         self.demand.add_training_time(elapsed)
         self._rate_steps += 1
         self._rate_time += elapsed
-        if now - self._last_publish >= self.publish_interval:
+        if now - self._last_publish >= self._publish_gap:
             self._watch_subscriptions()
             self._publish(run)
         self._step_end = time.perf_counter()
@@ -227,8 +233,11 @@ class RemoteSender:
         if not self.subscribers:
             self.stats["skipped"] += 1
             return
+        cpu_start = time.thread_time()
         run.flush()
+        probes_start = time.thread_time()
         self.probe_host.collect(run.context)
+        probes_cpu = time.thread_time() - probes_start
         if self._rate_time >= 0.25:
             rate = self._rate_steps / self._rate_time
             self.steps_per_s = rate if not self.steps_per_s else 0.7 * self.steps_per_s + 0.3 * rate
@@ -247,6 +256,9 @@ class RemoteSender:
         frames = self.encoder.encode(self.info, self._seq, snapshot, run.latest(), self.probe_host.versions,
                                      parts, rows, reset=self._reset)
         sent = self._send(frames, LINGER_S if finished else 0.0)  # the run's last message may wait a moment
+        cost = time.thread_time() - cpu_start - probes_cpu  # the probes keep to budgets of their own
+        self._message_cpu = cost if not self._message_cpu else 0.7 * self._message_cpu + 0.3 * cost
+        self._publish_gap = min(max(self.publish_interval, self._message_cpu / MESSAGE_CPU_SHARE), MAX_PUBLISH_GAP_S)
         self.gpu.sent(self._seq, sent)
         if not sent:
             self.stats["dropped"] += 1  # the window is behind: this frame is dropped, never waited for

@@ -89,8 +89,14 @@ def _run_arm(arm: str, steps: int, skip: int, script: Path, folder: Path, addres
                variant, str(steps), str(skip), str(EXAMPLE), str(out)]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=JOB_TIMEOUT_S)
     if proc.returncode != 0 or not out.exists():
-        raise RuntimeError(f"the {arm} DDP job exited {proc.returncode}: {proc.stderr[-800:]}")
+        raise RuntimeError(f"the {arm} DDP job exited {proc.returncode}: {_first_error(proc.stderr)}")
     return float(json.loads(out.read_text())["rate"])
+
+
+def _first_error(stderr: str) -> str:
+    """What a failed job said first (a rank's traceback or C++ abort), not torchrun's summary after it."""
+    starts = [i for i in (stderr.find("Traceback"), stderr.find("terminate called"), stderr.find("Error")) if i >= 0]
+    return stderr[min(starts):][:1500] if starts else stderr[-800:]
 
 
 def measure(steps: int, skip: int, repeats: int) -> dict[str, list[float]]:

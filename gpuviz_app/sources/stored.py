@@ -39,12 +39,15 @@ class ReplaySource(CommandMethods):
 
     Of the commands only `ShowStep` has an effect: a recorded run takes no training commands.
     `frames` is the run once opened; `error` says why it could not be (a snapshot carrying that
-    sentence is published too).
+    sentence is published too). `unpaced`: nothing trains beside it, so the display may draw each
+    snapshot as soon as it is published (a replay shown while a live run trains is paced).
     """
 
-    def __init__(self, frames: Union[RunFrames, FramesLoader], step: int | None = None, title: str = "") -> None:
+    def __init__(self, frames: Union[RunFrames, FramesLoader], step: int | None = None, title: str = "",
+                 unpaced: bool = True) -> None:
         self.mailbox: Mailbox[Snapshot] = Mailbox()
         self.title = title
+        self.unpaced = unpaced
         self.frames: RunFrames | None = None if callable(frames) and not hasattr(frames, "snapshot_at") else frames
         self._loader = frames if self.frames is None else None
         self.error = ""

@@ -146,7 +146,7 @@ class FrameLoop(QtCore.QObject):
         step 0 would cost the GUI thread, and the interpreter lock, while the first steps run. A
         paused, finished or failed run's step 0 is drawn at once, and any after FIRST_STEP_WAIT_S."""
         snap = self.snapshot
-        if snap.step != 0 or snap.paused or snap.finished or snap.error:
+        if snap.step != 0 or snap.paused or snap.finished or snap.error or self._unpaced():
             return False
         return time.perf_counter() - self._run_taken < FIRST_STEP_WAIT_S
 
@@ -155,9 +155,14 @@ class FrameLoop(QtCore.QObject):
         the budget holds: start-up's first paints, or idle costs above a small budget, would hold
         them back (and `--quit-when-done` waits for the last frame)."""
         drawn, snap = self.drawn, self.snapshot
-        if drawn is None or drawn.step == 0 or drawn.run_id != snap.run_id:
+        if drawn is None or drawn.step == 0 or drawn.run_id != snap.run_id or self._unpaced():
             return True
         return (drawn.finished, drawn.paused) != (snap.finished, snap.paused)
+
+    def _unpaced(self) -> bool:
+        """A source with nothing training (a stored run replayed, `unpaced`) publishes only what
+        was asked for: each of its snapshots is drawn at once, so scrubbing follows the hand."""
+        return bool(getattr(self.source, "unpaced", False))
 
     def _draw_frame(self) -> None:
         self._timer.setInterval(FRAME_MS)

@@ -204,7 +204,7 @@ class Timeline(QtWidgets.QToolBar):
         if self.run_frames is None:
             return
         if self.replay is None:  # a live run: from now on the views show its record
-            self.replay = ReplaySource(self.run_frames, step=step)
+            self.replay = ReplaySource(self.run_frames, step=step, unpaced=False)  # training goes on
             self.live = False
             self._thread = TrainingThread(self.replay, self)
             self._thread.setObjectName("gpuviz-replay")

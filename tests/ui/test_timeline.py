@@ -196,3 +196,34 @@ def test_a_live_run_is_left_for_its_record_and_followed_again(main_window, qtbot
     with qtbot.waitSignal(timeline.playing_changed, check_params_cb=lambda playing: not playing, timeout=60_000):
         qtbot.keyClick(window, Key.Key_Space)  # at the record's end: from its first step, then live again
     assert timeline.live and window.frames.source is live
+
+
+class Spent:
+    """A display budget that never allows a frame."""
+
+    budget = 0.0
+
+    def ready(self):
+        return False
+
+    def wait_s(self):
+        return 10.0
+
+    def restart(self):
+        pass
+
+    def set_base(self, cores):
+        pass
+
+
+def test_a_stored_runs_steps_are_drawn_as_soon_as_asked_whatever_the_display_budget(main_window, qtbot,
+                                                                                    monkeypatch):
+    monkeypatch.setattr("gpuviz_app.ui.frame_loop.MAX_FRAME_GAP_S", 1e9)  # no frame but those drawn at once
+    window = main_window("--views", "metrics", show=False, pacer=Spent())
+    window.run_source(ReplaySource(MemoryFrames(recorded())))
+    window.show()
+    qtbot.waitExposed(window)
+    activate(window)
+    qtbot.waitUntil(lambda: window.frames.drawn is not None and window.frames.drawn.step == STEPS[-1], timeout=30_000)
+    for key, step in ((Key.Key_Home, 0), (Key.Key_Right, 2), (Key.Key_End, 27)):
+        shown_steps(window, qtbot, lambda: qtbot.keyClick(window, key), step)

@@ -19,6 +19,7 @@ from PySide6 import QtCore, QtWidgets
 from gpuviz_app.core.commands import ProbeAction
 from gpuviz_app.core.probes.landscape.payload import RECENTRE
 from gpuviz_app.core.snapshot import Snapshot
+from gpuviz_app.sources.stored import ReplaySource
 from gpuviz_app.ui.frame_loop import FrameLoop
 from gpuviz_app.ui.lifetime import make_timer
 
@@ -89,6 +90,8 @@ class SurfaceWait(QtCore.QObject):
         if not includes_surface or self.frames.source is None or self.frames.snapshot is None \
                 or LANDSCAPE not in self.window.visible_panels():
             return False
+        if isinstance(self.frames.source, ReplaySource):
+            return False  # a recorded step is exported as it was shown: nothing would re-centre it
         return not centred_at(self.frames.drawn)
 
     def then(self, what: str, export: Callable[[], None], includes_surface: bool = True) -> bool:

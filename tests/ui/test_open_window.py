@@ -4,7 +4,9 @@ last step, with the timeline over its recorded steps and nothing training."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from gpuviz_app.sources.stored import ReplaySource
@@ -68,3 +70,24 @@ def test_a_run_directory_dropped_on_the_window_is_shown(opened, qtbot, tmp_path)
     assert window.source.title == second.rsplit("/", 1)[-1]
     assert list(window.timeline.steps) == [0, 4, 8, 12]
     assert window.datasets.dialog is None and window.session is None  # not taken for a dataset
+
+
+def test_a_replayed_loss_surface_is_exported_as_shown_without_waiting_for_a_recentre(main_window, qtbot, tmp_path):
+    from gpuviz_app.core.probes.landscape.payload import LandscapePayload
+    from gpuviz_app.store.frames import MemoryFrames
+    from tests.stored_runs import metric_snapshots
+
+    snaps = metric_snapshots(steps=(0, 5))
+    surface = LandscapePayload(state="done", grid=np.zeros((3, 3), np.float32), resolution=3, finished_side=3,
+                               centre_step=0, low=0.0, clip=1.0)
+    snaps[0] = replace(snaps[0], parts={"landscape": surface}, versions={"landscape": 1})
+    window = main_window("--views", "metrics,landscape", show=False)
+    window.run_source(ReplaySource(MemoryFrames(snaps)))
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.frames.drawn is not None and window.frames.drawn.step == 5
+                    and "landscape" in window.visible_panels(), timeout=30_000)
+    assert window.frames.drawn.parts["landscape"].centre_step == 0  # recorded at step 0, shown at 5
+    saved = []
+    assert window.exporter.surface.then("a test", lambda: saved.append(True))
+    assert saved == [True] and not window.exporter.surface.waiting

@@ -65,6 +65,7 @@ class TensorBoardFrames:
             steps=int(self._steps[-1]) if len(self._steps) else 0,
             final_loss=final_loss,
             size_bytes=events.size_bytes,
+            path=path,
         )
 
     @property

@@ -77,6 +77,7 @@ def test_scalars_import_with_their_names_and_values(logged):
         assert snap.latest[name] == expected[-1]
     assert frames.summary.final_loss == np.float32(values["loss"][STEPS - 1])
     assert frames.summary.steps == STEPS - 1 and frames.summary.size_bytes > 0
+    assert frames.summary.path == str(logdir) and frames.summary.name == logdir.name
     # an earlier step holds only what was logged up to it
     mid = frames.snapshot_at(4)
     assert mid.metrics.rows("loss")["last_step"].max() == 4

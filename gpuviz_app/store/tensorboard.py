@@ -33,16 +33,6 @@ class LogdirError(ValueError):
         self.path, self.reason = path, reason
 
 
-def is_logdir(path: str | os.PathLike) -> bool:
-    """Whether `path` is an event file or a folder holding one (at any depth)."""
-    from gpuviz_app.store.tensorboard_events import event_files
-
-    path = os.fspath(path)
-    if os.path.isfile(path):
-        return "tfevents" in os.path.basename(path)
-    return os.path.isdir(path) and bool(event_files(path))
-
-
 class TensorBoardFrames:
     """A log directory's scalars and histograms, read back at any logged step (a `RunFrames`)."""
 

@@ -91,3 +91,18 @@ def test_a_replayed_loss_surface_is_exported_as_shown_without_waiting_for_a_rece
     saved = []
     assert window.exporter.surface.then("a test", lambda: saved.append(True))
     assert saved == [True] and not window.exporter.surface.waiting
+
+
+def test_a_tensorboard_log_opens_with_its_scalars_and_histograms_in_the_views(opened, qtbot, tmp_path):
+    from tests.store.test_tensorboard import train_and_log
+
+    logdir = tmp_path / "logs"
+    logged, _names = train_and_log(logdir, steps=6)
+    window = opened(str(logdir))
+    wait_drawn_step(qtbot, window, 5)
+    assert list(window.timeline.steps) == list(range(6))
+    snap = window.frames.drawn
+    assert snap.metrics.totals()["loss"] == 6 and "weights" in snap.parts
+    with qtbot.waitSignal(window.frames.frame_drawn, check_params_cb=lambda s: s.step == 2, timeout=30_000):
+        window.timeline.slider.setValue(2)
+    assert window.frames.drawn.metrics.totals()["loss"] == 3

@@ -131,7 +131,7 @@ def _tensor(value) -> np.ndarray | None:
 
     try:
         return np.asarray(tensor_util.make_ndarray(value.tensor), np.float64)
-    except (ValueError, TypeError, KeyError):
+    except Exception:  # noqa: BLE001 - a malformed tensor is skipped like any unreadable value
         return None
 
 

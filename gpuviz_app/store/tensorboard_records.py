@@ -22,6 +22,7 @@ _MASK_DELTA = 0xA282EAD8
 _HEADER = struct.Struct("<QI")
 _FOOTER = struct.Struct("<I")
 MAX_RECORD = 1 << 30  # a longer length is corrupt (an event is at most a few megabytes)
+MAX_SCAN = 4 << 20  # bytes searched for an intact record after a corrupt length (then the rest is lost)
 
 
 def _crc32c() -> Callable[[bytes], int]:
@@ -48,6 +49,7 @@ class FileDamage:
     bad_records: int = 0  # data failed its checksum: skipped
     resyncs: list[tuple[int, int]] = field(default_factory=list)  # (offset, bytes skipped) after a bad length
     truncated: int = 0  # bytes at the end that do not make a whole record
+    size: int = 0  # of the file
 
     def sentences(self, name: str) -> list[str]:
         out = []
@@ -55,7 +57,9 @@ class FileDamage:
             out.append(f"{name}: {self.bad_records} record(s) failed their checksum and were skipped.")
         for offset, skipped in self.resyncs:
             out.append(f"{name}: a corrupt record length at byte {offset}; {skipped} bytes were skipped "
-                       f"to the next intact record.")
+                       f"to the next intact record." if offset + skipped < self.size else
+                       f"{name}: a corrupt record length at byte {offset}; no intact record was found "
+                       f"after it, so its last {skipped} bytes were ignored.")
         if self.truncated:
             out.append(f"{name}: the file ends inside a record (truncated); its last {self.truncated} bytes "
                        f"were ignored.")
@@ -67,6 +71,7 @@ def read_records(path: str | os.PathLike, damage: FileDamage) -> Iterator[bytes]
     crc = _crc32c()
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
+        damage.size = size
         if size == 0:
             return
         buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
@@ -96,10 +101,11 @@ def _records(buf: mmap.mmap, size: int, crc: Callable[[bytes], int], damage: Fil
         length, length_crc = _HEADER.unpack_from(buf, at)
         if length > MAX_RECORD or masked(crc(buf[at : at + 8])) != length_crc:
             start = at
+            limit = min(size, at + MAX_SCAN)
             at += 1
-            while at + 12 <= size and _intact(buf, at, size, crc) is None:
+            while at + 12 <= limit and _intact(buf, at, size, crc) is None:
                 at += 1
-            if at + 12 > size:
+            if at + 12 > limit:
                 damage.resyncs.append((start, size - start))
                 return
             damage.resyncs.append((start, at - start))

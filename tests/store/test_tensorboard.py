@@ -270,3 +270,20 @@ def test_the_extra_is_named_when_tensorboard_is_missing(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboard.compat.proto.event_pb2", None)
     with pytest.raises(LogdirError, match=r"pip install 'gpuviz-app\[tensorboard\]'"):
         import_logdir(tmp_path)
+
+
+def test_the_search_for_an_intact_record_is_bounded(logged, tmp_path, monkeypatch):
+    from gpuviz_app.store import tensorboard_records
+
+    logdir, values, _ = logged
+    data = bytearray(open(_only_event_file(logdir), "rb").read())
+    records = _records(bytes(data))
+    hit = records[len(records) // 2]
+    data[hit[0]] ^= 0x01
+    (tmp_path / "events.out.tfevents.damaged").write_bytes(bytes(data))
+    monkeypatch.setattr(tensorboard_records, "MAX_SCAN", 12)  # less than any record: the search gives up
+    frames = import_logdir(tmp_path)
+    assert any(f"corrupt record length at byte {hit[0]}; no intact record was found" in w for w in frames.warnings)
+    rows = frames.rows["loss"]
+    assert 0 < len(rows) < STEPS  # what came before the damage
+    np.testing.assert_array_equal(rows[:, 1], np.float32([values["loss"][int(s)] for s in rows[:, 0]]))

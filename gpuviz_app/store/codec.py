@@ -2,10 +2,13 @@
 compressed) arrays, and the checksum every record carries (SQLite checksums nothing).
 
 A payload record holds the payload's tree (`core.payload_tree`) and one entry per array: its
-dtype, shape and how its bytes are kept, `z` compressed, `x` compressed XOR with the same array
-of the view's previous record (`base`), `r` raw. XOR against the previous version is exact and
-turns what did not change (a weights column already written, the embedding's inputs) into
-zeros that compress to almost nothing. Every array is kept bit for bit as it was offered.
+dtype, shape, how its bytes are kept (`z` compressed, `x` compressed XOR with the array at the
+same place in the view's previous record, `base`, `s` the same as that one, `r` raw) and which
+array of the base it pairs with. XOR against the previous version is exact and turns what did not change (the
+weights columns already written, when their array grew by a column; the embedding's inputs)
+into zeros that compress to almost nothing; the bytes are compressed a byte plane at a time, so
+the equal high bytes of floats that changed a little compress too. Every array is kept bit for
+bit as it was offered.
 """
 
 from __future__ import annotations
@@ -66,54 +69,158 @@ def record_ok(record: Record, crc: int) -> bool:
                     record.header, record.data) == crc
 
 
-def encode_payload(payload: Any, previous: list[np.ndarray] | None) -> tuple[bytes, bytes, list[np.ndarray]]:
-    """(header, data, arrays) of a payload; arrays are XOR-coded against `previous` (the arrays of
-    the view's previous record) where dtype and shape match, else kept whole."""
+class _PathEncoder(TreeEncoder):
+    """Notes where in the payload each array sits, so a delta pairs it with the same array before."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    def array_node(self, value: Any, arrays: list[np.ndarray], path: str) -> dict:
+        self.paths.append(path)
+        return super().array_node(value, arrays, path)
+
+
+def encode_payload(payload: Any, previous: Previous | None) -> tuple[bytes, bytes, Previous]:
+    """(header, data, arrays by path) of a payload; each array is XOR-coded against the array at the
+    same path in `previous` (the view's previous record) when their dtype and number of dimensions
+    match (the overlap of their shapes, for one that grew), else kept whole."""
     arrays: list[np.ndarray] = []
-    tree = TreeEncoder().value(payload, arrays, 0)
+    encoder = _PathEncoder()
+    tree = encoder.value(payload, arrays, 0)
     specs, chunks = [], []
-    for i, array in enumerate(arrays):
-        raw = array.tobytes()
-        mode = "z"
-        before = previous[i] if previous is not None and i < len(previous) else None
-        if before is not None and before.dtype == array.dtype and before.shape == array.shape and raw:
-            mine = np.frombuffer(raw, np.uint8)
-            raw = np.bitwise_xor(mine, np.frombuffer(before.tobytes(), np.uint8)).tobytes()
-            mode = "x"
-        packed = zlib.compress(raw, COMPRESS_LEVEL) if raw else b""
-        if mode == "z" and len(packed) > RAW_RATIO * len(raw):
-            packed, mode = raw, "r"
-        specs.append([array.dtype.name, list(array.shape), mode, len(packed)])
+    order = {path: i for i, path in enumerate(previous.paths)} if previous is not None else {}
+    for array, path in zip(arrays, encoder.paths):
+        j = order.get(path, -1)
+        before = previous.arrays[j] if j >= 0 else None
+        flat, box = _bytes_of(array), None
+        if before is not None and before.dtype == array.dtype and before.ndim == array.ndim and flat.size:
+            flat, box = _changed(np.bitwise_xor(flat, _overlap(before, array.shape)), array.shape, array.itemsize)
+            mode = "x" if before.shape != array.shape or flat.size else "s"
+        else:
+            mode, j = "z", -1
+        packed = b"" if mode == "s" or not flat.size else zlib.compress(_planes(flat, array.dtype.itemsize),
+                                                                        COMPRESS_LEVEL)
+        if mode == "z" and len(packed) > RAW_RATIO * flat.size:
+            packed, mode = flat.tobytes(), "r"
+        specs.append([array.dtype.name, list(array.shape), mode, len(packed), j, box])
         chunks.append(packed)
     header = json.dumps({"tree": tree, "arrays": specs}, separators=(",", ":")).encode()
-    return header, b"".join(chunks), arrays
+    return header, b"".join(chunks), Previous(encoder.paths, arrays)
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The arrays of a view's last record, with where each sat in its payload."""
+
+    paths: list[str]
+    arrays: list[np.ndarray]
+
+
+def _changed(diff: np.ndarray, shape: tuple[int, ...], itemsize: int) -> tuple[np.ndarray, list[list[int]]]:
+    """The smallest box of `diff` (XOR bytes of an array of `shape`) holding every non-zero byte:
+    (its bytes, [[start, stop] per axis]); most of a payload that grew or changed in part is outside."""
+    nonzero = diff.reshape(-1, itemsize).any(axis=1).reshape(shape) if shape else diff.any().reshape(())
+    box = []
+    for axis in range(len(shape)):
+        hit = np.flatnonzero(nonzero.any(axis=tuple(a for a in range(len(shape)) if a != axis)))
+        box.append([int(hit[0]), int(hit[-1]) + 1] if hit.size else [0, 0])
+    if shape and any(lo == hi for lo, hi in box):
+        return np.zeros(0, np.uint8), [[0, 0]] * len(shape)
+    if not shape:
+        return (diff if nonzero else np.zeros(0, np.uint8)), []
+    inside = tuple(slice(lo, hi) for lo, hi in box)
+    return np.ascontiguousarray(diff.reshape(shape + (itemsize,))[inside]).reshape(-1), box
+
+
+def _bytes_of(array: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+
+
+def _overlap(before: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """`before`'s bytes laid out in an array of `shape` (zeros where it does not reach)."""
+    if before.shape == shape:
+        return _bytes_of(before)
+    out = np.zeros(shape, before.dtype)
+    common = tuple(slice(0, min(a, b)) for a, b in zip(before.shape, shape))
+    out[common] = before[common]
+    return _bytes_of(out)
+
+
+_WORDS = {2: "<u2", 4: "<u4", 8: "<u8"}
+
+
+def _planes(flat: np.ndarray, itemsize: int) -> np.ndarray:
+    """Byte k of every element together, k = 0 .. itemsize - 1 (the high bytes of floats that
+    changed a little are equal, and compress well together)."""
+    if itemsize not in _WORDS:
+        return flat
+    words = flat.view(_WORDS[itemsize])
+    out = np.empty((itemsize, words.size), np.uint8)
+    for k in range(itemsize):
+        out[k] = np.right_shift(words, 8 * k)
+    return out.reshape(-1)
+
+
+def _unplanes(flat: np.ndarray, itemsize: int) -> np.ndarray:
+    if itemsize not in _WORDS:
+        return flat
+    planes = flat.reshape(itemsize, -1)
+    words = planes[0].astype(_WORDS[itemsize])
+    for k in range(1, itemsize):
+        words |= planes[k].astype(_WORDS[itemsize]) << (8 * k)
+    return words.view(np.uint8)
 
 
 def decode_arrays(header: dict, data: bytes, previous: list[np.ndarray] | None) -> list[np.ndarray]:
-    """The arrays of a payload record; `previous`: the arrays of its base record (for `x` entries)."""
+    """The arrays of a payload record; `previous`: the arrays of its base record (for `x` and `s`)."""
     specs = header.get("arrays")
     check(isinstance(specs, list), "a record's arrays is not a list")
     out, at = [], 0
     for i, spec in enumerate(specs):
-        check(isinstance(spec, list) and len(spec) == 4 and spec[0] in DTYPES and isinstance(spec[1], list)
+        check(isinstance(spec, list) and len(spec) == 6 and spec[0] in DTYPES and isinstance(spec[1], list)
               and len(spec[1]) <= MAX_NDIM and all(is_int(d) and d >= 0 for d in spec[1])
-              and spec[2] in ("z", "x", "r") and is_int(spec[3]) and 0 <= spec[3] <= len(data) - at,
-              f"array {i} of a record is not [dtype, shape, mode, size]")
-        dtype, shape, mode, size = np.dtype(spec[0]).newbyteorder("<"), tuple(spec[1]), spec[2], spec[3]
+              and spec[2] in ("z", "x", "s", "r") and is_int(spec[3]) and 0 <= spec[3] <= len(data) - at
+              and is_int(spec[4]) and _box_fits(spec[5], spec[1]),
+              f"array {i} of a record is not [dtype, shape, mode, size, base, box]")
+        dtype, shape, mode, size, j = np.dtype(spec[0]).newbyteorder("<"), tuple(spec[1]), spec[2], spec[3], spec[4]
+        box = spec[5]
+        check(mode != "x" or box is not None, f"array {i} of a record has no box")
         packed = data[at:at + size]
         at += size
         nbytes = math.prod(shape) * dtype.itemsize
+        before = previous[j] if mode in ("x", "s") and previous is not None and 0 <= j < len(previous) else None
+        check(mode in ("z", "r") or (before is not None and before.dtype == dtype and before.ndim == len(shape)),
+              f"array {i} of a record has no base to apply to")
+        if mode == "s":
+            check(before.shape == shape, f"array {i} of a record does not fit its base")
+            out.append(before)
+            continue
         try:
-            raw = packed if mode == "r" else (zlib.decompress(packed) if packed else b"")
-        except zlib.error:
+            flat = (np.frombuffer(packed, np.uint8) if mode == "r"
+                    else _unplanes(np.frombuffer(zlib.decompress(packed), np.uint8), dtype.itemsize) if packed
+                    else np.zeros(0, np.uint8))
+        except (zlib.error, ValueError):
             raise BadPayload(f"array {i} of a record does not decompress") from None
-        check(len(raw) == nbytes, f"array {i} of a record does not fit its shape")
         if mode == "x":
-            before = previous[i] if previous is not None and i < len(previous) else None
-            check(before is not None and before.nbytes == nbytes, f"array {i} of a record has no base to apply to")
-            raw = np.bitwise_xor(np.frombuffer(raw, np.uint8), before.reshape(-1).view(np.uint8)).tobytes()
-        out.append(np.frombuffer(raw, dtype).reshape(shape))
+            inside = tuple(slice(lo, hi) for lo, hi in box)
+            check(flat.size == math.prod(hi - lo for lo, hi in box) * dtype.itemsize,
+                  f"array {i} of a record does not fit its box")
+            whole = _overlap(before, shape).copy()
+            if flat.size:
+                cells = whole.reshape(shape + (dtype.itemsize,))
+                cells[inside] ^= flat.reshape(cells[inside].shape)
+            flat = whole
+        check(flat.size == nbytes, f"array {i} of a record does not fit its shape")
+        array = flat.view(dtype).reshape(shape)
+        array.flags.writeable = False
+        out.append(array)
     return out
+
+
+def _box_fits(box: Any, shape: list) -> bool:
+    return box is None or (isinstance(box, list) and len(box) == len(shape) and all(
+        isinstance(b, list) and len(b) == 2 and is_int(b[0]) and is_int(b[1]) and 0 <= b[0] <= b[1] <= d
+        for b, d in zip(box, shape)))
 
 
 def decode_tree(header: dict, arrays: list[np.ndarray]) -> Any:

@@ -4,7 +4,8 @@ Opening reads every record once in write order, checking its checksum, and keeps
 memory (each view's records by step, the snapshots' scalars, the metric rows); the first record
 that is unreadable or fails its checksum ends the run there, with a warning. Reading a step then
 fetches one record per view by id and rebuilds it from its keyframe and deltas, starting from the
-last one decoded for that view when it can (stepping forward applies one delta).
+nearest record decoded before when it can (stepping forward applies one delta, stepping back
+finds the records it passed kept).
 """
 
 from __future__ import annotations
@@ -13,20 +14,24 @@ import bisect
 import logging
 import os
 import sqlite3
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from gpuviz_app.core.history import MetricsHistory
+from gpuviz_app.core.config import TrainConfig
+from gpuviz_app.core.history import DEFAULT_CAPACITY, MetricsHistory
 from gpuviz_app.core.payload_tree import BadPayload
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.store import codec
-from gpuviz_app.store.frames import RunSummary, history_until
+from gpuviz_app.store.frames import RunSummary
 from gpuviz_app.store.layout import META_FILE, STORE_FILE, read_meta
 from gpuviz_app.store.writer import store_size
 
 log = logging.getLogger(__name__)
+
+CACHE_BYTES = 256 << 20  # decoded payload arrays kept for stepping back and forth
 
 
 class StoreError(ValueError):
@@ -38,7 +43,7 @@ class _View:
     steps: list[int] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)
     versions: list[int] = field(default_factory=list)
-    cached: tuple[int, list[np.ndarray], Any] | None = None  # record id, its arrays, its payload
+    cached: tuple[int, list[np.ndarray], Any] | None = None  # the last read: record id, arrays, payload
 
 
 def open_run(path: str) -> "StoredRun":
@@ -65,9 +70,15 @@ class StoredRun:
         self._view_of: dict[int, str] = {}
         self._frame_steps: list[int] = []
         self._frames: list[dict] = []
+        self._configs: list[Any] = []  # the run's config at each frame (`TrainConfig` or None)
+        self._config: Any = None
         self._chunks: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         self._rows: dict[str, np.ndarray] = {}
         self._first_wall = 0.0
+        self._decoded: OrderedDict[int, list[np.ndarray]] = OrderedDict()  # record id -> its arrays
+        self._decoded_bytes: dict[int, int] = {}
+        self._cached_bytes = 0
+        self._unreadable: set[int] = set()
         self._last_id = 0
         self._ended = False
         self.refresh()
@@ -115,8 +126,7 @@ class StoredRun:
         except sqlite3.DatabaseError as exc:
             self._damaged(f"the file is damaged after record {self._last_id} ({exc})")
         if seen:
-            self._rows = {name: np.column_stack([np.concatenate([s for s, _ in parts]).astype(np.float64),
-                                                 np.concatenate([v for _, v in parts])])
+            self._rows = {name: _in_order(np.concatenate([s for s, _ in parts]), np.concatenate([v for _, v in parts]))
                           for name, parts in self._chunks.items()}
         return seen
 
@@ -134,8 +144,12 @@ class StoredRun:
         if not self._first_wall:
             self._first_wall = record.wall
         if record.kind == codec.FRAME:
+            scalars = codec.parse_header(record.header)
+            if "config" in scalars:
+                self._config = _config(scalars["config"])
             self._frame_steps.append(record.step)
-            self._frames.append(codec.parse_header(record.header))
+            self._frames.append(scalars)
+            self._configs.append(self._config)
         elif record.kind == codec.PAYLOAD:
             view = self._views.setdefault(record.view, _View())
             if record.base and self._view_of.get(record.base) != record.view:
@@ -193,14 +207,14 @@ class StoredRun:
                 parts[name], versions[name] = payload, view.versions[j]
         return Snapshot(
             run_id=_int(scalars.get("run_id")), step=int(step), wall_time=float(scalars.get("wall_time") or 0.0),
-            metrics=history_until(self._rows, step) if self._rows else MetricsHistory(names=()),
+            metrics=_history_until(self._rows, step),
             latest={str(k): float(v) for k, v in (scalars.get("latest") or {}).items()},
             parts=parts, versions=versions, device=str(scalars.get("device", "cpu")),
             device_name=str(scalars.get("device_name", "CPU")), dataset=str(scalars.get("dataset", "")),
             steps_per_s=float(scalars.get("steps_per_s") or 0.0), paused=bool(scalars.get("paused")),
             finished=bool(scalars.get("finished")), model=str(scalars.get("model", "")),
             error=str(scalars.get("error", "")), diverged_step=scalars.get("diverged_step"),
-            diverged=str(scalars.get("diverged", "")))
+            diverged=str(scalars.get("diverged", "")), config=self._configs[i])
 
     def close(self) -> None:
         self._db.close()
@@ -209,24 +223,77 @@ class StoredRun:
     def _payload(self, name: str, view: _View, rid: int) -> Any:
         if view.cached is not None and view.cached[0] == rid:
             return view.cached[2]
-        chain, at = [], rid
-        start = view.cached[0] if view.cached is not None else 0
-        while at and at != start:
-            chain.append(at)
-            at = self._base[at]
-        arrays = view.cached[1] if at and at == start else None
         try:
-            for link in reversed(chain):
-                header_bytes, data = self._db.execute("SELECT header, data FROM records WHERE id = ?", (link,)).fetchone()
-                header = codec.parse_header(header_bytes)
-                arrays = codec.decode_arrays(header, data, arrays)
+            arrays, header = self._arrays(rid)
+            if header is None:
+                header = codec.parse_header(self._fetch(rid, "header")[0])
             payload = codec.decode_tree(header, arrays)
         except (BadPayload, sqlite3.DatabaseError, TypeError) as exc:
-            self._warn(f"{self.path}: the {name} view's record {rid} cannot be read ({exc})")
+            if rid not in self._unreadable:
+                self._unreadable.add(rid)
+                self._warn(f"{self.path}: the {name} view's record {rid} cannot be read ({exc})")
             view.cached = None
             return None
         view.cached = (rid, arrays, payload)
         return payload
+
+    def _arrays(self, rid: int) -> tuple[list[np.ndarray], dict | None]:
+        """The arrays of record `rid`, rebuilt from the nearest record decoded before (kept while
+        they fit `CACHE_BYTES`) or its keyframe; and its header when it was read here."""
+        chain, at = [], rid
+        while at and at not in self._decoded:
+            chain.append(at)
+            at = self._base[at]
+        arrays = self._decoded[at] if at else None
+        if at:
+            self._decoded.move_to_end(at)
+        header = None
+        for link in reversed(chain):
+            header_bytes, data = self._fetch(link, "header, data")
+            header = codec.parse_header(header_bytes)
+            fresh = codec.decode_arrays(header, data, arrays)
+            shared = {id(a) for a in arrays} if arrays is not None else set()
+            self._keep(link, fresh, sum(a.nbytes for a in fresh if id(a) not in shared))
+            arrays = fresh
+        return arrays, header
+
+    def _keep(self, rid: int, arrays: list[np.ndarray], nbytes: int) -> None:
+        self._decoded[rid] = arrays
+        self._decoded_bytes[rid] = nbytes
+        self._cached_bytes += nbytes
+        while self._cached_bytes > CACHE_BYTES and len(self._decoded) > 1:
+            old, _ = self._decoded.popitem(last=False)
+            self._cached_bytes -= self._decoded_bytes.pop(old)
+
+    def _fetch(self, rid: int, columns: str) -> tuple:
+        row = self._db.execute(f"SELECT {columns} FROM records WHERE id = ?", (rid,)).fetchone()
+        if row is None:
+            raise BadPayload(f"record {rid} is gone")
+        return row
+
+
+def _history_until(rows: dict[str, np.ndarray], step: int) -> MetricsHistory:
+    """`frames.history_until` with buckets sized to the rows: the same buckets (one per row until
+    the live history's own capacity is reached), without allocating that capacity at each step."""
+    longest = max((len(r) for r in rows.values()), default=0)
+    capacity = min(DEFAULT_CAPACITY, 1 << max(1, (longest - 1).bit_length()))
+    history = MetricsHistory(capacity=capacity, names=())
+    for name, series in rows.items():
+        upto = int(np.searchsorted(series[:, 0], step, side="right"))
+        if upto:
+            history.append(name, series[:upto, 0].astype(np.int64), series[:upto, 1].astype(np.float64))
+    return history
+
+
+def _in_order(steps: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(n, 2) rows of step, value; a row whose step goes back (only a damaged store has one) is left out."""
+    keep = steps >= np.maximum.accumulate(steps) if len(steps) else np.zeros(0, bool)
+    return np.column_stack([steps[keep].astype(np.float64), values[keep]])
+
+
+def _config(value: Any) -> TrainConfig | None:
+    """The built-in trainer's settings as stored (known, valid keys only), or None (another source)."""
+    return TrainConfig.from_dict(value) if isinstance(value, dict) else None
 
 
 def _int(value: Any) -> int:

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 64  # snapshots waiting for the writer's thread; more are dropped and counted
 COMMIT_S = 0.25  # the longest a written record waits for its commit
-KEYFRAME_EVERY = 32  # versions of a payload between two keyframes (bounds the deltas a read applies)
+KEYFRAME_EVERY = 16  # versions of a payload between two keyframes (bounds the deltas a read applies)
 MAX_PENDING_ROWS = 1 << 16  # row chunks held for the thread; more are dropped and counted
 SCALAR_FIELDS = ("run_id", "step", "wall_time", "device", "device_name", "dataset", "steps_per_s", "paused",
                  "finished", "model", "error", "diverged_step", "diverged")
@@ -62,10 +62,12 @@ class RunWriter:
         self._db = connect(path)
         self._rows_lock = threading.Lock()
         self._rows: list[tuple[str, np.ndarray, np.ndarray]] = []
+        self._row_steps: dict[str, int] = {}  # the last step of each series' rows taken
         self._history: MetricsHistory | None = None
         self._tap = self._add_rows
-        self._last: dict[str, tuple[int, int, int, list[np.ndarray]]] = {}  # view -> version, id, chain, arrays
+        self._last: dict[str, tuple[int, int, int, codec.Previous]] = {}  # view -> version, id, chain, arrays
         self._last_step: int | None = None
+        self._last_config: Any = _STOP  # (nothing written yet)
         self._stored_drops = 0
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="gpuviz-store", daemon=True)
@@ -102,8 +104,10 @@ class RunWriter:
         held = history.tap(self._tap)
         with self._rows_lock:
             for name, buckets in held.items():
-                if len(buckets):
-                    self._rows.append((name, buckets["last_step"].copy(), buckets["mean"].copy()))
+                after = buckets[buckets["last_step"] > self._row_steps.get(name, -1)]  # (not those written)
+                if len(after):
+                    self._rows.append((name, after["last_step"].copy(), after["mean"].copy()))
+                    self._row_steps[name] = int(after["last_step"][-1])
 
     def _add_rows(self, name: str, steps: Any, values: Any) -> None:
         steps = np.array(steps, np.int64).ravel()
@@ -113,6 +117,8 @@ class RunWriter:
                 self.dropped_rows += 1
                 return
             self._rows.append((name, steps, values))
+            if len(steps):
+                self._row_steps[name] = int(steps[-1])
 
     # -- the writer's thread --------------------------------------------------------------------
     def _run(self) -> None:
@@ -171,6 +177,9 @@ class RunWriter:
         scalars = {k: getattr(snapshot, k) for k in SCALAR_FIELDS}
         scalars["latest"] = {str(k): float(v) for k, v in snapshot.latest.items()}
         scalars["versions"] = {str(k): int(v) for k, v in snapshot.versions.items()}
+        config = snapshot.config.to_dict() if hasattr(snapshot.config, "to_dict") else None
+        if config != self._last_config:  # (written when it changes; a frame without one keeps the last)
+            scalars["config"] = self._last_config = config
         self._insert(codec.FRAME, "", step, wall, 0, 0, _json(scalars), b"")
         self.written += 1
 

@@ -162,3 +162,48 @@ def test_a_full_queue_drops_and_counts_without_blocking_and_the_count_is_stored(
     assert run.steps().tolist() == [1, 2, 3, 4, 5]
     # the metric rows of the dropped snapshots were kept all the same
     assert run.rows()["train_loss"][:, 0].tolist() == list(range(1, 10))
+
+
+def test_rows_are_written_once_when_snapshots_bring_another_history_holding_them(tmp_path):
+    path = str(tmp_path / "run.sqlite")
+    writer = RunWriter(path)
+    for step in range(1, 6):
+        history = MetricsHistory()  # (a reader's copy of the run's rows, made anew for each snapshot)
+        history.append("train_loss", np.arange(1, step + 1), 1.0 / np.arange(1, step + 1))
+        writer.offer(Snapshot(run_id=1, step=step, wall_time=float(step), metrics=history, latest={}))
+    writer.close()
+    run = open_run(path)
+    assert run.rows()["train_loss"][:, 0].tolist() == [1, 2, 3, 4, 5]
+    assert run.snapshot_at(3).metrics.total("train_loss") == 3
+
+
+@pytest.mark.parametrize("before, after", [
+    (np.arange(24, dtype=np.float32).reshape(2, 3, 4), np.arange(24, dtype=np.float32).reshape(2, 3, 4)),  # same
+    (np.zeros((2, 3, 4), np.float32), np.pad(np.ones((2, 3, 4), np.float32), ((0, 0), (0, 2), (0, 0)))),  # grew
+    (np.ones((4, 5), np.int64), np.ones((3, 7), np.int64) * 3),  # shrank one way, grew the other
+    (np.ones((6, 6), np.float64), np.where(np.eye(6) > 0, 7.0, 1.0)),  # changed in part
+    (np.array(1.5, np.float32), np.array(2.5, np.float32)),  # 0-dim
+    (np.zeros((0, 3), np.uint8), np.zeros((2, 3), np.uint8)),  # from empty
+    (np.zeros(5, np.int32), np.zeros((5, 1), np.int32)),  # other number of dimensions: kept whole
+])
+def test_a_delta_against_the_previous_version_rebuilds_the_array_bit_for_bit(before, after):
+    first, data, previous = codec.encode_payload({"a": before}, None)
+    base = codec.decode_arrays(codec.parse_header(first), data, None)
+    header, data, _ = codec.encode_payload({"a": after}, previous)
+    (array,) = codec.decode_arrays(codec.parse_header(header), data, base)
+    assert array.dtype == after.dtype and array.shape == after.shape and array.tobytes() == after.tobytes()
+
+
+def test_the_trainer_settings_are_read_back_as_they_were_at_each_step(tmp_path):
+    from gpuviz_app.core.config import TrainConfig
+
+    path = str(tmp_path / "run.sqlite")
+    writer = RunWriter(path)
+    history = MetricsHistory()
+    configs = [TrainConfig(), TrainConfig(), TrainConfig(lr=0.01, optimizer="sgd"), TrainConfig(lr=0.01, optimizer="sgd")]
+    for step, config in enumerate(configs, 1):
+        writer.offer(Snapshot(run_id=1, step=step, wall_time=float(step), metrics=history, latest={}, config=config))
+    writer.offer(Snapshot(run_id=1, step=5, wall_time=5.0, metrics=history, latest={}))  # a source without settings
+    writer.close()
+    run = open_run(path)
+    assert [run.snapshot_at(s).config for s in range(1, 6)] == configs + [None]

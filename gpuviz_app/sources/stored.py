@@ -71,9 +71,10 @@ class ReplaySource(CommandMethods):
         pass
 
     def run(self) -> None:
-        """Open the run if needed, show the step asked for, then each newer request until `stop`."""
-        self._stop.clear()
-        self._shown = None  # a replay shown again publishes afresh
+        """Open the run if needed, show the step asked for, then each newer request until `stop`
+        (a stop that came before `run` began ends it at once: a replay runs once)."""
+        if self._stop.is_set():
+            return
         if self.frames is None and not self._open():
             self._stop.wait()
             return

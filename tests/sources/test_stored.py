@@ -160,3 +160,12 @@ def test_a_step_that_cannot_be_read_keeps_the_last_picture(replay):
     source.send(ShowStep(2))  # before the first record: nothing to show
     source.send(ShowStep(5))
     assert source.mailbox.items.get(timeout=TIMEOUT).step == 5
+
+
+def test_a_replay_stopped_before_it_runs_ends_at_once():
+    source = ReplaySource(MemoryFrames(snapshots()))
+    source.stop()  # the window moved on before the thread began
+    thread = threading.Thread(target=source.run, daemon=True)
+    thread.start()
+    thread.join(TIMEOUT)
+    assert not thread.is_alive() and source.stopped

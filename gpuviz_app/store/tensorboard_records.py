@@ -12,11 +12,15 @@ length and data both pass); a file that ends inside a record has its last bytes 
 
 from __future__ import annotations
 
+import functools
+import logging
 import mmap
 import os
 import struct
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
+
+log = logging.getLogger(__name__)
 
 _MASK_DELTA = 0xA282EAD8
 _HEADER = struct.Struct("<QI")
@@ -25,6 +29,7 @@ MAX_RECORD = 1 << 30  # a longer length is corrupt (an event is at most a few me
 MAX_SCAN = 4 << 20  # bytes searched for an intact record after a corrupt length (then the rest is lost)
 
 
+@functools.lru_cache(maxsize=1)
 def _crc32c() -> Callable[[bytes], int]:
     try:
         import google_crc32c
@@ -35,6 +40,8 @@ def _crc32c() -> Callable[[bytes], int]:
         pass
     from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import crc32c
 
+    log.warning("checking TensorBoard records in pure Python (slow): pip install 'gpuviz-app[tensorboard]' "
+                "brings google-crc32c's C code")
     return crc32c
 
 

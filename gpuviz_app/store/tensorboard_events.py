@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 SCALAR_PLUGINS = {"scalars"}
 HISTOGRAM_PLUGINS = {"histograms"}
+CHUNK = 2048  # histograms of a tag gathered into flat arrays at a time
 COMPACT_ABOVE = 256  # buckets (a column's bins: fewer, uniform buckets are kept as logged)
 
 
@@ -66,7 +67,7 @@ class Events:
 class _Collector:
     def __init__(self) -> None:
         self.scalars: dict[str, tuple[list, list]] = {}
-        self.hists: dict[str, tuple[list, ...]] = {}  # name -> steps, lo, hi, edges, counts
+        self.hists: dict[str, tuple[list, ...]] = {}  # name -> steps, lo, hi, pending edges, counts, chunks
         self.plugins: dict[str, str] = {}
         self.walls: list[tuple[int, float]] = []
         self.undecodable = 0
@@ -80,12 +81,25 @@ class _Collector:
 
     def add_histogram(self, name: str, step: int, lo: float, hi: float, edges: np.ndarray,
                       counts: np.ndarray) -> None:
-        """Checked per tag, all at once, in `_histograms`."""
+        """Checked per tag, all at once, in `_histograms`; gathered into flat arrays every CHUNK
+        histograms (so the many small arrays are never all held at once)."""
         entries = self.hists.get(name)
         if entries is None:
-            entries = self.hists[name] = ([], [], [], [], [])
+            entries = self.hists[name] = ([], [], [], [], [], [])
         for column, item in zip(entries, (step, lo, hi, edges, counts)):
             column.append(item)
+        if len(entries[3]) == CHUNK:
+            _gather(entries)
+
+
+def _gather(entries: tuple[list, ...]) -> None:
+    """A tag's pending histograms as one flat chunk (edges, counts, bucket count of each)."""
+    pending_edges, pending_counts, chunks = entries[3:]
+    if pending_counts:
+        sizes = np.fromiter(map(len, pending_counts), np.int64, len(pending_counts))
+        chunks.append(_compact(np.concatenate(pending_edges), np.concatenate(pending_counts), sizes))
+        pending_edges.clear()
+        pending_counts.clear()
 
 
 def _packed_doubles(h) -> tuple[np.ndarray, np.ndarray]:
@@ -210,9 +224,8 @@ def _compact(edges: np.ndarray, counts: np.ndarray, sizes: np.ndarray) -> tuple[
 def _histograms(entries: tuple[list, ...]) -> tuple[Histograms | None, int, int]:
     """One tag's histograms (None if none is usable), how many were unusable, how many replaced."""
     steps, lo, hi = (np.array(column, dtype) for column, dtype in zip(entries[:3], (np.int64, float, float)))
-    sizes = np.array([len(c) for c in entries[4]], np.int64)
-    edges, counts = np.concatenate(entries[3]), np.concatenate(entries[4])
-    edges, counts, sizes = _compact(edges, counts, sizes)
+    _gather(entries)
+    edges, counts, sizes = (np.concatenate(part) for part in zip(*entries[5]))
     owner = np.repeat(np.arange(len(steps)), sizes)
     offsets = np.r_[0, np.cumsum(sizes + 1)]
     count_at = np.arange(len(counts)) + owner + 1  # where each count's upper edge sits

@@ -125,8 +125,11 @@ def test_an_earlier_step_shows_the_columns_logged_until_then(logged):
     assert mid.version("weights") < frames.snapshot_at(STEPS - 1).version("weights")
 
 
-def test_more_steps_than_columns_merge_like_the_live_columns(tmp_path):
+def test_more_steps_than_columns_merge_like_the_live_columns(tmp_path, monkeypatch):
+    from gpuviz_app.store import tensorboard_events
+
     values, names = train_and_log(tmp_path, steps=20, first=100, every=10, grad_bins=BINS)
+    monkeypatch.setattr(tensorboard_events, "CHUNK", 3)  # histograms gathered a few at a time, as in long logs
     events = read_events(event_files(str(tmp_path)))
     hists = LoggedHistograms(events.histograms, capacity=4)
     assert hists.interval == 10  # logged every 10 steps: one position per log

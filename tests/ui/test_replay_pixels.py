@@ -1,7 +1,7 @@
 """The views show a recorded step exactly as they showed it live: the built-in trainer runs in
 the window with every published snapshot kept, each view is rendered at the run's last step,
-then the same snapshots are replayed through a `ReplaySource` at that step and each view is
-rendered again; the pixels are equal.
+then the same snapshots are replayed through a `ReplaySource` at that step, from memory and from
+a run store written with them, and each view is rendered again; the pixels are equal.
 
 The live step compared is the run's last: the only live state that no later publish changes
 (once its thread has ended, the snapshot drawn is the last one published). Replaying at a step
@@ -9,6 +9,8 @@ that is not the last is covered where the replay source is tested (`tests/source
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -36,7 +38,7 @@ def view_pixels(window) -> dict[str, np.ndarray]:
     return {name: render_view(window.panels[name].canvas) for name in VIEWS}
 
 
-def test_each_view_shows_a_replayed_step_as_it_showed_it_live(main_window, qtbot, monkeypatch):
+def test_each_view_shows_a_replayed_step_as_it_showed_it_live(main_window, qtbot, monkeypatch, tmp_path):
     monkeypatch.setenv("GPUVIZ_DISPLAY_BUDGET", "100")
     monkeypatch.setattr(KeepingMailbox, "kept", [])
     monkeypatch.setattr("gpuviz_app.core.session.Mailbox", KeepingMailbox)
@@ -52,14 +54,31 @@ def test_each_view_shows_a_replayed_step_as_it_showed_it_live(main_window, qtbot
     assert set(VIEWS) - {"metrics"} <= set(last.parts)  # every view had its payload
     live = view_pixels(window)
 
-    replay = ReplaySource(MemoryFrames(kept), step=STEPS)
-    with qtbot.waitSignal(window.frames.frame_drawn, timeout=30_000,
-                          check_params_cb=lambda snap: window.frames.source is replay and snap.step == STEPS):
-        window.run_source(replay)
-    assert window.frames.drawn.run_id != last.run_id  # the views started afresh, as for any new run
-    replayed = view_pixels(window)
     for name in VIEWS:
-        assert live[name].shape == replayed[name].shape, name
-        differ = np.count_nonzero(np.any(live[name] != replayed[name], axis=-1))
-        assert differ == 0, f"{name}: {differ} pixels differ between live and replayed step {STEPS}"
         assert len(np.unique(live[name].reshape(-1, 4), axis=0)) > 8, f"{name} shows a picture"
+
+    for frames, how in ((MemoryFrames(kept), "in memory"), (stored(kept, tmp_path), "from the run store")):
+        replay = ReplaySource(frames, step=STEPS)
+        with qtbot.waitSignal(window.frames.frame_drawn, timeout=30_000,
+                              check_params_cb=lambda snap: window.frames.source is replay and snap.step == STEPS):
+            window.run_source(replay)
+        assert window.frames.drawn.run_id != last.run_id  # the views started afresh, as for any new run
+        replayed = view_pixels(window)
+        for name in VIEWS:
+            assert live[name].shape == replayed[name].shape, name
+            differ = np.count_nonzero(np.any(live[name] != replayed[name], axis=-1))
+            assert differ == 0, f"{name}: {differ} pixels differ between live and step {STEPS} replayed {how}"
+
+
+def stored(snapshots, root):
+    """The snapshots written to a run store, read back from it."""
+    from gpuviz_app.store.layout import new_run_dir
+    from gpuviz_app.store.reader import STORE_FILE, open_run
+    from gpuviz_app.store.writer import RunWriter
+
+    run = new_run_dir("replayed", root=str(root))
+    writer = RunWriter(os.path.join(run, STORE_FILE), queue_size=len(snapshots) + 1)
+    for snap in snapshots:
+        assert writer.offer(snap)
+    writer.close()
+    return open_run(run)

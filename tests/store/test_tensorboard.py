@@ -85,8 +85,12 @@ def test_scalars_import_with_their_names_and_values(logged):
     assert mid.latest["eval/accuracy"] == np.float32(values["eval/accuracy"][3])
 
 
-def test_histograms_keep_every_steps_counts_and_uniform_buckets(logged):
+@pytest.mark.parametrize("chunk", [2048, 5])  # a tag's histograms gathered all at once, or a few at a time
+def test_histograms_keep_every_steps_counts_and_uniform_buckets(logged, chunk, monkeypatch):
+    from gpuviz_app.store import tensorboard_events
+
     logdir, values, names = logged
+    monkeypatch.setattr(tensorboard_events, "CHUNK", chunk)
     frames = import_logdir(logdir)
     payload = frames.snapshot_at(STEPS - 1).parts["weights"]
     layers = len(names)

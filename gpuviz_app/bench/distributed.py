@@ -11,7 +11,8 @@ with, which need no probe), so rank 0 runs none. A last arm is the same with
 distributed part alone costs. The arms alternate within each repeat,
 the order reversed every other repeat, and each figure is the median over repeats.
 Throughput is rank 0's steady rate from the end of a warm-up step to the end of the last
-step, timed inside the script (launch, attach and closing are not timed).
+step, timed inside the script (launch, attach and closing are not timed); over the same steps
+each rank measures its process's CPU time, which other work on a busy machine changes less.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from gpuviz_app.bench.common import Figure
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ddp_train.py"
 GOAL = 0.90
+RANKS = 2
 JOB_TIMEOUT_S = 600.0
 
 SCRIPT = r'''
@@ -58,7 +60,10 @@ if variant == "attached":
     viz = gv.attach(ddp, loss_fn=loss_fn, optimizer=opt, sample=sample, name="ddp-bench", dist="auto", every=10)
     log_step, close = (lambda loss: viz.step(loss=loss)), viz.close
 times = []
+cpu = 0.0
 for step in range(1, steps + 1):
+    if step == skip + 1:
+        cpu = time.process_time()
     idx = torch.randint(0, len(x_train), (64,))
     loss = loss_fn(ddp(x_train[idx]), y_train[idx])
     opt.zero_grad(set_to_none=True)
@@ -66,10 +71,10 @@ for step in range(1, steps + 1):
     opt.step()
     log_step(loss)
     times.append(time.perf_counter())
+cpu_ms = (time.process_time() - cpu) / (steps - skip) * 1000
 close()
-if rank == 0:
-    with open(out_path, "w") as f:
-        json.dump({"rate": (steps - skip) / (times[-1] - times[skip - 1])}, f)
+with open(f"{out_path}.{rank}", "w") as f:
+    json.dump({"rate": (steps - skip) / (times[-1] - times[skip - 1]), "cpu_ms": cpu_ms}, f)
 dist.destroy_process_group()
 '''
 
@@ -79,18 +84,22 @@ ARMS = {"bare": "bare", "attached": "attached", "metrics_view": "attached", "gat
 SHOWN = {"attached": ("weights", "embedding", "landscape"), "metrics_view": ()}
 
 
-def _run_arm(arm: str, steps: int, skip: int, script: Path, folder: Path, address: str) -> float:
+def _run_arm(arm: str, steps: int, skip: int, script: Path, folder: Path, address: str) -> tuple[float, list[float]]:
+    """Rank 0's rate and each rank's CPU time per step (all its threads) over the timed steps."""
     variant = ARMS[arm]
     out = folder / f"{arm}.json"
-    out.unlink(missing_ok=True)
+    results = [Path(f"{out}.{rank}") for rank in range(RANKS)]
+    for path in results:
+        path.unlink(missing_ok=True)
     env = {**os.environ, "GPUVIZ_ADDRESS": address, "GPUVIZ_LAUNCH": "0", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(EXAMPLE.parents[1]), os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={RANKS}", str(script),
                variant, str(steps), str(skip), str(EXAMPLE), str(out)]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=JOB_TIMEOUT_S)
-    if proc.returncode != 0 or not out.exists():
+    if proc.returncode != 0 or not all(path.exists() for path in results):
         raise RuntimeError(f"the {arm} DDP job exited {proc.returncode}: {_first_error(proc.stderr)}")
-    return float(json.loads(out.read_text())["rate"])
+    ranks = [json.loads(path.read_text()) for path in results]
+    return float(ranks[0]["rate"]), [float(rank["cpu_ms"]) for rank in ranks]
 
 
 def _first_error(stderr: str) -> str:
@@ -99,20 +108,24 @@ def _first_error(stderr: str) -> str:
     return stderr[min(starts):][:1500] if starts else stderr[-800:]
 
 
-def measure(steps: int, skip: int, repeats: int) -> dict[str, list[float]]:
+def measure(steps: int, skip: int, repeats: int) -> tuple[dict[str, list[float]], dict[str, list[list[float]]]]:
+    """Each arm's rates and its ranks' CPU milliseconds per step, one entry per repeat."""
     from gpuviz_app.sources.remote import Listener
 
     folder = Path(tempfile.mkdtemp(prefix="gvd"))  # short: a Unix socket path has a length limit
     addresses = {arm: f"ipc://{folder}/{arm}.sock" for arm in SHOWN}
     listeners = {arm: Listener(addresses[arm], shown=shown) for arm, shown in SHOWN.items()}
     rates: dict[str, list[float]] = {arm: [] for arm in ARMS}
+    cpu: dict[str, list[list[float]]] = {arm: [] for arm in ARMS}
     try:
         script = folder / "ddp_bench.py"
         script.write_text(SCRIPT)
         for repeat in range(repeats):
             order = list(ARMS) if repeat % 2 == 0 else list(reversed(ARMS))
             for arm in order:
-                rates[arm].append(_run_arm(arm, steps, skip, script, folder, addresses.get(arm, "none")))
+                rate, cpu_ms = _run_arm(arm, steps, skip, script, folder, addresses.get(arm, "none"))
+                rates[arm].append(rate)
+                cpu[arm].append(cpu_ms)
         for arm, listener in listeners.items():
             runs = listener.runs()
             if not runs:
@@ -125,7 +138,18 @@ def measure(steps: int, skip: int, repeats: int) -> dict[str, list[float]]:
         for listener in listeners.values():
             listener.close()
         shutil.rmtree(folder, ignore_errors=True)
-    return rates
+    return rates, cpu
+
+
+def _costs(arm: str, rates: dict[str, list[float]], cpu: dict[str, list[list[float]]]) -> str:
+    """The arm against bare within each repeat (the machine's load drifts between repeats) and
+    in CPU time per step, which other work on the machine changes less than rates."""
+    paired = statistics.median(a / b for a, b in zip(rates[arm], rates["bare"]))
+    ranks = [(statistics.median(c[r] for c in cpu["bare"]), statistics.median(c[r] for c in cpu[arm]))
+             for r in range(RANKS)]
+    said = "; ".join(f"rank {r} {bare:.2f} -> {mine:.2f} ms ({(mine / bare - 1) * 100:+.0f}%)"
+                     for r, (bare, mine) in enumerate(ranks))
+    return f"median of the repeats' ratios to bare {paired:.2f}x; CPU per step (all threads), bare -> this: {said}"
 
 
 def run(quick: bool) -> list[Figure]:
@@ -133,7 +157,7 @@ def run(quick: bool) -> list[Figure]:
         raise RuntimeError(f"the distributed bench runs {EXAMPLE.name} from a source checkout's examples/ folder, "
                            f"not found at {EXAMPLE}")
     steps, skip, repeats = (60, 10, 1) if quick else (600, 50, 3)
-    rates = measure(steps, skip, repeats)
+    rates, cpu = measure(steps, skip, repeats)
     bare, attached, metrics, gathers = (statistics.median(rates[arm]) for arm in ARMS)
     how = f"rank 0's steady rate over {steps - skip} steps, median of {repeats}; every=10"
     return [Figure(
@@ -141,13 +165,14 @@ def run(quick: bool) -> list[Figure]:
         attached, "steps/s", peer=bare, peer_name="the same job bare", higher_is_better=True, goal=GOAL,
         goal_text=f">={GOAL:.2f}x",
         note=f"{how}; a listener here showing every view: every probe on rank 0; "
-             f"overhead {(bare / attached - 1) * 100:+.1f}%",
-        extra={f"{arm}_rates": rates[arm] for arm in ARMS}), Figure(
+             f"overhead {(bare / attached - 1) * 100:+.1f}%; {_costs('attached', rates, cpu)}",
+        extra={**{f"{arm}_rates": rates[arm] for arm in ARMS}, **{f"{arm}_cpu_ms": cpu[arm] for arm in ARMS}}), Figure(
         "distributed.metrics_view", "2-rank DDP job attached with dist='auto', the metrics view shown (per-rank plots)",
         metrics, "steps/s", peer=bare, peer_name="the same job bare", higher_is_better=True, goal=GOAL,
         goal_text=f">={GOAL:.2f}x",
         note=f"{how}; a listener here showing the metrics view alone: no probe on rank 0; "
-             f"overhead {(bare / metrics - 1) * 100:+.1f}%"), Figure(
+             f"overhead {(bare / metrics - 1) * 100:+.1f}%; {_costs('metrics_view', rates, cpu)}"), Figure(
         "distributed.gathers_only", "2-rank DDP job, dist='auto' with no window (the ranks' gathers alone)", gathers,
         "steps/s", peer=bare, peer_name="the same job bare", higher_is_better=True,
-        note=f"{how}; GPUVIZ_ADDRESS=none: no probes; overhead {(bare / gathers - 1) * 100:+.1f}%")]
+        note=f"{how}; GPUVIZ_ADDRESS=none: no probes; overhead {(bare / gathers - 1) * 100:+.1f}%; "
+             f"{_costs('gathers_only', rates, cpu)}")]

@@ -104,7 +104,7 @@ def _gather(entries: tuple[list, ...]) -> None:
 
 def _packed_doubles(h) -> tuple[np.ndarray, np.ndarray]:
     """`bucket_limit` and `bucket` of a HistogramProto as arrays, read from its serialized
-    packed fields (several times faster than converting the repeated fields element by element)."""
+    packed fields (faster than converting the repeated fields element by element)."""
     data = h.SerializeToString()
     found: dict[int, np.ndarray] = {}
     at, end = 0, len(data)
@@ -112,9 +112,9 @@ def _packed_doubles(h) -> tuple[np.ndarray, np.ndarray]:
         key = data[at]
         at += 1
         field, wire = key >> 3, key & 7
-        if wire == 1:  # min, max, num, sum, sum_squares
+        if key < 0x80 and wire == 1:  # min, max, num, sum, sum_squares
             at += 8
-        elif wire == 2 and field in (6, 7):
+        elif key < 0x80 and wire == 2 and field in (6, 7):
             length = shift = 0
             while True:
                 byte = data[at]
@@ -123,12 +123,17 @@ def _packed_doubles(h) -> tuple[np.ndarray, np.ndarray]:
                 shift += 7
                 if byte < 0x80:
                     break
+            if length % 8 or at + length > end:
+                break
             found[field] = np.frombuffer(data, "<f8", length // 8, at)
             at += length
-        else:  # not the layout written by every TensorBoard writer: convert the usual way
-            return np.array(h.bucket_limit, np.float64), np.array(h.bucket, np.float64)
-    empty = np.zeros(0)
-    return found.get(6, empty), found.get(7, empty)
+        else:
+            break
+    else:
+        empty = np.zeros(0)
+        return found.get(6, empty), found.get(7, empty)
+    # not the layout every TensorBoard writer makes: convert the usual way
+    return np.array(h.bucket_limit, np.float64), np.array(h.bucket, np.float64)
 
 
 def _v1_histogram(h) -> tuple[float, float, np.ndarray, np.ndarray]:

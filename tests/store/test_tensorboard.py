@@ -294,3 +294,15 @@ def test_the_search_for_an_intact_record_is_bounded(logged, tmp_path, monkeypatc
     rows = frames.rows["loss"]
     assert 0 < len(rows) < STEPS  # what came before the damage
     np.testing.assert_array_equal(rows[:, 1], np.float32([values["loss"][int(s)] for s in rows[:, 0]]))
+
+
+def test_histogram_buckets_are_read_from_their_packed_fields():
+    from tensorboard.compat.proto.summary_pb2 import HistogramProto
+
+    from gpuviz_app.store.tensorboard_events import _packed_doubles
+
+    for limits, counts in (([], []), ([1.5], [3.0]), (list(np.linspace(-1, 1, 600)), list(np.arange(600.0)))):
+        h = HistogramProto(min=-1.0, max=1.0, num=5.0, sum=0.25, sum_squares=2.0, bucket_limit=limits, bucket=counts)
+        got_limits, got_counts = _packed_doubles(h)
+        np.testing.assert_array_equal(got_limits, limits)
+        np.testing.assert_array_equal(got_counts, counts)

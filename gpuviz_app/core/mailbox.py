@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Generic, TypeVar
+from typing import Callable, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -20,11 +20,15 @@ class Mailbox(Generic[T]):
         self._item: T | None = None
         self._serial = 0
         self._taken = 0
+        self.observer: Callable[[T], None] | None = None  # told every item put (it must not block)
 
     def put(self, item: T) -> None:
         with self._lock:
             self._item = item
             self._serial += 1
+        observer = self.observer
+        if observer is not None:
+            observer(item)
 
     def take(self) -> T | None:
         """The newest item if it was not taken yet, else None."""

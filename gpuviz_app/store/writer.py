@@ -18,7 +18,7 @@ import queue
 import sqlite3
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -34,7 +34,6 @@ KEYFRAME_EVERY = 16  # versions of a payload between two keyframes (bounds the d
 MAX_PENDING_ROWS = 1 << 16  # row chunks held for the thread; more are dropped and counted
 SCALAR_FIELDS = ("run_id", "step", "wall_time", "device", "device_name", "dataset", "steps_per_s", "paused",
                  "finished", "model", "error", "diverged_step", "diverged")
-_STOP = object()
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -51,15 +50,20 @@ def connect(path: str) -> sqlite3.Connection:
 class RunWriter:
     """One run's store, fed by `offer` from the thread that publishes snapshots."""
 
-    def __init__(self, path: str, queue_size: int = QUEUE_SIZE, keyframe_every: int = KEYFRAME_EVERY) -> None:
-        self.path = path
+    def __init__(self, path: str | Callable[[], str], queue_size: int = QUEUE_SIZE,
+                 keyframe_every: int = KEYFRAME_EVERY) -> None:
+        """`path`: the store's file, or a function that makes it (called on the writer's thread, so
+        that making a run directory costs the publishing thread nothing)."""
+        self.path = path if isinstance(path, str) else ""
+        self._make_path = None if isinstance(path, str) else path
+        self.ready = threading.Event()  # set once the store exists (or could not be made: `error`)
         self.keyframe_every = max(1, keyframe_every)
         self.dropped = 0  # snapshots not written because the queue was full
         self.dropped_rows = 0  # metric row chunks not written because too many waited
         self.written = 0
         self.error = ""
         self._queue: queue.Queue = queue.Queue(queue_size)
-        self._db = connect(path)
+        self._db: sqlite3.Connection | None = None
         self._rows_lock = threading.Lock()
         self._rows: list[tuple[str, np.ndarray, np.ndarray]] = []
         self._row_steps: dict[str, int] = {}  # the last step of each series' rows taken
@@ -67,9 +71,10 @@ class RunWriter:
         self._tap = self._add_rows
         self._last: dict[str, tuple[int, int, int, codec.Previous]] = {}  # view -> version, id, chain, arrays
         self._last_step: int | None = None
-        self._last_config: Any = _STOP  # (nothing written yet)
+        self._last_config: Any = ()  # (nothing written yet: no config is a tuple)
         self._stored_drops = 0
         self._closed = False
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gpuviz-store", daemon=True)
         self._thread.start()
 
@@ -86,15 +91,19 @@ class RunWriter:
             self.dropped += 1
             return False
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Write what is queued, commit and close the store."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._history is not None:
-            self._history.untap(self._tap)
-        self._queue.put(_STOP)
-        self._thread.join(timeout)
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Write what is queued, commit and close the store; `timeout` None: without waiting."""
+        if not self._closed:
+            self._closed = True
+            if self._history is not None:
+                self._history.untap(self._tap)
+            self._stopping.set()
+            try:
+                self._queue.put_nowait(None)  # (wakes the thread now)
+            except queue.Full:
+                pass
+        if timeout is not None:
+            self._thread.join(timeout)
 
     def _watch(self, history: MetricsHistory) -> None:
         """Record `history`'s rows from now on; those it holds already are written first."""
@@ -122,6 +131,17 @@ class RunWriter:
 
     # -- the writer's thread --------------------------------------------------------------------
     def _run(self) -> None:
+        try:
+            if self._make_path is not None:
+                self.path = self._make_path()
+            self._db = connect(self.path)
+        except (OSError, sqlite3.Error) as exc:
+            self.error = f"the run store {self.path or ''} cannot be made ({exc})"
+            log.warning("%s; this run is not kept", self.error)
+            self._closed = True
+            return
+        finally:
+            self.ready.set()
         last_commit = time.monotonic()
         pending = False
         while True:
@@ -129,7 +149,7 @@ class RunWriter:
                 item = self._queue.get(timeout=COMMIT_S)
             except queue.Empty:
                 item = None
-            if item is not None and item is not _STOP:
+            if item is not None:
                 if not pending:
                     self._db.execute("BEGIN")
                     pending = True
@@ -140,11 +160,12 @@ class RunWriter:
                         self.error = f"{type(exc).__name__}: {exc}"
                         log.warning("run store %s: a snapshot could not be written (%s)", self.path, self.error)
             now = time.monotonic()
-            if pending and (item is None or item is _STOP or self._queue.empty() or now - last_commit >= COMMIT_S):
+            stopping = self._stopping.is_set() and self._queue.empty()
+            if pending and (item is None or stopping or self._queue.empty() or now - last_commit >= COMMIT_S):
                 self._write_drops()
                 self._db.execute("COMMIT")
                 pending, last_commit = False, now
-            if item is _STOP:
+            if stopping:
                 break
         self._db.execute("BEGIN")
         self._write_drops()

@@ -1,0 +1,50 @@
+"""Every snapshot a source publishes is recorded; each run of it gets its own run directory."""
+
+from __future__ import annotations
+
+import threading
+
+from gpuviz_app.core.history import MetricsHistory
+from gpuviz_app.core.mailbox import Mailbox
+from gpuviz_app.core.probes import probe_factories
+from gpuviz_app.core.session import TrainingSession
+from gpuviz_app.core.snapshot import Snapshot
+from gpuviz_app.data.builtin import digits
+from gpuviz_app.store.reader import open_run
+from gpuviz_app.store.recorder import RunRecorder
+from gpuviz_app.store.runs import list_runs
+from tests.store.probed_run import same
+
+
+def test_a_training_session_is_recorded_as_it_publishes(tmp_path):
+    session = TrainingSession(digits, device="cpu", max_steps=40, probes=probe_factories({"weights"}),
+                              active={"weights"})
+    recorder = RunRecorder(root=str(tmp_path))
+    recorder.follow(session.mailbox)
+    thread = threading.Thread(target=session.run, kwargs={"until_finished": True})
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive()
+    last = session.mailbox.peek()
+    recorder.close()
+    (summary,) = list_runs(str(tmp_path))
+    assert summary.steps == last.step == 40 and summary.dataset == last.dataset and summary.model == last.model
+    run = open_run(summary.path)
+    assert run.warnings == []
+    shown = run.snapshot_at(40)
+    same(last.parts["weights"], shown.parts["weights"], "weights")
+    assert shown.config == last.config and shown.finished
+    assert shown.metrics.total("train_loss") == last.metrics.total("train_loss") == 40
+
+
+def test_each_run_id_gets_its_own_directory_and_run_zero_none(tmp_path):
+    mailbox: Mailbox[Snapshot] = Mailbox()
+    recorder = RunRecorder(root=str(tmp_path))
+    recorder.follow(mailbox)
+    history = MetricsHistory()
+    for run_id, step in [(0, 0), (1, 1), (1, 2), (2, 1), (2, 2), (2, 3)]:
+        mailbox.put(Snapshot(run_id=run_id, step=step, wall_time=1e9 + 10 * run_id + step, metrics=history,
+                             latest={}, model=f"model {run_id}"))
+    recorder.close()
+    mailbox.put(Snapshot(run_id=3, step=1, wall_time=1e9, metrics=history, latest={}))  # (no longer recorded)
+    assert [(r.name, r.steps) for r in list_runs(str(tmp_path))] == [("model 1", 2), ("model 2", 3)]

@@ -25,6 +25,7 @@ MARGINS = (58, 10, 22, 30)
 X_PAD = 0.015  # of the step axis, either side  # left, right, top, bottom (pixels)
 TITLE_CHAR = 7.0  # pixels per character of the title (font size 8), about
 LEGEND_CHAR = 6.5  # ... and of a legend entry (font size 7)
+RANGE_STEPS = 2.0 ** (1 / 3)  # ratio of one followed range's span to the next smaller one
 _NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
 
@@ -55,14 +56,14 @@ def shorten(text: str, chars: int) -> str:
 def steady_range(lo: float, hi: float, pad: float = 0.08) -> tuple[float, float]:
     """A range holding [lo, hi] with about `pad` of their span either side, that moves in coarse
     jumps and depends on `lo` and `hi` alone (never on the range shown before), so a recorded step
-    replayed shows exactly what was shown live: its span is the power of two at or above the padded
-    data's (the data fills at least about 0.43 of it), its centre on a grid of a small power-of-two
-    fraction of that span, fine enough to keep the data inside."""
+    replayed shows exactly what was shown live: its span is the next of the spans RANGE_STEPS apart
+    at or above the padded data's (the data fills at least about two thirds of it), its centre on a
+    grid of a power-of-two fraction of that span, fine enough to keep the data inside."""
     span = hi - lo
     if not span > 0:
         span = max(abs(hi) * 0.1, 1e-3)
         lo, hi = lo - span / 2, hi + span / 2
-    width = 2.0 ** math.ceil(math.log2(span * (1 + 2 * pad)))
+    width = RANGE_STEPS ** math.ceil(math.log(span * (1 + 2 * pad), RANGE_STEPS))
     quantum = width / 2.0 ** math.ceil(math.log2((1 + 2 * pad) / pad))
     centre = round((lo + hi) / 2 / quantum) * quantum
     return centre - width / 2, centre + width / 2

@@ -72,6 +72,7 @@ class Timeline(QtWidgets.QToolBar):
         self._thread: TrainingThread | None = None  # runs our own replay of a live run
         self._build()
         frames.snapshot_taken.connect(self._taken)
+        frames.run_started.connect(self._run_started)
         frames.frame_drawn.connect(self._drawn)
         self._update()
 
@@ -137,6 +138,12 @@ class Timeline(QtWidgets.QToolBar):
     def stored(self) -> bool:
         """Whether the window shows a recorded run (nothing trains)."""
         return isinstance(self.source, ReplaySource)
+
+    def _run_started(self, run_id: int) -> None:
+        """A live source began a new run (a reset, another dataset): its record is another one."""
+        if self.live and self.provider is not None and self.source is not None and not self.stored:
+            self.run_frames = self.provider(self.source)
+            self._refresh_steps()
 
     def _taken(self, snap: Snapshot) -> None:
         if self.live:

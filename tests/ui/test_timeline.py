@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -193,9 +194,25 @@ def test_a_live_run_is_left_for_its_record_and_followed_again(main_window, qtbot
     assert timeline.replay is None and timeline._thread is None
 
     shown_steps(window, qtbot, lambda: qtbot.keyClick(window, Key.Key_Left), 14)  # the newest recorded
+    shown_steps(window, qtbot, lambda: qtbot.keyClick(window, Key.Key_End), 20)  # End: live again
+    assert timeline.live and window.frames.source is live
+    shown_steps(window, qtbot, lambda: qtbot.keyClick(window, Key.Key_Left), 14)
     with qtbot.waitSignal(timeline.playing_changed, check_params_cb=lambda playing: not playing, timeout=60_000):
         qtbot.keyClick(window, Key.Key_Space)  # at the record's end: from its first step, then live again
     assert timeline.live and window.frames.source is live
+
+
+def test_a_new_live_run_is_scrubbed_in_its_own_record(main_window, qtbot):
+    records = {1: MemoryFrames(recorded()[:3]), 2: MemoryFrames(recorded((0, 1, 3)))}
+    current = {"run": 1}
+    window, live = live_window(main_window, qtbot, provider=lambda source: records[current["run"]])
+    timeline = window.timeline
+    shown_steps(window, qtbot, lambda: live.mailbox.put(recorded()[3]), 9)
+    assert timeline.run_frames is records[1]
+    current["run"] = 2  # a reset: the same source, a new run
+    shown_steps(window, qtbot, lambda: live.mailbox.put(replace(recorded((0, 1, 3, 4))[3], run_id=2)), 4)
+    assert timeline.run_frames is records[2] and list(timeline.steps) == [0, 1, 3]
+    shown_steps(window, qtbot, lambda: qtbot.keyClick(window, Key.Key_Left), 3)
 
 
 class Spent:

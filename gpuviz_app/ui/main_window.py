@@ -22,7 +22,7 @@ from gpuviz_app.sources.base import RunSource
 from gpuviz_app.ui import attached_runs
 from gpuviz_app.ui import dataset_actions, script_actions
 from gpuviz_app.ui import settings as store
-from gpuviz_app.ui import timeline_actions, timing
+from gpuviz_app.ui import run_recording, timeline_actions, timing
 from gpuviz_app.ui import window_state
 from gpuviz_app.ui.controls import TrainingControls
 from gpuviz_app.ui.diagnostics import Diagnostics, collect
@@ -90,6 +90,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.display_rate = install_display_rate(self.view_menu, self.frames.pacer)
         self.run_opener = timeline_actions.install(self)  # the timeline under the views; `gpuviz open`
         self.timeline = self.run_opener.timeline
+        self.recording = run_recording.install(self)  # every run shown is kept in the runs directory
         window_state.restore_layout(self, self.docks)
         if options.views:
             window_state.show_side_by_side(self, self.docks, options.views)
@@ -392,6 +393,7 @@ class MainWindow(QtWidgets.QMainWindow):
             window_state.save_layout(self, self.panels.values())
         if self.thread is not None and not self.thread.shutdown():
             log.warning("the training thread did not stop in time")
+        self.recording.close()  # (after the source's last snapshot)
         timing.write()
         super().closeEvent(event)
 
@@ -406,3 +408,4 @@ class MainWindow(QtWidgets.QMainWindow):
         self._stop_timers()
         if self.thread is not None:
             self.thread.shutdown()
+        self.recording.close()

@@ -11,7 +11,7 @@ from gpuviz_app.core.session import TrainingSession
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.data.builtin import digits
 from gpuviz_app.store.reader import open_run
-from gpuviz_app.store.recorder import RunRecorder
+from gpuviz_app.store.recorder import LiveFrames, RunRecorder
 from gpuviz_app.store.runs import list_runs
 from tests.store.probed_run import same
 
@@ -48,3 +48,32 @@ def test_each_run_id_gets_its_own_directory_and_run_zero_none(tmp_path):
     recorder.close()
     mailbox.put(Snapshot(run_id=3, step=1, wall_time=1e9, metrics=history, latest={}))  # (no longer recorded)
     assert [(r.name, r.steps) for r in list_runs(str(tmp_path))] == [("model 1", 2), ("model 2", 3)]
+
+
+def test_the_run_being_recorded_is_read_as_it_is_written(tmp_path):
+    mailbox: Mailbox[Snapshot] = Mailbox()
+    recorder = RunRecorder(root=str(tmp_path))
+    recorder.follow(mailbox)
+    live = LiveFrames(recorder)
+    assert live.refresh() == 0 and live.steps().tolist() == []
+    history = MetricsHistory()
+
+    def publish(run_id, step):
+        mailbox.put(Snapshot(run_id=run_id, step=step, wall_time=1e9 + step, metrics=history, latest={}))
+
+    def recorded(steps):  # the writer commits on its own thread: wait (bounded) until a reader sees them
+        for _ in range(600):
+            live.refresh()
+            if live.steps().tolist() == steps:
+                return True
+            threading.Event().wait(0.05)
+        return False
+
+    publish(1, 1)
+    publish(1, 2)
+    assert recorded([1, 2])
+    publish(1, 3)
+    assert recorded([1, 2, 3]) and live.snapshot_at(3).step == 3
+    publish(2, 1)  # a new run: its own directory, read from its start
+    assert recorded([1])
+    recorder.close()

@@ -280,18 +280,19 @@ class DistributedJob:
             return
         self.closed = True
         pending, self._pending = self._pending, None
-        if pending is None:
-            return
+        if pending is not None and self._completes(pending) and self.leader:
+            self._merge(pending.gathered)
+        flush = getattr(self.sink, "flush", None)
+        if flush is not None:  # the windows' rows not appended yet
+            flush()
+
+    def _completes(self, pending: _Window) -> bool:
         try:
             pending.work.wait(timedelta(seconds=CLOSE_WAIT_S))
         except Exception as exc:  # noqa: BLE001 - a rank that failed: nothing more to show
             log.info("gpuviz: the last gather of the job did not complete (%s)", exc)
-            return
-        if self.leader:
-            self._merge(pending.gathered)
-        flush = getattr(self.sink, "flush", None)
-        if flush is not None:
-            flush()
+            return False
+        return True
 
 
 FIELDS = ("protocol", "every", "sharded", "shapes", "row")

@@ -29,12 +29,13 @@ class SmallCNN(nn.Module):
         return self.fc(torch.relu(self.conv(x)).flatten(1))
 
 
-def probed_snapshots(steps: int, probe_every: int = 1, views=VIEWS, samples: int = 64):
+def probed_snapshots(steps: int, probe_every: int = 1, views=VIEWS, samples: int = 64, device: str = "cpu"):
     """Yield one snapshot per training step; the probes recompute every `probe_every` steps
-    (between those the payloads and versions stay as they were)."""
+    (between those the payloads and versions stay as they were). On CUDA each snapshot carries
+    the event recorded after its reductions, as the sources' do."""
     torch.manual_seed(0)
-    x, y = torch.rand(samples, 3, 8, 8), torch.randint(0, 3, (samples,))
-    model = SmallCNN()
+    x, y = torch.rand(samples, 3, 8, 8, device=device), torch.randint(0, 3, (samples,), device=device)
+    model = SmallCNN().to(device)
     step = [0]
     context = build_context(model, (x, y), nn.CrossEntropyLoss(), "small", step_source=lambda: step[0])
     host = ProbeHost(probe_factories(set(views)), ProbeDemand(shown=views))
@@ -54,9 +55,14 @@ def probed_snapshots(steps: int, probe_every: int = 1, views=VIEWS, samples: int
                 host.demand.force()
                 host.settle(context, timeout=30)
                 host.collect(context)
+            event = None
+            if device != "cpu":
+                event = torch.cuda.Event()
+                event.record()
             yield Snapshot(run_id=1, step=step[0], wall_time=time.time(), metrics=history,
                            latest={"train_loss": loss.item()}, parts=dict(host.parts),
-                           versions=dict(host.versions), dataset="random", model="small")
+                           versions=dict(host.versions), event=event, device=device, dataset="random",
+                           model="small")
     finally:
         host.close()
 

@@ -207,3 +207,20 @@ def test_the_trainer_settings_are_read_back_as_they_were_at_each_step(tmp_path):
     writer.close()
     run = open_run(path)
     assert [run.snapshot_at(s).config for s in range(1, 6)] == configs + [None]
+
+
+@pytest.mark.gpu
+def test_payloads_on_the_gpu_are_stored_exactly_after_their_event(tmp_path):
+    path = str(tmp_path / "run.sqlite")
+    writer = RunWriter(path, keyframe_every=3)
+    snapshots = []
+    for snapshot in probed_snapshots(8, probe_every=2, device="cuda"):
+        snapshots.append(snapshot)
+        assert writer.offer(snapshot)
+    writer.close()
+    assert writer.error == ""
+    run = open_run(path)
+    for step in (1, 4, 5, 8):
+        shown, want = run.snapshot_at(step), expected_at(snapshots, step)
+        for view in VIEWS:
+            same(want.parts[view], shown.parts[view], view)

@@ -12,7 +12,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from gpuviz_app.core.history import MetricsHistory
+from gpuviz_app.core.history import DEFAULT_CAPACITY, MetricsHistory
 from gpuviz_app.core.snapshot import Snapshot
 
 
@@ -47,8 +47,14 @@ class RunFrames(Protocol):
 
 
 def history_until(rows: dict[str, np.ndarray], step: int) -> MetricsHistory:
-    """A metrics history of the rows (name -> (n, 2) array of step, value) logged at or before `step`."""
-    history = MetricsHistory(names=())
+    """A metrics history of the rows (name -> (n, 2) array of step, value) logged at or before `step`.
+
+    Its buckets are sized to the rows (one per row until the live history's own capacity is
+    reached): the same buckets as live, without allocating that capacity at every scrubbed step.
+    """
+    longest = max((len(r) for r in rows.values()), default=0)
+    capacity = min(DEFAULT_CAPACITY, 1 << max(1, (longest - 1).bit_length()))
+    history = MetricsHistory(capacity=capacity, names=())
     for name, series in rows.items():
         upto = int(np.searchsorted(series[:, 0], step, side="right"))
         if upto:

@@ -21,11 +21,10 @@ from typing import Any
 import numpy as np
 
 from gpuviz_app.core.config import TrainConfig
-from gpuviz_app.core.history import DEFAULT_CAPACITY, MetricsHistory
 from gpuviz_app.core.payload_tree import BadPayload
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.store import codec
-from gpuviz_app.store.frames import RunSummary
+from gpuviz_app.store.frames import RunSummary, history_until
 from gpuviz_app.store.layout import META_FILE, STORE_FILE, read_meta
 from gpuviz_app.store.writer import store_size
 
@@ -207,7 +206,7 @@ class StoredRun:
                 parts[name], versions[name] = payload, view.versions[j]
         return Snapshot(
             run_id=_int(scalars.get("run_id")), step=int(step), wall_time=float(scalars.get("wall_time") or 0.0),
-            metrics=_history_until(self._rows, step),
+            metrics=history_until(self._rows, step),
             latest={str(k): float(v) for k, v in (scalars.get("latest") or {}).items()},
             parts=parts, versions=versions, device=str(scalars.get("device", "cpu")),
             device_name=str(scalars.get("device_name", "CPU")), dataset=str(scalars.get("dataset", "")),
@@ -270,19 +269,6 @@ class StoredRun:
         if row is None:
             raise BadPayload(f"record {rid} is gone")
         return row
-
-
-def _history_until(rows: dict[str, np.ndarray], step: int) -> MetricsHistory:
-    """`frames.history_until` with buckets sized to the rows: the same buckets (one per row until
-    the live history's own capacity is reached), without allocating that capacity at each step."""
-    longest = max((len(r) for r in rows.values()), default=0)
-    capacity = min(DEFAULT_CAPACITY, 1 << max(1, (longest - 1).bit_length()))
-    history = MetricsHistory(capacity=capacity, names=())
-    for name, series in rows.items():
-        upto = int(np.searchsorted(series[:, 0], step, side="right"))
-        if upto:
-            history.append(name, series[:upto, 0].astype(np.int64), series[:upto, 1].astype(np.float64))
-    return history
 
 
 def _in_order(steps: np.ndarray, values: np.ndarray) -> np.ndarray:

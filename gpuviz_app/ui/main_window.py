@@ -22,7 +22,7 @@ from gpuviz_app.sources.base import RunSource
 from gpuviz_app.ui import attached_runs
 from gpuviz_app.ui import dataset_actions, script_actions
 from gpuviz_app.ui import settings as store
-from gpuviz_app.ui import run_recording, timeline_actions, timing
+from gpuviz_app.ui import run_recording, runs_dialog, timeline_actions, timing
 from gpuviz_app.ui import window_state
 from gpuviz_app.ui.controls import TrainingControls
 from gpuviz_app.ui.diagnostics import Diagnostics, collect
@@ -91,6 +91,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.run_opener = timeline_actions.install(self)  # the timeline under the views; `gpuviz open`
         self.timeline = self.run_opener.timeline
         self.recording = run_recording.install(self)  # every run shown is kept in the runs directory
+        runs_dialog.install(self)  # File > Runs…
         window_state.restore_layout(self, self.docks)
         if options.views:
             window_state.show_side_by_side(self, self.docks, options.views)

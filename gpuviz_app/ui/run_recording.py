@@ -26,6 +26,10 @@ class Recording:
             known = self._recorders[id(source)] = (source, recorder, LiveFrames(recorder))
         return known[2]
 
+    def run_dirs(self) -> list[str]:
+        """The directories of the runs being recorded now."""
+        return [d for _, recorder, _ in list(self._recorders.values()) if (d := recorder.run_dir) is not None]
+
     def close(self, timeout: float = 5.0) -> None:
         """Finish writing every run (at window close)."""
         recorders, self._recorders = self._recorders, {}

@@ -248,8 +248,8 @@ class RunsDialog(QtWidgets.QDialog):
         if path is None:
             return
         if os.path.abspath(path) in {os.path.abspath(r) for r in self.recording()}:
-            self.message.setText(f"{os.path.basename(path)} is being recorded now; it can be deleted once "
-                                 "its run has ended.")
+            self.message.setText(f"{os.path.basename(path)} is being recorded now (this window is still writing "
+                                 "its store); it can be deleted once the window has closed it.")
             return
         try:
             self.trashed.append(delete_run(path))

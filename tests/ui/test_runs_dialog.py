@@ -118,3 +118,18 @@ def test_open_in_the_dialog_shows_the_run_in_the_window(qtbot, runs, monkeypatch
     qtbot.wait(10)
     assert not lifetime.leaks()
     assert not [t.name for t in set(threading.enumerate()) - threads_before if t.is_alive() and not t.daemon]
+
+
+def test_the_window_keeps_its_live_run_from_deletion(main_window, qtbot):
+    from tests.ui.conftest import wait_step
+
+    window = main_window("--device", "cpu", "--steps", "3", "--views", "metrics")
+    wait_step(qtbot, window, 3)
+    qtbot.waitUntil(lambda: bool(window.recording.run_dirs()), timeout=30_000)
+    (live,) = window.recording.run_dirs()
+    window.findChild(QtGui.QAction, "action-runs").trigger()
+    dialog = window.runs_dialog
+    qtbot.waitUntil(lambda: dialog.complete, timeout=30_000)
+    dialog.select(live)
+    dialog.delete_button.click()
+    assert os.path.isdir(live) and "is being recorded now" in dialog.message.text()

@@ -51,6 +51,34 @@ def checked_train_changes(parser: argparse.ArgumentParser, args: argparse.Namesp
     return changes
 
 
+def add_runs_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs", metavar="DIR", default=None,
+                        help="directory where runs are kept (default: GPUVIZ_RUNS, else gpuviz/runs under "
+                             "$XDG_DATA_HOME, by default ~/.local/share)")
+
+
+def use_runs_dir(directory: str | None) -> str:
+    """Make `--runs DIR` the runs directory of this process (before the window starts); the problem
+    ("DIR: reason") when it cannot be made or written to, else ""."""
+    if directory is None:
+        return ""
+    import os
+    import tempfile
+
+    from gpuviz_app.store.layout import RUNS_ENV
+
+    path = os.path.abspath(os.path.expanduser(directory))
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        reason = "not a directory" if isinstance(exc, FileExistsError) else (exc.strerror or str(exc))
+        return f"{directory}: {reason[:1].lower()}{reason[1:]}"
+    os.environ[RUNS_ENV] = path
+    return ""
+
+
 class DatasetPaths(argparse.Action):
     """Positional dataset paths: None for none, the path for one, the list for several.
 
@@ -103,6 +131,7 @@ def launch_parser() -> argparse.ArgumentParser:
                         "ipc://PATH or tcp://HOST:PORT (default: GPUVIZ_ADDRESS, else a socket private to "
                         "you; a network address needs GPUVIZ_TOKEN, which senders must give too)")
     p.add_argument("--no-listen", action="store_true", help="do not listen for scripts in other processes")
+    add_runs_option(p)
     p.add_argument("--version", action="version", version=f"gpuviz {__version__}")
     return p
 
@@ -119,6 +148,9 @@ def launch_options(argv: Sequence[str]) -> LaunchOptions:
         problem = output_problem(image=args.screenshot, overwrite=args.force)
         if problem:
             parser.exit(2, f"error: {problem}\n")  # before the window opens and training starts
+    problem = use_runs_dir(args.runs)
+    if problem:
+        parser.exit(2, f"error: {problem}\n")
     return LaunchOptions(path=args.path, device=args.device, steps=args.steps,
                          quit_when_done=args.quit_when_done, screenshot=args.screenshot, force=args.force,
                          views=args.views, listen=None if args.no_listen else args.listen,
@@ -205,6 +237,7 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=None, help="frames per second of the video (default 30)")
     p.add_argument("--every", type=int, default=None, metavar="K", help="one video frame every K steps")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    add_runs_option(p)
     p.add_argument("script", metavar="SCRIPT.py", help="the training script to run")
     p.add_argument("args", nargs=argparse.REMAINDER, metavar="...", help="the script's own arguments")
     return p
@@ -219,6 +252,10 @@ def cmd_run(argv: Sequence[str]) -> int:
     args = parser.parse_args(list(argv))
     if args.steps is not None and args.steps < 1:
         parser.error("--steps must be >= 1")
+    problem = use_runs_dir(args.runs)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if not args.out and not args.screenshot:
         return run_in_window(parser, args)
     if args.views is not None:
@@ -270,7 +307,12 @@ def cmd_open(argv: Sequence[str]) -> int:
     p.add_argument("path", metavar="RUN_DIR|TENSORBOARD_LOGDIR", help="a run directory or a TensorBoard log directory")
     p.add_argument("--views", type=view_list, default=None, metavar="NAMES",
                    help="views to show side by side, e.g. metrics,weights, or 'all'")
+    add_runs_option(p)
     args = p.parse_args(list(argv))
+    problem = use_runs_dir(args.runs)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     from gpuviz_app.store.open import OpenError, check_openable
     from gpuviz_app.ui.launch_options import display_available
 

@@ -91,7 +91,7 @@ class RunsDialog(QtWidgets.QDialog):
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.EditKeyPressed
                                    | QtWidgets.QAbstractItemView.EditTrigger.SelectedClicked)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(COLUMNS.index("Date"), QtCore.Qt.SortOrder.DescendingOrder)
         self.table.itemChanged.connect(self._renamed)
@@ -167,6 +167,8 @@ class RunsDialog(QtWidgets.QDialog):
             item = _Item(text)
             item.setData(SORT_ROLE, key)
             item.setData(PATH_ROLE, summary.path)
+            if column >= COLUMNS.index("Steps"):
+                item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
             if column:
                 item.setFlags(item.flags() & ~QtCore.Qt.ItemFlag.ItemIsEditable)
             else:
@@ -179,7 +181,8 @@ class RunsDialog(QtWidgets.QDialog):
         self.complete = True
         count = self.table.rowCount()
         self.message.setText("No runs yet." if not count else f"{count} run{'s' * (count != 1)}.")
-        self.table.resizeColumnsToContents()
+        for column in range(1, len(COLUMNS)):
+            self.table.resizeColumnToContents(column)
         self._selection_changed()
 
     def paths(self) -> list[str]:

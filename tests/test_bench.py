@@ -22,6 +22,7 @@ EXPECTED = {
     "attach.latency_p95", "ipc.payload_16mb",
     "distributed.ddp_2_ranks", "distributed.metrics_view", "distributed.gathers_only",
     "tensorboard.open_logdir",
+    "store.training_ratio", "store.size_per_10k_steps", "store.scrub_jump_p95", "store.scrub_step_p95",
 }
 
 

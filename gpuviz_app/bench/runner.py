@@ -24,6 +24,7 @@ TOPICS = [
     "gpuviz_app.bench.distributed",
     "gpuviz_app.bench.ipc",
     "gpuviz_app.bench.tensorboard",
+    "gpuviz_app.bench.store",
 ]
 
 

@@ -81,6 +81,10 @@ class MemoryFrames:
         if any(b < a for a, b in zip(self._steps, self._steps[1:])):
             raise ValueError("snapshots must come in ascending steps")
         last = self._snapshots[-1] if self._snapshots else None
+        self._changes: dict[str, list[int]] = {}  # payload name -> indices of the snapshots carrying it
+        for i, snapshot in enumerate(self._snapshots):
+            for name in snapshot.parts:
+                self._changes.setdefault(name, []).append(i)
         self._rows = rows if rows is not None else (_bucket_rows(last.metrics) if last else {})
         self._summary = summary or RunSummary(
             name="in memory", dataset=last.dataset if last else "", model=last.model if last else "",
@@ -100,8 +104,10 @@ class MemoryFrames:
         shown = self._snapshots[i]
         parts: dict = {}
         versions: dict = {}
-        for earlier in self._snapshots[: i + 1]:
-            for name, payload in earlier.parts.items():
-                parts[name] = payload
+        for name, carriers in self._changes.items():
+            j = bisect.bisect_right(carriers, i) - 1
+            if j >= 0:
+                earlier = self._snapshots[carriers[j]]
+                parts[name] = earlier.parts[name]
                 versions[name] = earlier.version(name)
         return replace(shown, step=step, metrics=history_until(self._rows, step), parts=parts, versions=versions)

@@ -43,3 +43,43 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     if not (w <= MAX_SIDE and h <= MAX_SIDE):
         raise ValueError(f"--size {text} is outside {MIN_SIDE}..{MAX_SIDE} pixels")
     return w, h
+
+
+StepRange = tuple[int | None, int | None]  # first and last step, both included; None leaves that end open
+
+
+@dataclass(frozen=True)
+class StoredRecordOptions:
+    """`gpuviz record --from-run RUN`: a stored run's frames drawn again, with no training.
+    `every` None keeps every stored frame in `steps`."""
+
+    run: str
+    view: str = "metrics"
+    steps: StepRange = (None, None)
+    out: str | None = None
+    screenshot: str | None = None
+    csv: str | None = None
+    size: tuple[int, int] | None = None
+    fps: float = 30.0
+    every: int | None = None
+    scale: float = 1.0
+    force: bool = False
+
+
+def parse_step_range(text: str | None, setting: str = "--steps") -> StepRange:
+    """'A:B' (both included), 'A:' or ':B'; raises ValueError with a sentence naming the setting."""
+    if text is None:
+        return None, None
+    first, colon, last = text.partition(":")
+    try:
+        if not colon:
+            raise ValueError
+        ends = tuple(int(end) if end.strip() else None for end in (first, last))
+    except ValueError:
+        raise ValueError(f"{setting} expects a range of steps A:B, like 100:500 (either end may be left out), "
+                         f"not {text!r}") from None
+    if any(end is not None and end < 0 for end in ends):
+        raise ValueError(f"{setting} {text}: steps are counted from 0")
+    if ends[0] is not None and ends[1] is not None and ends[0] > ends[1]:
+        raise ValueError(f"{setting} {text}: the first step comes after the last")
+    return ends

@@ -50,16 +50,17 @@ def _frame_steps(steps: int, every: int):
 class Progress:
     """Terminal progress: one rewritten line on a terminal, a line per 10% otherwise."""
 
-    def __init__(self, total: int, stream=sys.stderr) -> None:
+    def __init__(self, total: int, stream=sys.stderr, unit: str = "step") -> None:
         self.total = max(total, 1)
         self.stream = stream
+        self.unit = unit
         self.tty = stream.isatty()
         self._last_decile = -1
         self.start = time.perf_counter()
 
     def show(self, step: int, extra: str = "") -> None:
         frac = min(step / self.total, 1.0)
-        line = f"step {step}/{self.total} ({frac:4.0%}) {extra}"
+        line = f"{self.unit} {step}/{self.total} ({frac:4.0%}) {extra}"
         if self.tty:
             self.stream.write("\r" + line.ljust(78))
             self.stream.flush()

@@ -7,10 +7,18 @@ and notes when each bucket is launched and when it completes: a step's wait is t
 its first launch to its last completion. Without DDP the job's own collective is the only
 point where ranks meet, and the time blocked there is the wait. Host clocks only: nothing
 here reads the device.
+
+Each bucket's completion callback is a Python object that the process group's thread releases
+(taking the GIL) only after DDP has seen the bucket complete. A process that ends right after its
+last backward could start finalizing before that release, and a thread taking the GIL during
+finalization aborts the process ("terminate called without an active exception"). So every
+callback is counted while the process group holds it, and the interpreter's exit waits for the
+count to reach zero first.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -23,6 +31,56 @@ log = logging.getLogger(__name__)
 ALLREDUCE = "ddp allreduce"
 OWN_GATHER = "gpuviz gather"
 STRAGGLER_SPREAD = 0.25  # the waits must differ by more than this share of a step to name a straggler
+RELEASE_WAIT_S = 5.0  # the longest the exit waits for the process group's thread to release the callbacks
+
+
+class HeldCallbacks:
+    """How many bucket callbacks the process group's threads still hold, and a wait for none."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._released = threading.Condition()
+
+    def add(self) -> None:
+        with self._released:
+            self._count += 1
+
+    def release(self) -> None:
+        with self._released:
+            self._count -= 1
+            if self._count == 0:
+                self._released.notify_all()
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def wait_released(self, timeout: float = RELEASE_WAIT_S) -> bool:
+        """True once no callback is held (the wait releases the GIL, so the holder can finish)."""
+        with self._released:
+            return self._released.wait_for(lambda: self._count == 0, timeout)
+
+
+HELD = HeldCallbacks()
+atexit.register(HELD.wait_released)  # runs before finalization: a thread may still take the GIL then
+
+
+class BucketDone:
+    """One bucket's completion callback: notes the time, hands DDP the averaged bucket, and is
+    counted in `HELD` until the process group's thread lets go of it."""
+
+    __slots__ = ("timer",)
+
+    def __init__(self, timer: "AllreduceWaitTimer") -> None:
+        self.timer = timer
+        HELD.add()
+
+    def __call__(self, future: Any) -> Any:
+        self.timer.completed(time.perf_counter())
+        return future.value()[0]
+
+    def __del__(self) -> None:
+        HELD.release()
 
 
 class AllreduceWaitTimer:
@@ -54,15 +112,13 @@ class AllreduceWaitTimer:
             self._first = time.perf_counter()
         tensor = bucket.buffer()
         tensor.div_(self._size)
-        return self._group.allreduce([tensor]).get_future().then(self._done)
+        return self._group.allreduce([tensor]).get_future().then(BucketDone(self))
 
-    def _done(self, future: Any) -> Any:
-        """A bucket's all-reduce completed (on the process group's thread)."""
-        finished = time.perf_counter()
+    def completed(self, finished: float) -> None:
+        """A bucket's all-reduce completed at `finished` (on the process group's thread)."""
         with self._lock:
             if finished > self._last:
                 self._last = finished
-        return future.value()[0]
 
     def take_step(self) -> float:
         """Seconds the last step spent in the all-reduce (0 when it made none); starts the next.

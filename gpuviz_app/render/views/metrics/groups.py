@@ -11,6 +11,9 @@ without a prefix (`grad_norm`) has its own plot: unrelated scalars have unrelate
 A distributed job's per-rank series `rank<r>/<q>` share a plot per quantity <q> ("loss per
 rank"), a line per rank in rank order; the rank the others wait for (the straggler) is drawn
 thicker and brighter and says so in the legend.
+
+Runs compared side by side (`runs`: the history's series are named `run_series(i, name)`) share
+the plots their series would have alone: each run in a colour of its own, its name in the legend.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Sequence
+
+from gpuviz_app.store.compare import split_run_series
 
 LINE, POINTS, BAND = "line", "points", "band"  # BAND: every column's min..max over `members`
 LOSS, ACCURACY, MORE = "loss", "accuracy", "more"
@@ -42,6 +47,7 @@ RANK_TITLES = {"loss": "loss per rank", "steps_per_s": "steps/s per rank",
 MAX_RANK_LINES = 8  # more ranks than this: a band over all of them, rank 0 and the straggler
 BAND_COLOR = "#5c6a85"  # dim: the band is the backdrop the drawn ranks stand out from
 STRAGGLER_NOTE = " \u00b7 straggler (others wait for it)"
+RUN_COLORS = ("#88c0d0", "#ebcb8b", "#b48ead", "#a3be8c", "#d08770", "#6f8fce", "#e39ac0", "#8fbcbb")
 
 
 @dataclass(frozen=True)
@@ -109,14 +115,18 @@ def place(name: str) -> tuple[str, str, str, str]:
 
 
 def plot_groups(names: Sequence[str], loss_title: str = "Loss", max_plots: int = MAX_PLOTS,
-                straggler: int = -1) -> list[PlotGroup]:
+                straggler: int = -1, runs: Sequence[str] = ()) -> list[PlotGroup]:
     """The plots for series `names` (in the order they were created): Loss and Accuracy first,
     then the others by first appearance. No names at all: an empty Loss plot (saying so).
-    `straggler`: the rank whose per-rank lines are highlighted, -1 for none."""
+    `straggler`: the rank whose per-rank lines are highlighted, -1 for none. `runs`: the names of
+    the runs compared, when `names` are their series (`run_series`): coloured by run."""
     titles: dict[str, str] = {}
     members: dict[str, list[tuple[str, str, str]]] = {}
     for name in names:
-        key, title, label, style = place(name)
+        run = split_run_series(name) if runs else None
+        key, title, label, style = place(run[1] if run else name)
+        if run is not None:
+            label = f"{runs[run[0]]} \u00b7 {label}" if run[0] < len(runs) else label
         titles.setdefault(key, title)
         members.setdefault(key, []).append((name, label, style))
     if not members:
@@ -128,8 +138,20 @@ def plot_groups(names: Sequence[str], loss_title: str = "Loss", max_plots: int =
         keys = keys[: max_plots - 1] + [MORE]
         members[MORE] = [(name, name, style) for k in rest for name, _, style in members[k]]
         titles[MORE] = f"{len(rest)} more groups"
+    if runs:
+        return [PlotGroup(k, titles[k], run_looks(members[k])) for k in keys]
     return [PlotGroup(k, titles[k], rank_looks(members[k], straggler) if k.startswith("rank:")
                       else _colored(members[k])) for k in keys]
+
+
+def run_looks(members: list[tuple[str, str, str]]) -> tuple[SeriesLook, ...]:
+    """Compared runs' series: each in its run's colour (a line or points, as alone)."""
+    looks = []
+    for name, label, style in members:
+        run = split_run_series(name)
+        index = run[0] if run is not None else 0
+        looks.append(SeriesLook(name, label, style, RUN_COLORS[index % len(RUN_COLORS)]))
+    return tuple(looks)
 
 
 def rank_looks(members: list[tuple[str, str, str]], straggler: int) -> tuple[SeriesLook, ...]:

@@ -33,6 +33,7 @@ from gpuviz_app.render.views.metrics.groups import (
     SeriesLook,
     plot_groups,
 )
+from gpuviz_app.store.compare import compared_runs
 
 DIVERGED = "#bf616a"
 LOSS_AXES = ("auto", "linear", "log", "clipped")
@@ -45,6 +46,12 @@ def straggler_of(snapshot: Snapshot) -> int:
     """The rank the others wait for, as the newest distributed payload says; -1 for none."""
     payload = snapshot.parts.get(DISTRIBUTED)
     return int(payload.straggler) if isinstance(payload, DistributedPayload) else -1
+
+
+def run_names(snapshot: Snapshot) -> tuple[str, ...]:
+    """The names of the runs a compared step shows (their series overlaid), else ()."""
+    compared = compared_runs(snapshot)
+    return compared.names if compared is not None else ()
 
 
 class BandVisual(SeriesVisual):
@@ -167,10 +174,10 @@ class MetricsView(View):
         history = snapshot.metrics
         totals = history.totals()
         loss_title = BUILTIN_LOSS_TITLE if snapshot.config is not None else "Loss"
-        names = (tuple(totals), loss_title, straggler_of(snapshot))
+        names = (tuple(totals), loss_title, straggler_of(snapshot), run_names(snapshot))
         if names != self._names:
             self._names = names
-            self._show(plot_groups(names[0], loss_title, straggler=names[2]))
+            self._show(plot_groups(names[0], loss_title, straggler=names[2], runs=names[3]))
         key = (snapshot.run_id, snapshot.step, snapshot.diverged_step, self._options["loss_axis"], names,
                tuple(self.plots[g.key].columns() for g in self.groups), tuple(totals.values()))
         if key == self._last:

@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 from gpuviz_app import __version__
 from gpuviz_app.core.allocator import keep_freed_memory
 from gpuviz_app.core.view_names import DASHBOARD, VIEW_NAMES
-from gpuviz_app.export.record_options import RecordOptions, parse_size
+from gpuviz_app.export.record_options import RecordOptions, StoredRecordOptions, parse_size, parse_step_range
 from gpuviz_app.ui.launch_options import LaunchOptions
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -107,9 +107,10 @@ def launch_parser() -> argparse.ArgumentParser:
         description="Watch a neural network learn, live: opens the window, which stays open until closed\n"
                     "(with --steps N --quit-when-done it exits by itself).\n\n"
                     "subcommands (gpuviz SUBCOMMAND --help for each one's options):\n"
-                    "  record            train with no display; save a screenshot or video of a view\n"
+                    "  record            train with no display (or draw a stored run); save a screenshot or video\n"
                     "  run               run your own training script in the window (or save a screenshot or video)\n"
                     "  open              show a stored run or TensorBoard log, with a timeline to move through it\n"
+                    "  export            write a stored run's metrics as CSV or Parquet\n"
                     "  inspect           print what the loader finds in a dataset\n"
                     "  bench             measure gpuviz against the tools it replaces\n"
                     "  install-desktop   add (or --uninstall) the desktop launcher entry and file types",
@@ -159,11 +160,17 @@ def launch_options(argv: Sequence[str]) -> LaunchOptions:
 
 def record_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gpuviz record",
-                                description="Train with no display and save a screenshot or video of a view.")
+                                description="Train with no display and save a screenshot or video of a view; with "
+                                            "--from-run, draw a stored run's frames instead (nothing is trained).")
     p.add_argument("path", nargs="?", help="dataset file or folder (default: the built-in digits)")
     p.add_argument("--view", default="metrics", choices=(DASHBOARD, *VIEW_NAMES),
                    help=f"the view to draw, or {DASHBOARD} for all of them in one picture (default metrics)")
-    p.add_argument("--steps", type=int, required=True, help="train this many steps, then write the outputs")
+    p.add_argument("--steps", default=None,
+                   help="train this many steps, then write the outputs; with --from-run, the stored steps A:B "
+                        "to draw (both included, either end may be left out; default all)")
+    p.add_argument("--from-run", metavar="RUN", default=None,
+                   help="a run directory or TensorBoard log directory: draw each of its stored frames in "
+                        "--steps A:B, as the window's timeline shows them, instead of training")
     p.add_argument("--out", metavar="FILE", help="video file: .mp4 (H.264), .webm (VP9) or .gif")
     p.add_argument("--screenshot", metavar="PNG", help="the final frame as PNG (or JPEG for .jpg/.jpeg)")
     p.add_argument("--csv", metavar="CSV", help="the metric history as CSV")
@@ -172,7 +179,7 @@ def record_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=30.0, help="frames per second of the video (default 30)")
     p.add_argument("--every", type=int, default=None, metavar="K",
                    help="one video frame every K steps: ceil(N/K)+1 frames (default: K so the clip "
-                        "lasts at most 10 s)")
+                        "lasts at most 10 s; with --from-run, every stored frame)")
     p.add_argument("--scale", type=float, default=1.0,
                    help="render video and screenshot at S times --size: same layout, sharper (default 1)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
@@ -180,14 +187,12 @@ def record_parser() -> argparse.ArgumentParser:
     return p
 
 
-def record_options(argv: Sequence[str]) -> RecordOptions:
+def record_options(argv: Sequence[str]) -> RecordOptions | StoredRecordOptions:
     """`gpuviz record`'s options from its arguments (exits with usage on an error)."""
     parser = record_parser()
     args = parser.parse_args(list(argv))
     if not args.out and not args.screenshot and not args.csv:
         parser.error("give --out FILE, --screenshot PNG and/or --csv CSV")
-    if args.steps < 0:
-        parser.error("--steps must be >= 0")
     if args.every is not None and args.every < 1:
         parser.error("--every must be >= 1")
     if not (args.fps > 0 and 0 < args.scale <= 8):
@@ -196,10 +201,40 @@ def record_options(argv: Sequence[str]) -> RecordOptions:
         size = parse_size(args.size)
     except ValueError as exc:
         parser.error(str(exc))
-    return RecordOptions(steps=args.steps, view=args.view, path=args.path, out=args.out,
+    if args.from_run is not None:
+        return stored_record_options(parser, args, size)
+    if args.steps is None:
+        parser.error("--steps N is needed: how many steps to train (or --from-run RUN to draw a stored run)")
+    try:
+        steps = int(args.steps)
+    except ValueError:
+        parser.error(f"--steps expects a number of steps to train, like 200, not {args.steps!r} "
+                     "(a range A:B goes with --from-run)")
+    if steps < 0:
+        parser.error("--steps must be >= 0")
+    return RecordOptions(steps=steps, view=args.view, path=args.path, out=args.out,
                          screenshot=args.screenshot, csv=args.csv, size=size, fps=args.fps, every=args.every,
                          scale=args.scale, force=args.force, device=args.device,
                          train_changes=checked_train_changes(parser, args))
+
+
+def stored_record_options(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                          size: tuple[int, int] | None) -> StoredRecordOptions:
+    """`gpuviz record --from-run RUN`: nothing trains, so a dataset or training option is refused."""
+    given = [f"--{key.replace('_', '-')}" for key in TRAINING_OPTIONS if getattr(args, key) is not None]
+    if args.device != "auto":
+        given.append("--device")
+    if args.path is not None:
+        given.insert(0, f"the dataset {args.path}")
+    if given:
+        parser.error(f"{given[0]} applies only when training; with --from-run nothing is trained")
+    try:
+        steps = parse_step_range(args.steps)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return StoredRecordOptions(run=args.from_run, view=args.view, steps=steps, out=args.out,
+                               screenshot=args.screenshot, csv=args.csv, size=size, fps=args.fps,
+                               every=args.every, scale=args.scale, force=args.force)
 
 
 def cmd_launch(argv: Sequence[str]) -> int:
@@ -211,6 +246,10 @@ def cmd_launch(argv: Sequence[str]) -> int:
 
 def cmd_record(argv: Sequence[str]) -> int:
     options = record_options(argv)
+    if isinstance(options, StoredRecordOptions):
+        from gpuviz_app.export.stored_record import record_stored
+
+        return record_stored(options)
     from gpuviz_app.export.headless import record
 
     return record(options)
@@ -300,11 +339,15 @@ def run_in_window(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
 
 def cmd_open(argv: Sequence[str]) -> int:
     """`gpuviz open PATH`: a stored run or TensorBoard log in the window, with the timeline at its
-    last step; anything else is refused before the window opens."""
+    last step; `gpuviz open A B ...`: those runs compared in lockstep. Anything else is refused
+    before a window opens."""
     p = argparse.ArgumentParser(prog="gpuviz open",
                                 description="Show a stored run or a TensorBoard log directory in the window, with the "
-                                            "timeline to move through its recorded steps.")
-    p.add_argument("path", metavar="RUN_DIR|TENSORBOARD_LOGDIR", help="a run directory or a TensorBoard log directory")
+                                            "timeline to move through its recorded steps. Given two or more, "
+                                            "compare them in lockstep: metrics overlaid, weights and embeddings "
+                                            "side by side, and the difference of their weight matrices.")
+    p.add_argument("paths", nargs="+", metavar="RUN_DIR|TENSORBOARD_LOGDIR",
+                   help="a run directory or a TensorBoard log directory (several: compared)")
     p.add_argument("--views", type=view_list, default=None, metavar="NAMES",
                    help="views to show side by side, e.g. metrics,weights, or 'all'")
     add_runs_option(p)
@@ -317,7 +360,8 @@ def cmd_open(argv: Sequence[str]) -> int:
     from gpuviz_app.ui.launch_options import display_available
 
     try:
-        check_openable(args.path)
+        for path in args.paths:
+            check_openable(path)
     except OpenError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -326,7 +370,32 @@ def cmd_open(argv: Sequence[str]) -> int:
         return 2
     from gpuviz_app.ui.app import run_app
 
-    return run_app(LaunchOptions(run=args.path, views=args.views, listen=None))
+    if len(args.paths) > 1:
+        return run_app(LaunchOptions(compare=tuple(args.paths), listen=None))
+    return run_app(LaunchOptions(run=args.paths[0], views=args.views, listen=None))
+
+
+def cmd_export(argv: Sequence[str]) -> int:
+    """`gpuviz export RUN --out FILE`: a stored run's (or TensorBoard log's) metrics, no window."""
+    p = argparse.ArgumentParser(prog="gpuviz export",
+                                description="Write the metrics of a stored run or a TensorBoard log directory as CSV "
+                                            "or Parquet: one row per logged value (series, first_step, last_step, "
+                                            "min, max, mean, count), exactly as stored. For a video of a stored "
+                                            "run, see gpuviz record --from-run.")
+    p.add_argument("path", metavar="RUN_DIR|TENSORBOARD_LOGDIR", help="a run directory or a TensorBoard log directory")
+    p.add_argument("--out", metavar="FILE", required=True,
+                   help="FILE.csv, or FILE.parquet (needs pyarrow: pip install 'gpuviz-app[parquet]')")
+    p.add_argument("--steps", default=None, metavar="A:B",
+                   help="only the values logged at steps A to B (both included; either end may be left out)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing FILE")
+    args = p.parse_args(list(argv))
+    try:
+        steps = parse_step_range(args.steps)
+    except ValueError as exc:
+        p.error(str(exc))
+    from gpuviz_app.export.stored_metrics import export_metrics
+
+    return export_metrics(args.path, args.out, steps, overwrite=args.force)
 
 
 def cmd_inspect(argv: Sequence[str]) -> int:
@@ -373,6 +442,7 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "record": cmd_record,
     "run": cmd_run,
     "open": cmd_open,
+    "export": cmd_export,
     "inspect": cmd_inspect,
     "bench": cmd_bench,
     "install-desktop": cmd_install_desktop,

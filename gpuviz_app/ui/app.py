@@ -52,7 +52,12 @@ def run_app(options: LaunchOptions) -> int:
     checked = checked_device(options, lambda text: QtWidgets.QMessageBox.warning(None, "gpuviz", text))
     if checked is None:
         return 2
-    window = MainWindow(checked)
+    if checked.compare:
+        from gpuviz_app.ui.compare_window import CompareWindow
+
+        window = CompareWindow.for_paths(checked.compare)
+    else:
+        window = MainWindow(checked)
 
     def stop(signum, frame) -> None:  # Ctrl+C or SIGTERM: close as if the user did
         QtCore.QTimer.singleShot(0, window.close)

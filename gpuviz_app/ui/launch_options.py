@@ -29,6 +29,7 @@ class LaunchOptions:
     script_args: tuple[str, ...] = ()
     listen: str | None = None  # scripts in other processes: "" the default address, None not at all
     run: str | None = None  # `gpuviz open`: a stored run or TensorBoard log shown instead of training
+    compare: tuple[str, ...] = ()  # `gpuviz open A B ...`: runs compared in lockstep, in a window of their own
 
     @property
     def scripted(self) -> bool:

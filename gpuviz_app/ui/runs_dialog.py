@@ -1,4 +1,5 @@
-"""File > Runs…: the stored runs, to open, rename, or delete (to the trash, undone in the dialog).
+"""File > Runs…: the stored runs, to open, compare (two or more selected), rename, or delete (to the
+trash, undone in the dialog).
 
 The list is read on a thread (each run's meta and the last records of its store), so a runs
 directory with many runs never holds the window up; rows appear as they are read.
@@ -61,12 +62,15 @@ class _Listing(QtCore.QObject):
 
 
 class RunsDialog(QtWidgets.QDialog):
-    """The runs under `root`: `open_run(path)` shows one in the window; the runs that
-    `recording()` names (directories being written now) cannot be deleted."""
+    """The runs under `root`: `open_run(path)` shows one in the window, `compare_runs(paths)` two
+    or more in lockstep; the runs that `recording()` names (directories being written now) cannot
+    be deleted."""
 
     def __init__(self, open_run: Callable[[str], object], recording: Callable[[], Iterable[str]] = tuple,
-                 root: str | None = None, parent: QtWidgets.QWidget | None = None) -> None:
+                 root: str | None = None, parent: QtWidgets.QWidget | None = None,
+                 compare_runs: Callable[[list[str]], object] | None = None) -> None:
         super().__init__(parent)
+        self.compare_runs = compare_runs
         self.setObjectName("gpuviz-runs-dialog")
         self.setWindowTitle("Runs")
         self.open_run = open_run
@@ -87,7 +91,7 @@ class RunsDialog(QtWidgets.QDialog):
         self.table.setObjectName("runs-table")
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.EditKeyPressed
                                    | QtWidgets.QAbstractItemView.EditTrigger.SelectedClicked)
         self.table.verticalHeader().setVisible(False)
@@ -106,11 +110,15 @@ class RunsDialog(QtWidgets.QDialog):
         buttons = QtWidgets.QDialogButtonBox(self)
         role = QtWidgets.QDialogButtonBox.ButtonRole
         self.open_button = buttons.addButton("Open", role.ActionRole)
+        self.compare_button = buttons.addButton("Compare", role.ActionRole)
+        self.compare_button.setToolTip("Show the selected runs in lockstep, side by side (select two or more)")
+        self.compare_button.setVisible(compare_runs is not None)
         self.rename_button = buttons.addButton("Rename", role.ActionRole)
         self.delete_button = buttons.addButton("Delete", role.ActionRole)
         self.undo_button = buttons.addButton("Undo Delete", role.ActionRole)
         close = buttons.addButton(QtWidgets.QDialogButtonBox.StandardButton.Close)
         self.open_button.clicked.connect(self.open_selected)
+        self.compare_button.clicked.connect(self.compare_selected)
         self.rename_button.clicked.connect(self.rename_selected)
         self.delete_button.clicked.connect(self.delete_selected)
         self.undo_button.clicked.connect(self.undo_delete)
@@ -194,8 +202,14 @@ class RunsDialog(QtWidgets.QDialog):
         return next((row for row, p in enumerate(self.paths()) if os.path.abspath(p) == path), -1)
 
     def selected_path(self) -> str | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.table.item(rows[0].row(), 0).data(PATH_ROLE) if rows else None
+        """The run selected, when exactly one is."""
+        paths = self.selected_paths()
+        return paths[0] if len(paths) == 1 else None
+
+    def selected_paths(self) -> list[str]:
+        """The runs selected, in the order shown."""
+        rows = sorted(index.row() for index in self.table.selectionModel().selectedRows())
+        return [self.table.item(row, 0).data(PATH_ROLE) for row in rows]
 
     def select(self, path: str) -> None:
         row = self.row_of(path)
@@ -206,6 +220,7 @@ class RunsDialog(QtWidgets.QDialog):
         chosen = self.selected_path() is not None
         for button in (self.open_button, self.rename_button, self.delete_button):
             button.setEnabled(chosen)
+        self.compare_button.setEnabled(self.compare_runs is not None and len(self.selected_paths()) >= 2)
 
     # the commands
 
@@ -218,6 +233,13 @@ class RunsDialog(QtWidgets.QDialog):
     def open_path(self, path: str) -> None:
         self.open_run(path)
         self.accept()
+
+    def compare_selected(self) -> None:
+        """Show the selected runs (two or more) in lockstep in a window of their own, and close."""
+        paths = self.selected_paths()
+        if self.compare_runs is not None and len(paths) >= 2:
+            self.compare_runs(paths)
+            self.accept()
 
     def rename_selected(self) -> None:
         """Edit the selected run's name in place; it is kept when the edit ends."""
@@ -288,14 +310,22 @@ def install(window: QtWidgets.QMainWindow) -> QtGui.QAction:
     action.setShortcut(QtGui.QKeySequence("Ctrl+Alt+R"))
     action.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
 
+    def compare(paths: list[str]) -> QtWidgets.QWidget:
+        from gpuviz_app.ui.compare_window import open_compare
+
+        shown = open_compare(paths, parent=window)
+        window.compare_window = shown
+        return shown
+
     def show() -> RunsDialog:
-        dialog = RunsDialog(window.run_opener.open, window.recording.run_dirs, parent=window)
+        dialog = RunsDialog(window.run_opener.open, window.recording.run_dirs, parent=window, compare_runs=compare)
         dialog.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         window.runs_dialog = dialog
         dialog.open()
         return dialog
 
     window.runs_dialog = None
+    window.compare_window = None  # the last compare window opened from the dialog
     action.triggered.connect(show)
     menu = window.file_menu
     quit_action = next((a for a in menu.actions()

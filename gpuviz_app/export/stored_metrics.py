@@ -122,7 +122,7 @@ def _metadata(frames: Any) -> dict[str, str]:
 
 
 def export_metrics(run: str, out: str, steps: StepRange = (None, None), overwrite: bool = False) -> int:
-    """`gpuviz export`: exit status 0 written, 2 refused (one `error:` line on stderr)."""
+    """`gpuviz export`: exit status 0 written, 2 refused (one `error:` line on stderr), 130 cancelled."""
     problem = export_problem(out, overwrite)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -145,6 +145,9 @@ def export_metrics(run: str, out: str, steps: StepRange = (None, None), overwrit
     except (OSError, OutputExists, MetricsFormatError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ncancelled: nothing was written", file=sys.stderr)
+        return 130
     finally:
         close = getattr(frames, "close", None)
         if callable(close):

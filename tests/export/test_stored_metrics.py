@@ -150,3 +150,18 @@ def test_frames_without_rows_export_their_history_buckets(tmp_path):
     assert list(rows["last_step"]) == [2, 5]
     assert list(rows["mean"]) == [1.0 / (2 + 1), 1.0 / (5 + 1)]  # metric_snapshots logs 1 / (step + 1)
     assert [name for name, _ in metric_buckets(frames, (10, None))] == []
+
+
+def test_a_tensorboard_log_exports_its_scalars_as_logged(tmp_path):
+    from tests.store.test_tensorboard import train_and_log
+
+    logged, _ = train_and_log(tmp_path / "logs", steps=7)
+    out = tmp_path / "scalars.csv"
+    assert export_metrics(str(tmp_path / "logs"), str(out), (2, None)) == 0
+    exported = read_metrics_csv(out)
+    for tag in ("loss", "eval/accuracy"):
+        steps = [s for s in sorted(logged[tag]) if s >= 2]
+        assert list(exported[tag]["last_step"]) == steps
+        # TensorBoard keeps float32: the values logged, as float32 and back
+        want = np.array([logged[tag][s] for s in steps], np.float32).astype(np.float64)
+        assert exported[tag]["mean"].tobytes() == want.tobytes(), tag

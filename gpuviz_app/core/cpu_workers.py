@@ -16,9 +16,12 @@ import functools
 import os
 import queue
 import threading
+import time
 from typing import Any, Callable, TypeVar
 
 import torch
+
+from gpuviz_app.core.exit_join import close_at_exit
 
 T = TypeVar("T")
 
@@ -59,8 +62,11 @@ class CpuWorkers:
     def __init__(self, count: int, name: str) -> None:
         self.count = count
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
-        for i in range(count):
-            threading.Thread(target=self._serve, name=f"{name}-{i}", daemon=True).start()
+        self._threads = [threading.Thread(target=self._serve, name=f"{name}-{i}", daemon=True) for i in range(count)]
+        for thread in self._threads:
+            thread.start()
+        self._closed = False
+        close_at_exit(self, pool=True)
 
     def _serve(self) -> None:
         set_threads_here(1)
@@ -87,9 +93,16 @@ class CpuWorkers:
                 raise r
         return results
 
-    def close(self) -> None:
-        for _ in range(self.count):
-            self.jobs.put(None)
+    def close(self, timeout: float = 0.0) -> None:
+        """Let each worker end after its task; wait up to `timeout` for them to end."""
+        if not self._closed:
+            self._closed = True
+            for _ in range(self.count):
+                self.jobs.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
 
 _pools: dict[str, CpuWorkers] = {}

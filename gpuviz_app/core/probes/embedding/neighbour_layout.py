@@ -8,14 +8,14 @@ map changes as the network learns rather than being re-drawn from scratch.
 
 from __future__ import annotations
 
-import atexit
 import importlib.util
 import logging
 import threading
-import weakref
 from typing import Any
 
 import torch
+
+from gpuviz_app.core.exit_join import close_at_exit
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +23,6 @@ METHODS = {"tsne": "t-SNE", "umap": "UMAP"}
 EXTRA = "embedding-extra"
 # Without a sparse neighbour backend torchdr holds N x N distances: keep N reasonable.
 MAX_POINTS = 20_000
-
-
-_live: "weakref.WeakSet[NeighbourLayout]" = weakref.WeakSet()
 
 
 class LayoutCancelled(Exception):
@@ -81,7 +78,7 @@ class NeighbourLayout:
         self._result: tuple[torch.Tensor, int] | None = None
         self._last: torch.Tensor | None = None
         self._cancelled = threading.Event()
-        _live.add(self)
+        close_at_exit(self)
 
     @property
     def busy(self) -> bool:
@@ -135,10 +132,3 @@ class NeighbourLayout:
         thread = self._thread
         if thread is not None and thread.is_alive():
             thread.join(timeout)
-
-
-@atexit.register
-def _close_all() -> None:
-    """Interpreter exit would otherwise stop a layout thread inside torch, which aborts."""
-    for layout in list(_live):
-        layout.close()

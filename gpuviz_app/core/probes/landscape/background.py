@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from gpuviz_app.core.cpu_workers import set_threads_here
+from gpuviz_app.core.exit_join import close_at_exit
 from gpuviz_app.core.probes.landscape.evaluate import SurfaceEvaluator
 from gpuviz_app.core.probes.landscape.levels import ProgressiveGrid, side
 from gpuviz_app.core.probes.landscape.payload import LandscapeOptions, LandscapePayload
@@ -100,6 +101,7 @@ class LandscapeComputer:
         self._closed = False
         self._rush = 0
         self._thread: threading.Thread | None = None
+        close_at_exit(self)
         self._result = LandscapePayload(message="waiting for the first centre")
         self._job: Job | None = None
         self._snapshots: list[tuple[int, torch.Tensor, float]] = []

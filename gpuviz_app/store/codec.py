@@ -119,17 +119,22 @@ class Previous:
 def _changed(diff: np.ndarray, shape: tuple[int, ...], itemsize: int) -> tuple[np.ndarray, list[list[int]]]:
     """The smallest box of `diff` (XOR bytes of an array of `shape`) holding every non-zero byte:
     (its bytes, [[start, stop] per axis]); most of a payload that grew or changed in part is outside."""
-    nonzero = diff.reshape(-1, itemsize).any(axis=1).reshape(shape) if shape else diff.any().reshape(())
-    box = []
-    for axis in range(len(shape)):
-        hit = np.flatnonzero(nonzero.any(axis=tuple(a for a in range(len(shape)) if a != axis)))
-        box.append([int(hit[0]), int(hit[-1]) + 1] if hit.size else [0, 0])
-    if shape and any(lo == hi for lo, hi in box):
+    word = _UINTS.get(itemsize)
+    nonzero = diff.view(word) != 0 if word is not None else diff.reshape(-1, itemsize).any(axis=1)
+    hits = np.flatnonzero(nonzero)  # (one pass: an axis at a time would reduce the array once per axis)
+    if not hits.size:
         return np.zeros(0, np.uint8), [[0, 0]] * len(shape)
     if not shape:
-        return (diff if nonzero else np.zeros(0, np.uint8)), []
+        return diff, []
+    if hits.size == nonzero.size:  # every element changed: the box is the whole array
+        return diff, [[0, int(d)] for d in shape]
+    coords = np.unravel_index(hits[[0, -1]] if len(shape) == 1 else hits, shape)
+    box = [[int(c.min()), int(c.max()) + 1] for c in coords]
     inside = tuple(slice(lo, hi) for lo, hi in box)
     return np.ascontiguousarray(diff.reshape(shape + (itemsize,))[inside]).reshape(-1), box
+
+
+_UINTS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def _bytes_of(array: np.ndarray) -> np.ndarray:

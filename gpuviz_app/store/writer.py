@@ -161,7 +161,8 @@ class RunWriter:
                         log.warning("run store %s: a snapshot could not be written (%s)", self.path, self.error)
             now = time.monotonic()
             stopping = self._stopping.is_set() and self._queue.empty()
-            if pending and (item is None or stopping or self._queue.empty() or now - last_commit >= COMMIT_S):
+            # (a commit per snapshot would cost the thread more than the writes: a batch waits at most COMMIT_S)
+            if pending and (item is None or stopping or now - last_commit >= COMMIT_S):
                 self._write_drops()
                 self._db.execute("COMMIT")
                 pending, last_commit = False, now

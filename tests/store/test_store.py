@@ -194,6 +194,22 @@ def test_a_delta_against_the_previous_version_rebuilds_the_array_bit_for_bit(bef
     assert array.dtype == after.dtype and array.shape == after.shape and array.tobytes() == after.tobytes()
 
 
+@pytest.mark.parametrize("shape, changed, dtype", [
+    ((50,), (slice(7, 9),), np.float32),
+    ((8, 9, 10), (slice(2, 3), slice(4, 7), slice(0, 10)), np.float16),
+    ((30, 40), (slice(29, 30), slice(0, 1)), np.int64),
+    ((6, 6), (slice(0, 6), slice(0, 6)), np.uint8),  # all of it
+])
+def test_a_delta_keeps_only_the_smallest_box_holding_what_changed(shape, changed, dtype):
+    before = np.zeros(shape, dtype)
+    after = before.copy()
+    after[changed] = 1
+    _, _, previous = codec.encode_payload({"a": before}, None)
+    header, _, _ = codec.encode_payload({"a": after}, previous)
+    (spec,) = codec.parse_header(header)["arrays"]
+    assert spec[2] == "x" and spec[5] == [[s.start, s.stop] for s in changed]
+
+
 def test_the_trainer_settings_are_read_back_as_they_were_at_each_step(tmp_path):
     from gpuviz_app.core.config import TrainConfig
 

@@ -38,11 +38,11 @@ def snapshot(payload, version=1, run_id=1, step=0):
                     parts={"weights": payload}, versions={"weights": version})
 
 
-def known_payload():
-    """A one-layer model whose weight matrix is KNOWN (no steps recorded)."""
+def known_payload(scale: float = 1.0):
+    """A one-layer model whose weight matrix is KNOWN times `scale` (no steps recorded)."""
     model = nn.Sequential(nn.Linear(4, 3))
     with torch.no_grad():
-        model[0].weight.copy_(torch.from_numpy(KNOWN))
+        model[0].weight.copy_(torch.from_numpy(KNOWN) * scale)
     context = RunContext(model=model, device=torch.device("cpu"), inputs=torch.zeros(1, 4))
     return WeightsProbe(context)(context)
 
@@ -99,14 +99,15 @@ def test_hovering_reports_row_column_and_value(view_canvas):
     assert view.value_at(2, 2) is None  # outside the matrix
 
 
-def test_the_colour_range_does_not_flicker():
+def test_the_colour_range_moves_in_round_steps_of_the_matrix_alone():
     from gpuviz_app.render.views.weights.tiles import symmetric_range
 
-    vmax = symmetric_range(None, 0.31)
+    vmax = symmetric_range(0.31)
     assert vmax >= 0.31
-    for absmax in (0.3, 0.33, 0.29, 0.32):  # small changes keep the range
-        assert symmetric_range(vmax, absmax) == vmax
-    assert symmetric_range(vmax, 0.9) > 0.9  # outgrown: jumps
+    for absmax in (0.33, 0.32, 0.34):  # small changes keep the range
+        assert symmetric_range(absmax) == vmax
+    assert symmetric_range(0.9) > 0.9  # outgrown: jumps
+    assert symmetric_range(0.06) < vmax  # shrunk: follows, so a step looks the same whatever came before
 
 
 def test_the_whole_view_renders_from_a_training_run(view_canvas, trained_weights):
@@ -203,9 +204,7 @@ def test_clicking_a_tile_picks_the_layer_the_distributions_show(view_canvas, tra
     assert view.distribution.plot.title == "Weights of 4 linear 10\u00d764"
 
 
-def test_heatmaps_have_a_colourbar_and_a_range_that_only_grows(view_canvas):
-    from gpuviz_app.render.views.weights.tiles import symmetric_range
-
+def test_heatmaps_have_a_colourbar_and_a_range_of_the_shown_step_alone(view_canvas):
     view = WeightsView()
     canvas = view_canvas([view], size=(480, 320))
     view.set_options({"show": "weights"})
@@ -218,7 +217,11 @@ def test_heatmaps_have_a_colourbar_and_a_range_that_only_grows(view_canvas):
     top, bottom = int(tile.widget.pos[1]) + 20, int(tile.widget.pos[1] + tile.widget.size[1]) - 6
     np.testing.assert_allclose(pixels[top, x], diverging_rgb(1.2, 1.2) * 255, atol=25)
     np.testing.assert_allclose(pixels[bottom, x], diverging_rgb(-1.2, 1.2) * 255, atol=25)
-    assert symmetric_range(0.2, 0.06) == 0.2  # weights shrinking: the colours stay put
+    canvas.push(snapshot(known_payload(scale=4.0), version=2, step=1))
+    assert tile.bar_text.text == ["+5", "0", "\u22125"]
+    canvas.push(snapshot(known_payload(), version=3, step=0))  # back to the first step: its own colours, not the larger ones
+    assert tile.bar_text.text == ["+1.2", "0", "\u22121.2"]
+    np.testing.assert_array_equal(canvas.render()[..., :3].astype(int), pixels)
 
 
 def test_the_distribution_axis_ends_at_the_last_step(view_canvas, trained_weights):

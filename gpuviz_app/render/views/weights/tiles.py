@@ -30,12 +30,12 @@ MEAN_ABOVE = 4  # conv layers reading more input channels than this show channel
 NO_PICTURES = "no weights to picture: this run recorded histograms only"
 
 
-def symmetric_range(current: float | None, absmax: float) -> float:
-    """A round vmax >= absmax that only grows (with headroom), so colours stay put."""
+def symmetric_range(absmax: float) -> float:
+    """A round vmax >= absmax (with headroom), from this matrix alone: colours move only when
+    |w| crosses a round value, and a replayed step shows the colours it showed live, whatever
+    was shown before it."""
     if not np.isfinite(absmax) or absmax <= 0:
-        return current or 1.0
-    if current is not None and absmax <= current:
-        return current
+        return 1.0
     return nice_ceil(absmax * 1.15)
 
 
@@ -144,7 +144,7 @@ class Tile:
     def show_matrix(self, matrix: Any, upload) -> None:
         self.image.write(matrix.values, upload)
         absmax = float(as_numpy(matrix.absmax).reshape(-1)[0])
-        vmax = symmetric_range(self.vmax, absmax)
+        vmax = symmetric_range(absmax)
         if vmax != self.vmax:
             self.vmax = vmax
             self.image.set_range(vmax)

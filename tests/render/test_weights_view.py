@@ -306,3 +306,27 @@ def test_a_short_plot_keeps_its_legend_out_of_the_data_area(view_canvas, trained
     assert plot.view.size[1] < 12 * len(plot.legend)  # too short for one entry a line
     if plot.legend_text.visible:
         assert np.all(np.asarray(plot.legend_text.pos)[:, 1] < MARGINS[2])  # on the title line, not over the curves
+
+
+def test_the_colour_range_grows_with_the_run_and_travels_with_each_step(view_canvas):
+    """The probe keeps the largest |w| pictured so far: shrinking weights keep their colours live,
+    and that range is in the step's payload, so a fresh view replaying the step shows the same."""
+    model = nn.Sequential(nn.Linear(4, 3))
+    context = RunContext(model=model, device=torch.device("cpu"), inputs=torch.zeros(1, 4))
+    probe = WeightsProbe(context)
+    with torch.no_grad():
+        model[0].weight.copy_(torch.from_numpy(KNOWN) * 4.0)
+    big = probe(context)
+    with torch.no_grad():
+        model[0].weight.copy_(torch.from_numpy(KNOWN))
+    small = probe(context)
+    assert float(small.matrices[0].absmax) == 1.0 and float(small.matrices[0].range_max) == 4.0
+    labels = []
+    for payloads in ([big, small], [small]):  # live, then a fresh view shown the later step alone
+        view = WeightsView()
+        canvas = view_canvas([view], size=(480, 320))
+        view.set_options({"show": "weights"})
+        for version, payload in enumerate(payloads, 1):
+            canvas.push(snapshot(payload, version=version, step=version))
+        labels.append(view.tiles.tiles[0].bar_text.text)
+    assert labels[0] == labels[1] == ["+5", "0", "\u22125"]

@@ -55,6 +55,9 @@ class MatrixImage:
     absmax: Any  # 0-dim float32
     block: tuple[int, int]
     shape: tuple[int, int]  # of the full matrix
+    # The largest absmax of this layer's pictures so far in the run (0-dim float32; None: absmax):
+    # the colour range, steady while training and carried with the step, so a replay shows it too.
+    range_max: Any = None
 
 
 @dataclass

@@ -22,7 +22,7 @@ from gpuviz_app.core.probes import Probe
 from gpuviz_app.core.probes.weights.batch_tracker import BatchTracker
 from gpuviz_app.core.probes.weights.columns import HistogramColumns
 from gpuviz_app.core.probes.weights.images import filter_grid, matrix_image
-from gpuviz_app.core.probes.weights.payload import WeightsPayload
+from gpuviz_app.core.probes.weights.payload import MatrixImage, WeightsPayload
 from gpuviz_app.core.probes.weights.step_tracker import StepTracker
 from gpuviz_app.core.probes.weights.tracker import WeightTracker
 from gpuviz_app.core.run_context import RunContext
@@ -80,6 +80,7 @@ class WeightsProbe(Probe):
         self.tracker: WeightTracker | None = None
         self.columns = HistogramColumns(0, 0, context.device, capacity)
         self.latest = torch.zeros(4, 0, device=context.device)
+        self._range_max: dict[int, torch.Tensor] = {}  # layer index -> largest |w| pictured so far
         self._add_hook = context.add_step_hook
         self._remove_hook: Any = None
         self.shown = True
@@ -151,10 +152,18 @@ class WeightsProbe(Probe):
             health=means.permute(2, 0, 1).float().contiguous(),
             dead_steps=sums[:, 3].T.float().contiguous(),
             latest=self.latest.clone(),
-            matrices={l.index: matrix_image(l.weight) for l in self.layers if l.kind == "linear"},
+            matrices=self._matrices(),
             filters={l.index: filter_grid(l.weight, l.index == self._colour) for l in self.layers
                      if l.kind == "conv"},
         )
+
+    def _matrices(self) -> dict[int, MatrixImage]:
+        matrices = {l.index: matrix_image(l.weight) for l in self.layers if l.kind == "linear"}
+        for index, matrix in matrices.items():
+            seen = self._range_max.get(index)
+            seen = matrix.absmax.clone() if seen is None else torch.maximum(seen, matrix.absmax)
+            self._range_max[index] = matrix.range_max = seen
+        return matrices
 
 
 def weights_probe(context: RunContext) -> WeightsProbe:

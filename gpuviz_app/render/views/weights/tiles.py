@@ -31,9 +31,9 @@ NO_PICTURES = "no weights to picture: this run recorded histograms only"
 
 
 def symmetric_range(absmax: float) -> float:
-    """A round vmax >= absmax (with headroom), from this matrix alone: colours move only when
-    |w| crosses a round value, and a replayed step shows the colours it showed live, whatever
-    was shown before it."""
+    """A round vmax >= absmax (with headroom), from the payload alone (its `range_max` grows
+    with the run on the training side): a replayed step shows the colours it showed live,
+    whatever was shown before it."""
     if not np.isfinite(absmax) or absmax <= 0:
         return 1.0
     return nice_ceil(absmax * 1.15)
@@ -143,8 +143,8 @@ class Tile:
 
     def show_matrix(self, matrix: Any, upload) -> None:
         self.image.write(matrix.values, upload)
-        absmax = float(as_numpy(matrix.absmax).reshape(-1)[0])
-        vmax = symmetric_range(absmax)
+        basis = matrix.absmax if getattr(matrix, "range_max", None) is None else matrix.range_max
+        vmax = symmetric_range(float(as_numpy(basis).reshape(-1)[0]))
         if vmax != self.vmax:
             self.vmax = vmax
             self.image.set_range(vmax)

@@ -3,8 +3,9 @@
 `offer` puts the snapshot in a bounded queue without blocking; when the queue is full the
 snapshot is dropped and counted (the count is stored, and the reader says it). The writer's
 thread copies payload tensors to the host (after waiting on the snapshot's CUDA event), writes
-each payload whose version changed (a keyframe every `KEYFRAME_EVERY` versions, else a delta
-against the view's previous record), the metric rows logged since the last snapshot and the
+each payload whose version changed (a delta against the view's previous record, else a
+keyframe: every `KEYFRAME_EVERY` versions, and as soon as the deltas since the last keyframe
+would outweigh it, so that a read decodes at most about twice a keyframe's bytes), the metric rows logged since the last snapshot and the
 snapshot's scalars, and commits at least every `COMMIT_S` (SQLite in WAL mode): a process killed
 outright loses at most what was offered in the last second.
 """
@@ -18,6 +19,7 @@ import queue
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -69,7 +71,7 @@ class RunWriter:
         self._row_steps: dict[str, int] = {}  # the last step of each series' rows taken
         self._history: MetricsHistory | None = None
         self._tap = self._add_rows
-        self._last: dict[str, tuple[int, int, int, codec.Previous]] = {}  # view -> version, id, chain, arrays
+        self._last: dict[str, _Last] = {}
         self._last_step: int | None = None
         self._last_config: Any = ()  # (nothing written yet: no config is a tuple)
         self._stored_drops = 0
@@ -189,13 +191,16 @@ class RunWriter:
         for view, payload in snapshot.parts.items():
             version = snapshot.version(view)
             last = self._last.get(view)
-            if last is not None and last[0] == version:
+            if last is not None and last.version == version:
                 continue
-            delta = last is not None and last[2] + 1 < self.keyframe_every
-            header, data, arrays = codec.encode_payload(payload, last[3] if delta else None)
-            base = last[1] if delta else 0
-            rid = self._insert(codec.PAYLOAD, view, step, wall, version, base, header, data)
-            self._last[view] = (version, rid, last[2] + 1 if delta else 0, arrays)
+            # (the next delta is taken to be as large as the last one, so no payload is encoded twice)
+            delta = (last is not None and last.chain + 1 < self.keyframe_every
+                     and last.chain_bytes + last.delta_bytes <= last.key_bytes)
+            header, data, arrays = codec.encode_payload(payload, last.arrays if delta else None)
+            rid = self._insert(codec.PAYLOAD, view, step, wall, version, last.id if delta else 0, header, data)
+            size = len(header) + len(data)
+            self._last[view] = (_Last(version, rid, last.chain + 1, arrays, last.key_bytes, last.chain_bytes + size,
+                                      size) if delta else _Last(version, rid, 0, arrays, size))
         scalars = {k: getattr(snapshot, k) for k in SCALAR_FIELDS}
         scalars["latest"] = {str(k): float(v) for k, v in snapshot.latest.items()}
         scalars["versions"] = {str(k): int(v) for k, v in snapshot.versions.items()}
@@ -219,6 +224,19 @@ class RunWriter:
             "INSERT INTO records (kind, view, step, wall, version, base, header, data, crc) VALUES (?,?,?,?,?,?,?,?,?)",
             (kind, view, step, wall, version, base, header, data, crc))
         return int(cursor.lastrowid)
+
+
+@dataclass(frozen=True)
+class _Last:
+    """A view's last payload record: what the next one is a delta against, and how long its chain is."""
+
+    version: int
+    id: int
+    chain: int  # deltas since the keyframe
+    arrays: codec.Previous
+    key_bytes: int  # the keyframe's size
+    chain_bytes: int = 0  # the deltas' sizes since it
+    delta_bytes: int = 0  # the last delta's
 
 
 def _merged(rows: list[tuple[str, np.ndarray, np.ndarray]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:

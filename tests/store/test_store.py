@@ -70,7 +70,36 @@ def test_payloads_are_stored_once_per_version_with_deltas_between_keyframes(stor
     for view in VIEWS:
         mine = [(version, base) for v, version, base in rows if v == view]
         assert [version for version, _ in mine] == sorted({s.version(view) for s in snapshots})
-        assert [bool(base) for _, base in mine] == [False, True, True, False, True]
+        assert not mine[0][1] and max(_chains([base for _, base in mine])) < 3  # (keyframe_every=3)
+
+
+def _chains(bases):
+    """The length of each run of deltas (records with a base) between keyframes."""
+    runs = [0]
+    for base in bases[1:]:
+        runs[-1:] = [runs[-1] + 1] if base else [runs[-1], 0]
+    return runs
+
+
+def test_a_keyframe_comes_early_when_the_deltas_would_outweigh_it(tmp_path):
+    path = str(tmp_path / "run.sqlite")
+    writer = RunWriter(path, keyframe_every=4)
+    history, rng = MetricsHistory(), np.random.default_rng(0)
+    for step in range(1, 9):
+        parts = {"noise": {"a": rng.random(4096).astype(np.float32)},  # all of it new at every version
+                 "grows": {"a": np.arange(4096 + step, dtype=np.float32)}}  # one element more
+        writer.offer(Snapshot(run_id=1, step=step, wall_time=float(step), metrics=history, latest={},
+                              parts=parts, versions={"noise": step, "grows": step}))
+    writer.close()
+    db = sqlite3.connect(path)
+    bases = {view: [bool(b) for (b,) in db.execute(
+        "SELECT base FROM records WHERE kind = ? AND view = ? ORDER BY id", (codec.PAYLOAD, view))]
+        for view in ("noise", "grows")}
+    db.close()
+    assert bases["noise"] == [False, True] * 4
+    assert bases["grows"] == [False, True, True, True] * 2
+    run = open_run(path)
+    assert run.snapshot_at(7).parts["grows"]["a"].tolist() == list(range(4096 + 7))
 
 
 def damaged_copy(path, tmp_path, change) -> str:

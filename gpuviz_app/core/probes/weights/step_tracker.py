@@ -8,20 +8,42 @@ above each series' bins. A value outside the grid lands in those slots; then the
 is binned again exactly on a grid grown to hold it (earlier rows of the batch move to
 it with `histogram.rebin`), so counts stay exact. Grids are refitted, possibly finer,
 with some headroom at each batch boundary.
+
+With a core to spare (torch's own threads leave one free), the binning runs on a
+single-threaded worker: the step hook only copies the values into a ring of buffers and
+training goes on while the previous step is binned. The worker takes steps in order and
+the hook waits for it only when the ring is full or the batch is flushed, so the columns
+are the same as binned on the training thread. Without a spare core the worker would
+take CPU from training, so the hook bins the step itself.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import torch
 
+from gpuviz_app.core.cpu_workers import set_threads_here
 from gpuviz_app.core.probes.weights import histogram as H
 from gpuviz_app.core.probes.weights.tracker import WeightTracker
 
 CHUNK = 256
 HEADROOM = 0.125  # of the data's span, added on each side when a grid is fitted
+RING = 3  # buffers with a worker: the step being copied, the step being binned, its previous weights
+
+
+def spare_core() -> bool:
+    """Whether a core is left over by torch's intra-op threads (the training's)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return cores > torch.get_num_threads()
 
 
 def occupied_bounds(hist: torch.Tensor, e: torch.Tensor, k0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,24 +62,29 @@ def occupied_bounds(hist: torch.Tensor, e: torch.Tensor, k0: torch.Tensor) -> tu
 
 class StepTracker(WeightTracker):
     def __init__(self, params: list[torch.nn.Parameter], device: torch.device, capacity: int = 512,
-                 max_rows: int = 32) -> None:
+                 max_rows: int = 32, background: bool | None = None) -> None:
+        """`background`: bin on a worker thread (None: when `spare_core()`)."""
         super().__init__(params, device, capacity)
+        self.background = spare_core() if background is None else bool(background)
+        self._worker: ThreadPoolExecutor | None = None
+        self._queued: deque[Future] = deque()
+        self.worker_time = 0.0  # CPU seconds the worker spent binning (thread time)
         s, nl, bins = len(self.sizes), self.layers, self.columns.bins
         self.slots = bins + 2
         chunks = [math.ceil(n / CHUNK) for n in self.sizes]
         self.chunk_series = torch.repeat_interleave(torch.arange(s), torch.tensor(chunks, dtype=torch.int64))
         rows = sum(chunks)
         self.weight_rows = sum(chunks[:nl])
-        self.bufs = [torch.zeros(rows, CHUNK), torch.zeros(rows, CHUNK)]
+        self.bufs = [torch.zeros(rows, CHUNK) for _ in range(RING if self.background else 2)]
         starts = [0] + torch.tensor(chunks).cumsum(0).tolist()
         self.views = [[b.view(-1)[starts[i] * CHUNK : starts[i] * CHUNK + n] for i, n in enumerate(self.sizes)]
                       for b in self.bufs]
         shapes = [p.shape for p in params] * 2
         self.shaped = [[v.view(shape) for v, shape in zip(views, shapes)] for views in self.views]
         self.padding = torch.tensor([c * CHUNK - n for c, n in zip(chunks, self.sizes)], dtype=torch.int64)
-        self.parity = 0
+        self.slot = 0  # the buffer the next step is copied into; the one before holds the weights before it
         with torch.no_grad():
-            torch._foreach_copy_(self.views[1][:nl], [p.reshape(-1) for p in params])
+            torch._foreach_copy_(self.views[-1][:nl], [p.reshape(-1) for p in params])
         self.t = torch.empty(rows, CHUNK)
         self.ti = torch.empty(rows, CHUNK, dtype=torch.int16 if s * self.slots < 2**15 else torch.int32)
         self.acc = torch.zeros(max_rows, s * self.slots, dtype=torch.int64)
@@ -84,24 +111,50 @@ class StepTracker(WeightTracker):
 
     @torch.no_grad()
     def resume(self) -> None:
-        torch._foreach_copy_(self.views[1 - self.parity][: self.layers], [p.reshape(-1) for p in self.sources])
+        self._wait(0)
+        before = (self.slot - 1) % len(self.bufs)
+        torch._foreach_copy_(self.views[before][: self.layers], [p.reshape(-1) for p in self.sources])
 
     def __call__(self, context: Any) -> None:
         i = self.pending
         if not i:
             self.pending_first = context.step
-        buf, prev = self.bufs[self.parity], self.bufs[1 - self.parity]
-        torch._foreach_copy_(self.shaped[self.parity], self.sources + self.grads())
-        if not self._bin_fast(buf):
-            self._bin_exactly(i, buf, self.views[self.parity])
-        wr = self.weight_rows
-        torch.linalg.vector_norm(buf, dim=1, out=self.norms[i])
-        torch.linalg.vector_norm(torch.sub(buf[:wr], prev[:wr], out=self.t[:wr]), dim=1, out=self.dnorms[i])
-        self.parity ^= 1
+        n = len(self.bufs)
+        slot, before = self.slot, (self.slot - 1) % n
+        # this buffer was the step n back's and, as weights before, the step n - 1 back's
+        self._wait(n - 2)
+        torch._foreach_copy_(self.shaped[slot], self.sources + self.grads())
+        if self.background:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(1, "gpuviz-weights", initializer=set_threads_here, initargs=(1,))
+            self._queued.append(self._worker.submit(self._bin_timed, i, slot, before))
+        else:
+            self._bin(i, slot, before)
+        self.slot = (slot + 1) % n
         self.pending += 1
         self.last_step = context.step
         if self.pending == len(self.acc):
             self.flush()
+
+    def _wait(self, queued: int) -> None:
+        """Wait until at most `queued` steps are left to the worker (its errors are raised here)."""
+        while len(self._queued) > queued:
+            self._queued.popleft().result()
+
+    def _bin_timed(self, i: int, slot: int, before: int) -> None:
+        start = time.thread_time()
+        with torch.no_grad():
+            self._bin(i, slot, before)
+        self.worker_time += time.thread_time() - start
+
+    def _bin(self, i: int, slot: int, before: int) -> None:
+        """Bin the step in buffer `slot` into row i, and its norms (the update's from buffer `before`)."""
+        buf, prev = self.bufs[slot], self.bufs[before]
+        if not self._bin_fast(buf):
+            self._bin_exactly(i, buf, self.views[slot])
+        wr = self.weight_rows
+        torch.linalg.vector_norm(buf, dim=1, out=self.norms[i])
+        torch.linalg.vector_norm(torch.sub(buf[:wr], prev[:wr], out=self.t[:wr]), dim=1, out=self.dnorms[i])
 
     def _bin_fast(self, buf: torch.Tensor) -> bool:
         """Bin buf on the current grids into the next row; False if a value fell outside them."""
@@ -165,6 +218,7 @@ class StepTracker(WeightTracker):
 
     @torch.no_grad()
     def flush(self) -> None:
+        self._wait(0)
         k = self.pending
         if not k:
             return

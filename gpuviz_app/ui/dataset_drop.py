@@ -34,13 +34,15 @@ def dropped_script(paths: list[str]) -> str | None:
 class DropTarget(QtCore.QObject):
     """An event filter on the main window that accepts file drags and opens what is dropped.
     `on_script(path)` receives a lone dropped `.py` file (when unset, it is opened as any file);
-    `on_run(path)` is offered any other lone path first and returns whether it opened it."""
+    `on_run(path)` is offered any other lone path first and returns whether it opened it;
+    `on_runs(paths)` is offered several paths first (stored runs to compare)."""
 
     def __init__(self, window: QtWidgets.QMainWindow, actions) -> None:
         super().__init__(window)
         self.actions = actions
         self.on_script: Callable[[str], None] | None = None
         self.on_run: Callable[[str], bool] | None = None
+        self.on_runs: Callable[[list[str]], bool] | None = None
         self.dropped: list[list[str]] = []
         window.setAcceptDrops(True)
         window.installEventFilter(self)
@@ -59,7 +61,10 @@ class DropTarget(QtCore.QObject):
                 script = dropped_script(paths)
                 if script is not None and self.on_script is not None:
                     self.on_script(script)
-                elif not (len(paths) == 1 and self.on_run is not None and self.on_run(paths[0])):
-                    self.actions.open(paths if len(paths) > 1 else paths[0])
+                elif len(paths) == 1:
+                    if not (self.on_run is not None and self.on_run(paths[0])):
+                        self.actions.open(paths[0])
+                elif not (self.on_runs is not None and self.on_runs(paths)):
+                    self.actions.open(paths)
                 return True
         return False

@@ -1,5 +1,6 @@
 """The timeline in the window: the bar under the views, and opening a stored run or TensorBoard
-log (`gpuviz open PATH`, or a run directory or log directory dropped on the window) to show it."""
+log (`gpuviz open PATH`, or a run directory or log directory dropped on the window) to show it;
+several run directories dropped at once open a compare window."""
 
 from __future__ import annotations
 
@@ -36,6 +37,16 @@ class RunOpener:
         self.open(path)
         return True
 
+    def compare_if_runs(self, paths: list[str]) -> bool:
+        """A drop of several paths: compare them if every one is a run or a log, else leave them
+        to the datasets."""
+        if not all(is_openable(path) for path in paths):
+            return False
+        from gpuviz_app.ui.compare_window import open_compare
+
+        self.window.compare_window = open_compare(paths, parent=self.window)
+        return True
+
     def _source_changed(self, source: RunSource) -> None:
         self.window.controls.setEnabled(not isinstance(source, ReplaySource))
 
@@ -48,4 +59,5 @@ def install(window: QtWidgets.QMainWindow, provider: FramesProvider | None = Non
     window.source_changed.connect(timeline.follow_source)
     opener = RunOpener(window, timeline)
     window.datasets.drop.on_run = opener.open_if_run
+    window.datasets.drop.on_runs = opener.compare_if_runs
     return opener

@@ -72,6 +72,22 @@ def test_a_run_directory_dropped_on_the_window_is_shown(opened, qtbot, tmp_path)
     assert window.datasets.dialog is None and window.session is None  # not taken for a dataset
 
 
+def test_several_run_directories_dropped_together_open_a_compare_window(opened, qtbot, tmp_path):
+    first = write_stored_run(tmp_path / "a", steps=(0, 3))
+    second = write_stored_run(tmp_path / "b", steps=(0, 4, 8))
+    window = opened(first)
+    wait_drawn_step(qtbot, window, 3)
+    assert drop(window, [first, second])
+    shown = window.compare_window
+    assert shown is not None and shown.isVisible()
+    qtbot.waitUntil(lambda: shown.frames.drawn is not None and shown.frames.drawn.step == 8, timeout=30_000)
+    assert list(shown.timeline.steps) == [0, 3, 4, 8]
+    assert window.source.title == first.rsplit("/", 1)[-1]  # the window keeps showing its run
+    assert window.datasets.dialog is None and window.session is None  # not taken for a dataset
+    shown.close()
+    qtbot.waitUntil(lambda: not shown.thread.isRunning(), timeout=60_000)
+
+
 def test_a_replayed_loss_surface_is_exported_as_shown_without_waiting_for_a_recentre(main_window, qtbot, tmp_path):
     from gpuviz_app.core.probes.landscape.payload import LandscapePayload
     from gpuviz_app.store.frames import MemoryFrames

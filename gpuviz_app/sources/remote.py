@@ -37,6 +37,7 @@ from gpuviz_app.sources.address import (
     listening,
     prepare_ipc_folder,
 )
+from gpuviz_app.sources.column_delta import splice
 from gpuviz_app.sources.cuda_ipc import IpcImporter, ack_topic, machine_id, offer_topic, platform_reason, refusal_topic
 from gpuviz_app.sources.window_views import views_topic
 from gpuviz_app.sources.wire import BadMessage, Message, RunInfo, decode
@@ -65,6 +66,7 @@ class RemoteRun(CommandMethods):
         self.mailbox: Mailbox[Snapshot] = Mailbox()
         self.history = MetricsHistory(names=())  # only the series the script sends
         self.parts: dict[str, Any] = {}
+        self.part_versions: dict[str, int] = {}  # the version of each payload held
         self.refs: dict[str, Any] = {}
         self.latest: Snapshot | None = None
         self.received = 0.0  # listener's time.time() when the newest message arrived
@@ -124,20 +126,31 @@ class RemoteRun(CommandMethods):
         """Fold a message into the run: rows into the history, payloads over the older ones."""
         if message.reset:
             self.history = MetricsHistory(names=())
-            self.parts = {}
+            self.parts, self.part_versions = {}, {}
         for name, (base, steps, values) in message.rows.items():
             have = self._total(name)
             skip = max(0, have - base)  # rows the run already holds (a repeated history)
             if skip < len(steps):
                 self.history.append(name, steps[skip:], values[skip:])
         self.refs.update(message.refs)
-        self.parts.update(message.parts)
+        for name, part in message.parts.items():
+            if name in message.deltas:
+                k, base = message.deltas[name]
+                if name not in self.parts or self.part_versions.get(name) != base:
+                    continue  # a tail of a payload not held here: keep the one held, until a whole one comes
+                try:
+                    part = splice(self.parts[name], part, k)
+                except ValueError:
+                    continue
+            self.parts[name] = part
+            self.part_versions[name] = message.versions.get(name, 0)
         self.parts = {name: part for name, part in self.parts.items() if name in message.versions}
+        versions = {**message.versions, **{n: v for n, v in self.part_versions.items() if n in self.parts}}
         s = message.snapshot
         snapshot = Snapshot(
             run_id=self.run_id, step=s.get("step", 0), wall_time=float(s.get("wall_time", message.sent_time)),
             metrics=self.history, latest=dict(message.latest), parts=dict(self.parts),
-            versions=dict(message.versions), device=self.device,
+            versions=versions, device=self.device,
             device_name=f"{s.get('device_name', '')} in pid {self.info.pid} on {self.info.host}",
             dataset=self.info.script, steps_per_s=float(s.get("steps_per_s", 0.0)), paused=False,
             finished=bool(s.get("finished", False)), model=s.get("model", self.info.name),

@@ -4,8 +4,11 @@
 It is a `RunHost` like `sources.script.ScriptSource`: the same `ProbeHost` probes run on the
 script's thread and device at `viz.step`; at most `publish_hz` times a second the snapshot is
 encoded (`sources.wire`) and handed to a ZeroMQ XPUB socket connected to the window's address;
-messages are spaced further apart when making them would take the script's thread more than
-`MESSAGE_CPU_SHARE` of a core (the probes keep to budgets of their own).
+messages are spaced further apart when making them would take more than `MESSAGE_SHARE` of the
+script's time (wall time: on a busy machine a send that wakes other threads costs the loop more
+than its CPU time). The probes keep to budgets of their own, capped at `PROBE_SHARE` each: here
+a payload also has to be encoded, sent and decoded on the same machine, so each one costs the
+training more than beside an in-process display, and a window shows what arrives.
 
 The socket never makes the script wait: sends do not block, and with `XPUB_NODROP` a window
 that does not keep up makes the send fail at the high-water mark, so that frame is dropped
@@ -13,6 +16,8 @@ that does not keep up makes the send fail at the high-water mark, so that frame 
 only then do the probes run and messages get made, so a script with no window trains as if
 gpuviz were not there, and a window that joins late is sent the run's whole metric history.
 Each window also says which probes its views need (`sources.window_views`): only those run.
+A weights payload whose earlier columns the windows hold already goes as its new columns only
+(`sources.column_delta`), and whole again every `FULL_REFRESH_S`.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ from gpuviz_app.core.attached_run import AttachedRun
 from gpuviz_app.core.probe_demand import ProbeDemand
 from gpuviz_app.core.probe_host import ProbeHost
 from gpuviz_app.core.probes import PROBES, Probe, ProbeFactory, probe_factories
+from gpuviz_app.core.probes.weights.payload import WeightsPayload
 from gpuviz_app.sources.address import check_address, default_address, ipc_path, listening
+from gpuviz_app.sources.column_delta import ColumnsSent, tail, unchanged_columns
 from gpuviz_app.sources.cuda_slots import IpcExporter
 from gpuviz_app.sources.window_views import WindowViews
 from gpuviz_app.sources.wire import Encoder, RunInfo
@@ -49,8 +56,10 @@ LAUNCH_WAIT_S = 20.0  # a launched window has this long to start listening befor
 PROBE_THREADS = ("gpuviz-landscape",)  # probes' threads that compute between steps: joined at close,
 # since a thread still inside torch when the interpreter exits aborts the process
 PROBE_THREADS_WAIT_S = 30.0
-MESSAGE_CPU_SHARE = 0.02  # making and sending messages (probes aside) takes at most this share of a core
+MESSAGE_SHARE = 0.02  # making and sending messages (probes aside) takes at most this share of the time
+PROBE_SHARE = 0.04  # each probe's payloads take at most this share of the training time (below its own budget)
 MAX_PUBLISH_GAP_S = 1.0  # ... unless a message costs more than this share of a second
+FULL_REFRESH_S = 10.0  # a weights payload is sent whole at least this often (else its new columns)
 
 
 class RemoteSender:
@@ -66,7 +75,7 @@ class RemoteSender:
         self.address = check_address(address or default_address())
         names = list(PROBES) if views is None else [v for v in views if v in PROBES]
         factories = {name: _guarded(name, factory) for name, factory in probe_factories(names).items()}
-        self.demand = ProbeDemand(shown=())
+        self.demand = _SenderDemand(shown=())
         self.probe_host = ProbeHost(factories, self.demand)
         self.all_probes = frozenset(factories)
         self.windows = WindowViews()  # the probes each window says it shows (sources.window_views)
@@ -85,10 +94,12 @@ class RemoteSender:
         self._rows: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         self._base: dict[str, int] = {}  # rows of each series the window has
         self._sent_versions: dict[str, int] = {}
+        self._columns_sent: dict[str, ColumnsSent] = {}  # the weights payloads the windows hold
+        self._full_sent: dict[str, float] = {}  # when each was last sent whole
         self._reset = True
         self._last_publish = 0.0
         self._publish_gap = self.publish_interval  # grows when messages cost more than their share
-        self._message_cpu = 0.0  # the CPU time of a message, smoothed
+        self._message_time = 0.0  # the time making a message takes, probes aside, smoothed
         self._step_end = 0.0
         self._step_time = 0.0
         self._probes_made = False
@@ -114,6 +125,7 @@ class RemoteSender:
         self.info = RunInfo(script=self.script, host=self.host, pid=os.getpid(), name=run.name,
                             started=run.started, run=self._runs)
         self._rows, self._base, self._sent_versions, self._reset = {}, {}, {}, True
+        self._columns_sent = {}
         run.row_sink = self._add_rows
         self.probe_host.close()
         self._probes_made = False  # made when a window first subscribes: a script alone pays nothing
@@ -186,11 +198,11 @@ class RemoteSender:
             self._probes_made = True
         if self.gpu.changed:  # the window's IPC ability changed: every payload is sent afresh
             self.gpu.changed = False
-            self._sent_versions = {}
+            self._sent_versions, self._columns_sent = {}, {}
             self.encoder.forget()
         if joined:
             self._reset = True
-            self._sent_versions = {}
+            self._sent_versions, self._columns_sent = {}, {}
             self.encoder.forget()
             self.demand.force()
         shown = self.windows.shown(self.subscribers, self.all_probes)
@@ -233,16 +245,17 @@ class RemoteSender:
         if not self.subscribers:
             self.stats["skipped"] += 1
             return
-        cpu_start = time.thread_time()
+        start = time.perf_counter()
         run.flush()
-        probes_start = time.thread_time()
+        probes_start = time.perf_counter()
         self.probe_host.collect(run.context)
-        probes_cpu = time.thread_time() - probes_start
+        probes_time = time.perf_counter() - probes_start
         if self._rate_time >= 0.25:
             rate = self._rate_steps / self._rate_time
             self.steps_per_s = rate if not self.steps_per_s else 0.7 * self.steps_per_s + 0.3 * rate
             self._rate_steps, self._rate_time = 0, 0.0
-        parts = {name: payload for name, payload in self.probe_host.parts.items() if self._due(name, payload)}
+        whole = {name: payload for name, payload in self.probe_host.parts.items() if self._due(name, payload)}
+        parts, deltas = self._tails(whole)
         rows = self._history_rows(run) if self._reset else self._pending_rows()
         snapshot = {
             "step": run.step_count, "wall_time": self._step_time, "steps_per_s": float(self.steps_per_s),
@@ -254,11 +267,11 @@ class RemoteSender:
         self._seq += 1
         self.gpu.enabled = not finished  # the script may exit before the window reads a last message
         frames = self.encoder.encode(self.info, self._seq, snapshot, run.latest(), self.probe_host.versions,
-                                     parts, rows, reset=self._reset)
+                                     parts, rows, reset=self._reset, deltas=deltas)
         sent = self._send(frames, LINGER_S if finished else 0.0)  # the run's last message may wait a moment
-        cost = time.thread_time() - cpu_start - probes_cpu  # the probes keep to budgets of their own
-        self._message_cpu = cost if not self._message_cpu else 0.7 * self._message_cpu + 0.3 * cost
-        self._publish_gap = min(max(self.publish_interval, self._message_cpu / MESSAGE_CPU_SHARE), MAX_PUBLISH_GAP_S)
+        cost = time.perf_counter() - start - probes_time  # the probes keep to budgets of their own
+        self._message_time = cost if not self._message_time else 0.7 * self._message_time + 0.3 * cost
+        self._publish_gap = min(max(self.publish_interval, self._message_time / MESSAGE_SHARE), MAX_PUBLISH_GAP_S)
         self.gpu.sent(self._seq, sent)
         if not sent:
             self.stats["dropped"] += 1  # the window is behind: this frame is dropped, never waited for
@@ -269,6 +282,26 @@ class RemoteSender:
         self._rows = {}
         self._reset = False
         self._sent_versions.update({name: self.probe_host.versions[name] for name in parts})
+        now = time.monotonic()
+        for name, payload in whole.items():
+            if isinstance(payload, WeightsPayload):
+                self._columns_sent[name] = ColumnsSent.of(payload, self.probe_host.versions[name])
+                if name not in deltas:
+                    self._full_sent[name] = now
+
+    def _tails(self, parts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[int, int]]]:
+        """The parts to send, weights payloads cut to the columns the windows lack, and for each
+        cut one (its first column, the version of the payload it extends)."""
+        out, deltas = dict(parts), {}
+        now = time.monotonic()
+        for name, payload in parts.items():
+            sent = self._columns_sent.get(name)
+            if sent is None or now - self._full_sent.get(name, 0.0) >= FULL_REFRESH_S:
+                continue
+            k = unchanged_columns(sent, payload)
+            if k:
+                out[name], deltas[name] = tail(payload, k), (k, sent.version)
+        return out, deltas
 
     def _due(self, name: str, payload: Any) -> bool:
         """Whether a payload goes in the next message: one no window shows stays here; a window
@@ -311,6 +344,13 @@ class RemoteSender:
             keep = np.stack([np.ones(len(rows), bool), ~single], 1)
             out[name] = (0, steps[keep].astype(np.int64), values[keep].astype(np.float64))
         return out
+
+
+class _SenderDemand(ProbeDemand):
+    """The demand of a sender: each probe's budget capped at `PROBE_SHARE` (see module doc)."""
+
+    def track(self, name: str, budget: float, min_interval_s: float | None = None) -> None:
+        super().track(name, min(budget, PROBE_SHARE), min_interval_s)
 
 
 class _Absent(Probe):

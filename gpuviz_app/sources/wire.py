@@ -9,7 +9,9 @@ from its `PAYLOAD_CLASSES`, fields checked against the class's annotations). Not
 is ever executed or unpickled: a malformed message raises one `ValueError` with a sentence
 saying what is wrong.
 
-Payloads are re-sent only when their version changed since the message before, and a large
+Payloads are re-sent only when their version changed since the message before; a weights
+payload may come as its histogram columns from column k on (`sources.column_delta`), the header's
+`deltas` naming k and the version of the payload it extends. A large
 array that is the same object as in an earlier message (the embedding's raw inputs) travels
 as a reference `{"$r": key}`, sent in full again every `REF_REFRESH_S`. A receiver that does
 not know a reference reads it as None. Torch-free: tensors are recognised by their methods.
@@ -76,6 +78,7 @@ class Message:
     token: str = ""
     refs: dict[str, np.ndarray] = field(default_factory=dict)
     gpu_reason: str | None = None  # why payloads came as host bytes ('' : IPC); None: the sender did not say
+    deltas: dict[str, tuple[int, int]] = field(default_factory=dict)  # part -> (first column, version it extends)
 
 
 class BadMessage(BadPayload):
@@ -105,7 +108,8 @@ class Encoder(TreeEncoder):
 
     def encode(self, run: RunInfo, seq: int, snapshot: Mapping[str, Any], latest: Mapping[str, float],
                versions: Mapping[str, int], parts: Mapping[str, Any],
-               rows: Mapping[str, tuple[int, Any, Any]], reset: bool = False) -> list[bytes | memoryview]:
+               rows: Mapping[str, tuple[int, Any, Any]], reset: bool = False,
+               deltas: Mapping[str, tuple[int, int]] | None = None) -> list[bytes | memoryview]:
         arrays: list[np.ndarray] = []
         self._gpu_entries, self._seq = [], seq
         header = {
@@ -119,6 +123,8 @@ class Encoder(TreeEncoder):
                      for name, (base, s, v) in rows.items()},
             "reset": bool(reset),
         }
+        if deltas:
+            header["deltas"] = {name: [int(k), int(base)] for name, (k, base) in deltas.items()}
         if self.gpu is not None:
             header["gpu"] = {"entries": self._gpu_entries, **self.gpu.header()}
         header["arrays"] = [[a.dtype.name, list(a.shape)] for a in arrays]
@@ -235,9 +241,14 @@ def _decode(frames: Sequence[Any], refs: Callable[[RunInfo], Mapping[str, np.nda
         rows[name] = (int(entry[0]), steps, values)
     token = header.get("token", "")
     _check(isinstance(token, str), "the token is not a string")
+    deltas = header.get("deltas", {})
+    _check(isinstance(deltas, dict) and all(
+        name in parts and isinstance(d, list) and len(d) == 2 and all(is_int(v) and v >= 0 for v in d)
+        for name, d in deltas.items()), "the header's deltas is not an object of [first column, version] of parts")
     return Message(run=run, seq=int(seq), sent_time=float(sent), snapshot=snapshot, latest=latest,
                    versions=versions, parts=parts, rows=rows, reset=header.get("reset") is True,
-                   token=token, refs=reader.new_refs, gpu_reason=gpu_reason)
+                   token=token, refs=reader.new_refs, gpu_reason=gpu_reason,
+                   deltas={name: (int(k), int(base)) for name, (k, base) in deltas.items()})
 
 
 def _gpu_section(section: Any, arrays: list[np.ndarray], reader: "_TreeReader", importer: Any,

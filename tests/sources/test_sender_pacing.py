@@ -27,7 +27,7 @@ def address():
 
 
 def test_a_message_costing_more_than_its_share_of_a_core_holds_the_next_ones_back(address, monkeypatch):
-    monkeypatch.setattr(sender_module, "MESSAGE_CPU_SHARE", 1e-12)  # any message costs more than this
+    monkeypatch.setattr(sender_module, "MESSAGE_SHARE", 1e-12)  # any message costs more than this
     monkeypatch.setattr(sender_module, "MAX_PUBLISH_GAP_S", float("inf"))
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
     x, y = torch.randn(32, 4), torch.randn(32, 1)

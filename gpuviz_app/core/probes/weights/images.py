@@ -33,32 +33,32 @@ def matrix_image(weight: torch.Tensor, max_side: int = MAX_SIDE) -> MatrixImage:
     return MatrixImage(values.contiguous(), w.abs().amax(), (fr, fc), (rows, cols))
 
 
-def _normalise(w: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
-    lo = w.amin(dim=dims, keepdim=True)
-    hi = w.amax(dim=dims, keepdim=True)
+def _normalised_pair(w: torch.Tensor) -> torch.Tensor:
+    """(2, O, ...) uint8: `w` (O, ...) mapped to [0, 255] per output filter (0) and over the layer (1).
+
+    Both in one pass over the weights: the layer's [min, max] is that of the filters' own."""
+    flat = w.reshape(w.shape[0], -1)
+    lo_f, hi_f = flat.amin(dim=1), flat.amax(dim=1)
+    shape = (2, -1) + (1,) * (w.dim() - 1)
+    lo = torch.stack([lo_f, lo_f.amin().expand_as(lo_f)]).reshape(shape)
+    hi = torch.stack([hi_f, hi_f.amax().expand_as(hi_f)]).reshape(shape)
     span = hi - lo
     t = torch.where(span > 0, (w - lo) / torch.where(span > 0, span, 1.0), 0.5)
     return torch.round(t * 255.0).to(torch.uint8)
 
 
-def _layout(tiles: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-    """(gr*gc, th, tw, 4) tiles -> one image with a one-pixel transparent gap around each."""
+def _layout(tiles: torch.Tensor, grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(2, n, th, tw, 1 or 3) uint8 tiles -> two opaque RGBA images, the tiles in a `grid` with a
+    one-pixel transparent gap around each (gray tiles repeat their channel)."""
     gr, gc = grid
-    n, th, tw, _ = tiles.shape
-    padded = torch.zeros(gr * gc, th + 1, tw + 1, 4, dtype=torch.uint8, device=tiles.device)
-    padded[:n, 1:, 1:] = tiles
-    image = padded.reshape(gr, gc, th + 1, tw + 1, 4).permute(0, 2, 1, 3, 4).reshape(gr * (th + 1), gc * (tw + 1), 4)
-    out = torch.zeros(image.shape[0] + 1, image.shape[1] + 1, 4, dtype=torch.uint8, device=tiles.device)
-    out[:-1, :-1] = image
-    return out
-
-
-def _rgba(v: torch.Tensor) -> torch.Tensor:
-    """uint8 (..., 1 or 3) -> (..., 4) opaque."""
-    if v.shape[-1] == 1:
-        v = v.expand(*v.shape[:-1], 3)
-    alpha = torch.full((*v.shape[:-1], 1), 255, dtype=torch.uint8, device=v.device)
-    return torch.cat([v, alpha], dim=-1)
+    _, n, th, tw, _ = tiles.shape
+    rgba = torch.zeros(2, gr * gc, th, tw, 4, dtype=torch.uint8, device=tiles.device)  # grid cells past n stay clear
+    rgba[:, :n, ..., :3] = tiles
+    rgba[:, :n, ..., 3] = 255
+    out = torch.zeros(2, gr * (th + 1) + 1, gc * (tw + 1) + 1, 4, dtype=torch.uint8, device=tiles.device)
+    cells = out[:, 1:, 1:].unflatten(1, (gr, th + 1)).unflatten(3, (gc, tw + 1))[:, :, :th, :, :tw]  # a view of `out`
+    cells.copy_(rgba.unflatten(1, (gr, gc)).permute(0, 1, 3, 2, 4, 5))
+    return out[0], out[1]
 
 
 def filter_grid(weight: torch.Tensor, colour: bool, max_tiles: int = MAX_TILES) -> FilterGrid:
@@ -73,15 +73,10 @@ def filter_grid(weight: torch.Tensor, colour: bool, max_tiles: int = MAX_TILES) 
         w = w[: shown[0]]
         gc = math.ceil(math.sqrt(shown[0]))
         grid = (math.ceil(shown[0] / gc), gc)
-        images = []
-        for dims in ((1, 2, 3), (0, 1, 2, 3)):
-            t = _normalise(w, dims).permute(0, 2, 3, 1)  # (O, kh, kw, channels)
-            images.append(_layout(_rgba(t), grid))
-        return FilterGrid(images[0], images[1], (th, tw), grid, colour, shown, (o, i), w.clone())
+        per_filter, shared = _layout(_normalised_pair(w).permute(0, 1, 3, 4, 2), grid)  # (2, O, kh, kw, channels)
+        return FilterGrid(per_filter, shared, (th, tw), grid, colour, shown, (o, i), w.clone())
     shown = (min(o, max_tiles), min(i, max_tiles))
-    images = []
-    for dims in ((1, 2, 3), (0, 1, 2, 3)):
-        t = _normalise(w, dims)[: shown[0], : shown[1]]  # normalised over the whole filter
-        images.append(_layout(_rgba(t.reshape(-1, th, tw, 1)), shown))
+    t = _normalised_pair(w)[:, : shown[0], : shown[1]]  # normalised over the whole filter
+    per_filter, shared = _layout(t.reshape(2, -1, th, tw, 1), shown)
     values = w[: shown[0], : shown[1]].clone()
-    return FilterGrid(images[0], images[1], (th, tw), shown, False, shown, (o, i), values)
+    return FilterGrid(per_filter, shared, (th, tw), shown, False, shown, (o, i), values)

@@ -47,5 +47,6 @@ def _isolated_settings(tmp_path_factory, monkeypatch):
     root = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(root / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(root / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(root / "cache"))  # glyph tiles saved by windows stay the test's
     monkeypatch.setenv("GPUVIZ_RUNS", str(root / "runs"))  # runs a test records never reach the user's
     yield

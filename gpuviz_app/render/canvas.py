@@ -16,6 +16,42 @@ from gpuviz_app.render.upload import HostUpload, UploadPath
 from gpuviz_app.render.views.base import View
 
 
+class _SceneCanvas(scene.SceneCanvas):
+    """A SceneCanvas that draws no data-less frame twice. Its first draw lays the grid out, and
+    the layout's changes ask for a redraw that is already in the frame being drawn; and where the
+    widget keeps its frame between paints (`keeps_frame`), a paint the window system asks for
+    (the window exposed just after its first paint) while nothing changed shows the frame it
+    holds. At start-up those second draws looked the same to the pixel and held the interpreter
+    lock while torch was loading."""
+
+    # (class attributes: VisPy canvases refuse new attributes once made)
+    keeps_frame = False  # set where the native widget keeps its framebuffer between paints
+    _layout_draw = False
+    _empty = True  # nothing pushed yet
+    _drawn_size: tuple | None = None  # the size of the data-less frame drawn, while it is shown
+
+    def on_draw(self, event) -> None:
+        if not self._empty:
+            self._drawn_size = None
+            return super().on_draw(event)
+        if self.keeps_frame and not self._update_pending and self._drawn_size == tuple(self.physical_size):
+            return  # nothing changed since the frame the widget holds
+        self._layout_draw = True
+        try:
+            super().on_draw(event)
+        finally:
+            self._layout_draw = False
+        self._drawn_size = tuple(self.physical_size)
+
+    def update(self, node=None) -> None:
+        if not self._layout_draw:
+            super().update(node)
+
+    def holds_data(self) -> None:
+        """Data was pushed: from now on a draw may need the one after it, and every paint draws."""
+        self._empty = False
+
+
 class ViewCanvas:
     """Lays Views out in a grid (two columns when there are several) on one SceneCanvas."""
 
@@ -31,8 +67,8 @@ class ViewCanvas:
         vispy_caches.install()  # glyphs and shader parses shared by all canvases
         self.views = list(views)
         self.upload = upload or HostUpload()
-        self.canvas = scene.SceneCanvas(size=size, show=show, app=app, bgcolor=BACKGROUND,
-                                        keys=None, parent=parent)
+        self.canvas = _SceneCanvas(size=size, show=show, app=app, bgcolor=BACKGROUND,
+                                   keys=None, parent=parent)
         grid = self.canvas.central_widget.add_grid(spacing=6, margin=4)
         cols = 1 if len(self.views) == 1 else 2
         for i, view in enumerate(self.views):
@@ -64,6 +100,7 @@ class ViewCanvas:
         The upload path sees the whole frame (begin/end), so an interop path can wait on the
         snapshot's CUDA event once and map all its resources in one call.
         """
+        self.canvas.holds_data()
         self.upload.begin_frame(snapshot)
         changed = False
         try:

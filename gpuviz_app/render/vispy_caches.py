@@ -10,6 +10,10 @@ finished tile (and the glyph's metrics) per font and character; another atlas on
 copies the tile in. Kerning pairs are cached the same way. Only the CPU renderer is
 cached (the GPU one draws into the atlas itself).
 
+The finished tiles are also kept on disk between launches (`save` / `load_saved`, one `.npz` of
+plain arrays per VisPy version under the user's cache directory), so a launch after the first
+renders no glyph at all; a missing, unreadable or foreign file is ignored and rebuilt.
+
 Shader variables. `gloo.Program` parses each program's source for its uniforms and
 attributes with a backtracking regular expression (~16 ms a program); the window builds
 30 programs from 9 distinct sources. The parse is kept per source text.
@@ -17,6 +21,9 @@ attributes with a backtracking regular expression (~16 ms a program); the window
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +33,8 @@ _tiles: dict[tuple, tuple[dict[str, Any], np.ndarray]] = {}
 _kerning: dict[tuple, float] = {}
 _original = None  # VisPy's own loader, once replaced
 stats = {"rendered": 0, "reused": 0, "parsed": 0}
+_GLYPH_FILE_VERSION = 1
+_saved_tiles = 0  # how many of `_tiles` the file on disk holds
 
 
 class _TileSink:
@@ -68,12 +77,77 @@ def _place(texture_font, char: str, glyph: dict, tile: np.ndarray) -> None:
                                          (x + w) / float(shape[1]), (y + h) / float(shape[0])))
 
 
+def glyph_file() -> Path:
+    """Where the glyph tiles are kept between launches: $XDG_CACHE_HOME (or ~/.cache)/gpuviz."""
+    import vispy
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "gpuviz" / f"glyphs-{_GLYPH_FILE_VERSION}-vispy-{vispy.__version__}.npz"
+
+
+def load_saved() -> int:
+    """Add the tiles a previous launch saved to the cache; returns how many were read. A file
+    that cannot be read as written by `save` is ignored (it is rewritten at the next save)."""
+    global _saved_tiles
+    path = glyph_file()
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            index = json.loads(archive["index"].tobytes().decode("utf-8"))
+            tiles = archive["tiles"]
+        loaded: dict[tuple, tuple[dict[str, Any], np.ndarray]] = {}
+        for entry in index["glyphs"]:
+            h, w, start = entry["shape"][0], entry["shape"][1], entry["start"]
+            tile = tiles[start:start + h * w * 3].reshape(h, w, 3)
+            if tile.size != h * w * 3:
+                raise ValueError("short tile")
+            metrics = {"offset": tuple(entry["offset"]), "advance": float(entry["advance"])}
+            loaded[tuple(entry["key"])] = (metrics, tile)
+        kerning = {tuple(key): float(value) for key, value in index["kerning"]}
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return 0
+    for key, value in loaded.items():
+        _tiles.setdefault(key, value)
+    for key, value in kerning.items():
+        _kerning.setdefault(key, value)
+    _saved_tiles = len(_tiles)
+    return len(loaded)
+
+
+def save() -> bool:
+    """Write the cache's tiles for the next launch, if it holds any the file does not; True when
+    written. Never raises: a launch without a writable cache directory renders its glyphs."""
+    global _saved_tiles
+    if len(_tiles) <= _saved_tiles:
+        return False
+    entries, parts, start = [], [], 0
+    for key, (metrics, tile) in list(_tiles.items()):
+        entries.append({"key": list(key), "offset": list(metrics["offset"]), "advance": metrics["advance"],
+                        "shape": list(tile.shape[:2]), "start": start})
+        parts.append(tile.reshape(-1))
+        start += tile.size
+    index = {"glyphs": entries, "kerning": [[list(k), v] for k, v in list(_kerning.items())]}
+    path = glyph_file()
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(temporary, "wb") as f:
+            np.savez(f, index=np.frombuffer(json.dumps(index).encode("utf-8"), np.uint8),
+                     tiles=np.concatenate(parts))
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        return False
+    _saved_tiles = len(entries)
+    return True
+
+
 def install() -> None:
     """Route VisPy's glyph loading and shader parsing through the caches (once per process)."""
     global _original
     if _original is not None:
         return
     _install_variable_cache()
+    load_saved()
     from vispy.visuals.text import text as vispy_text
 
     original = _original = vispy_text.TextureFont._load_char

@@ -67,6 +67,9 @@ def run_app(options: LaunchOptions) -> int:
     window.show()
     code = app.exec()
     code = code or window.exit_code
+    from gpuviz_app.render import vispy_caches
+
+    vispy_caches.save()  # glyphs first drawn since the first frame (the docks'), for the next launch
     if window.thread is not None and window.thread.isRunning():
         # A step that would not end within the deadline: leave without waiting for it.
         sys.stdout.flush()

@@ -9,12 +9,22 @@ probes' payloads come.
 
 from __future__ import annotations
 
-from PySide6 import QtCore
+from PySide6 import QtCore, QtOpenGLWidgets
 
 from gpuviz_app.core.snapshot import Snapshot
+from gpuviz_app.render import vispy_caches
 from gpuviz_app.ui import timing
 from gpuviz_app.ui.frame_loop import FrameLoop
 from gpuviz_app.ui.panels import ViewPanel
+
+
+def keep_first_frame(panel: ViewPanel) -> None:
+    """The panel's GL widget keeps its frame between paints, so the paint that follows the
+    window's first one (the window exposed) shows the start-up frame again instead of drawing it
+    while torch loads (see `render.canvas`)."""
+    native = panel.canvas.native
+    native.setUpdateBehavior(QtOpenGLWidgets.QOpenGLWidget.UpdateBehavior.PartialUpdate)
+    panel.canvas.canvas.keeps_frame = True
 
 
 def shows_training(snap: Snapshot | None) -> bool:
@@ -41,6 +51,7 @@ class FirstFrames(QtCore.QObject):
         self._panel = panel
         self.finished = False
         frames.frame_drawn.connect(self._drawn)
+        self.done.connect(vispy_caches.save)  # the next launch's first frames render no glyph
         if panel.has_canvas:
             self._watch()
         else:

@@ -32,6 +32,8 @@ STATUS_S = 1.0  # between drawn frames the status follows the newest snapshot th
 MAX_FRAME_GAP_S = 2.0  # a frame at least this often, whatever the budget
 PROBE_LEAD_S = 0.1  # payloads are asked for this long before a frame may be drawn
 IDLE_POLL_MS = 250  # while the budget refills, the mailbox is still polled this often
+STARTING_POLL_MS = 100  # until the loop's first snapshot (torch loading, the first run starting): each
+# wake-up takes the interpreter lock from the thread doing that, and nothing is drawn before it
 FIRST_STEP_WAIT_S = 1.0  # a training run's step-0 snapshot is drawn only if no trained one came by then
 
 
@@ -111,7 +113,12 @@ class FrameLoop(QtCore.QObject):
             return
         snap = source.mailbox.take()
         if snap is not None:
+            if self.snapshot is None:
+                self._timer.setInterval(FRAME_MS)
             self._take(snap)
+        elif self.snapshot is None:
+            self._timer.setInterval(STARTING_POLL_MS)
+            return
         if self.snapshot is None or self.snapshot is self.drawn or self._awaiting_first_step():
             return
         ready = self.pacer.ready()

@@ -28,7 +28,7 @@ from gpuviz_app.ui.controls import TrainingControls
 from gpuviz_app.ui.diagnostics import Diagnostics, collect
 from gpuviz_app.ui.display_rate import install_display_rate
 from gpuviz_app.ui.export_actions import install_export
-from gpuviz_app.ui.first_frame import FirstFrames
+from gpuviz_app.ui.first_frame import FirstFrames, keep_first_frame
 from gpuviz_app.ui.frame_loop import FrameLoop
 from gpuviz_app.ui.help_actions import install_help_actions
 from gpuviz_app.ui.launch_options import LaunchOptions
@@ -72,6 +72,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panels: dict[str, ViewPanel] = {}
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._dock_shown: dict[str, bool] = {}  # a tab behind another is not shown (Qt keeps it 'visible')
+        self._docks_wait = False  # until the first trained frame (see `_shown_probes`)
         self._build_panels()
         self.controls = TrainingControls(self, self._set_paused, self._step_once, self._reset, self.configure)
         self.controls.set_config(self.config)
@@ -113,6 +114,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_panels(self) -> None:
         self.setCentralWidget(self._panel("metrics"))
         self.panels["metrics"].create_canvas_now()  # always on screen; the docks wait until shown
+        keep_first_frame(self.panels["metrics"])
         self.setDockNestingEnabled(True)
         previous = None
         for name, cls in VIEW_CLASSES.items():
@@ -162,9 +164,16 @@ class MainWindow(QtWidgets.QMainWindow):
         # The docks make their canvases once the first trained frame is on screen (a screenshot
         # at the end of a short run must find them made).
         self.first_frames = FirstFrames(frames, self.panels["metrics"], self)
-        for name in self.docks if not self.options.screenshot else ():
+        self._docks_wait = bool(self.docks) and not self.options.screenshot
+        for name in self.docks if self._docks_wait else ():
             self.panels[name].defer_canvas()
             self.first_frames.done.connect(self.panels[name].allow_canvas)
+        self.first_frames.done.connect(self._docks_ready)
+
+    def _docks_ready(self) -> None:
+        """The first trained frame is on screen: the docks' probes start (their canvases are being made)."""
+        self._docks_wait = False
+        self._dock_visibility_changed()
 
     # -- what the frame loop shows -------------------------------------------------------
     @property
@@ -289,6 +298,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _dock_visibility(self, name: str, shown: bool) -> None:
         self._dock_shown[name] = shown
+        self._dock_visibility_changed()
+
+    def _dock_visibility_changed(self) -> None:
         if self.source is not None:
             self.source.set_active_probes(self._shown_probes())
             self.frames.want_probes()  # a view just shown gets its first payload at once
@@ -299,7 +311,11 @@ class MainWindow(QtWidgets.QMainWindow):
         return docks | {"metrics"}
 
     def _shown_probes(self) -> set[str]:
-        return {view.probe for name in self.shown_views() for view in self.panels[name].views if view.probe}
+        """The probes of the views on screen; until the first trained frame only the central
+        view's (the docks make their canvases after it: their payloads would wait, and the
+        probes' work, from step 0 on, would hold the first frame back)."""
+        names = {"metrics"} if self._docks_wait else self.shown_views()
+        return {view.probe for name in names for view in self.panels[name].views if view.probe}
 
     def _report_load_error(self, message: str) -> None:
         if self.options.quit_when_done:

@@ -76,3 +76,42 @@ def test_a_program_from_known_source_gets_the_same_variables_without_parsing():
     second["u_scale"] = 2.0  # known from the cached parse: applied; an unknown one waits, as before
     second["u_missing"] = 1.0
     assert "u_scale" in second._user_variables and "u_missing" in second._pending_variables
+
+
+def assert_same_as_reference(font, reference):
+    assert len(font._atlas.writes) == len(reference._atlas.writes)
+    for ours, theirs in zip(font._atlas.writes, reference._atlas.writes):
+        np.testing.assert_array_equal(ours, theirs)
+    for char, ref in reference._glyphs.items():
+        got = font._glyphs[char]
+        assert (got["size"], got["texcoords"], got["offset"]) == (ref["size"], ref["texcoords"], ref["offset"])
+        assert got["advance"] == ref["advance"] and got["kerning"] == ref["kerning"], char
+
+
+def test_tiles_saved_by_one_launch_are_drawn_by_the_next_without_rendering(reference, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    load(fresh_font(), vispy_text.TextureFont._load_char)  # this launch's tiles
+    monkeypatch.setattr(glyphs, "_saved_tiles", 0)
+    assert glyphs.save() and glyphs.glyph_file().is_file()
+    assert not glyphs.save(), "nothing new: the file is not written again"
+    monkeypatch.setattr(glyphs, "_tiles", {})  # the next launch: nothing in memory
+    monkeypatch.setattr(glyphs, "_kerning", {})
+    assert glyphs.load_saved() >= len(set(TEXT))
+    rendered = glyphs.stats["rendered"]
+    font = load(fresh_font(), vispy_text.TextureFont._load_char)
+    assert glyphs.stats["rendered"] == rendered, "a saved glyph was rendered again"
+    assert_same_as_reference(font, reference)
+
+
+def test_an_unreadable_glyph_file_is_ignored_and_rewritten(reference, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = glyphs.glyph_file()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not an archive")
+    monkeypatch.setattr(glyphs, "_tiles", {})
+    monkeypatch.setattr(glyphs, "_kerning", {})
+    assert glyphs.load_saved() == 0
+    font = load(fresh_font(), vispy_text.TextureFont._load_char)  # rendered, as with no file
+    assert_same_as_reference(font, reference)
+    monkeypatch.setattr(glyphs, "_saved_tiles", 0)
+    assert glyphs.save() and glyphs.load_saved() == len(glyphs._tiles)

@@ -35,3 +35,13 @@ def test_the_front_dock_makes_its_canvas_after_the_first_trained_frame_is_painte
     (after_first_frame, drawn), = made
     assert after_first_frame and shows_training(drawn)
     assert weights.views[0].parent is not None  # attached, and given the newest snapshot
+
+
+def test_the_docks_probes_start_after_the_first_trained_frame(main_window, qtbot):
+    window = main_window("--device", "cpu")
+    assert "weights" in window.shown_views()  # the front tab
+    first = []
+    window.first_frames.done.connect(lambda: first.append(window.drawn))
+    qtbot.waitUntil(lambda: bool(first), timeout=120_000)
+    assert shows_training(first[0]) and "weights" not in first[0].parts  # its probe had not run
+    qtbot.waitUntil(lambda: window.snapshot is not None and "weights" in window.snapshot.parts, timeout=120_000)

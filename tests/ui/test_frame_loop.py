@@ -138,3 +138,18 @@ def test_a_training_runs_step_zero_waits_for_its_first_trained_step(qapp, monkey
     source.mailbox.put(snap(0, run_id=3))
     loop.tick()
     assert [(s.run_id, s.step) for s in drawn][-1] == (3, 0)
+
+
+def test_until_its_first_snapshot_the_loop_wakes_rarely_then_at_frame_rate(qapp):
+    from gpuviz_app.ui.frame_loop import FRAME_MS, STARTING_POLL_MS
+
+    loop, source, _, drawn = make_loop(qapp)
+    timer = loop._timer
+    loop.tick()  # nothing yet: the run is starting (torch loading), nothing to draw
+    assert timer.interval() == STARTING_POLL_MS > FRAME_MS
+    source.mailbox.put(snap(0))
+    loop.tick()  # step 0 taken: the first trained step is looked for at frame rate
+    assert timer.interval() == FRAME_MS and drawn == []
+    source.mailbox.put(snap(1))
+    loop.tick()
+    assert [s.step for s in drawn] == [1] and timer.interval() == FRAME_MS

@@ -6,14 +6,20 @@ training step: two identical trainers train in alternating blocks, one with the
 tracker's step hook; the hook's own time, plus the flushes the probe makes when it
 runs (every FLUSH_EVERY steps, about the app's rate on a CPU), is compared with the
 plain trainer's step time.
-(b) An exact histogram of 1M float32 weights (range, grid, bins, counts; on the device)
+(b) The same per model (the default CNN and the models of `bench/landscape_models.py`),
+torch on one thread so that a core is spare: plain steps, the tracker binning in the hook
+and the tracker binning on its worker, in alternating blocks. The cost is the training
+thread's time in the hook and the flushes; the worker's own CPU time is in the note.
+(c) An exact histogram of 1M float32 weights (range, grid, bins, counts; on the device)
 against `SummaryWriter.add_histogram` on the same tensor.
 """
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
+from types import SimpleNamespace
 
 from gpuviz_app.bench.common import Figure, best_time
 
@@ -61,6 +67,7 @@ def per_step_cost(device: str, quick: bool) -> Figure:
         best_hooked = min(best_hooked, (end - start) / block)
         best_cost = min(best_cost, (hooked.hook_time - before + flushing) / block)
     exact = getattr(probe.tracker, "exact_steps", 0)
+    where = "on a worker thread" if getattr(probe.tracker, "background", False) else "in the step hook"
     return Figure(
         key=f"weights.per_step_{device}",
         title=f"weights: per-step reductions ({device})",
@@ -71,9 +78,110 @@ def per_step_cost(device: str, quick: bool) -> Figure:
         goal=20.0,
         goal_text="<= 5% step",
         note=(f"{100 * best_cost / best_plain:.1f}% of a step; wall-clock A/B: "
-              f"{100 * (best_hooked / best_plain - 1):+.1f}%; {type(probe.tracker).__name__}, "
+              f"{100 * (best_hooked / best_plain - 1):+.1f}%; {type(probe.tracker).__name__} binning "
+              f"{where} (torch on {torch.get_num_threads()} threads), "
               f"{exact} of {hooked.step_count} steps re-binned after leaving the grid"),
     )
+
+
+def _model_step(name: str):
+    """A model of `bench/landscape_models.py` (or the default CNN) and one SGD step of it, batch 64."""
+    import torch
+    from torch import nn
+
+    if name == "cnn":
+        from gpuviz_app.core.config import TrainConfig
+        from gpuviz_app.core.trainer import Trainer
+        from gpuviz_app.data.builtin import digits
+        from gpuviz_app.data.device import DeviceDataset
+
+        trainer = Trainer(DeviceDataset(digits(), "cpu"), TrainConfig())
+        return trainer.model, trainer.step
+    from gpuviz_app.bench.landscape_models import MODELS, _data
+
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    model = MODELS[name][1]()
+    x, y = _data(name, 512, gen)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step() -> None:
+        rows = torch.randint(0, len(x), (64,), generator=gen)
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(model(x[rows]), y[rows]).backward()
+        optimizer.step()
+
+    return model, step
+
+
+def per_step_models(quick: bool) -> list[Figure]:
+    import torch
+
+    from gpuviz_app.core.probes.weights.probe import find_layers
+    from gpuviz_app.core.probes.weights.step_tracker import StepTracker
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    block, rounds = (20, 2) if quick else (40, 8)
+    figures = []
+    try:
+        for name in ("cnn", "mlp", "resnet", "transformer"):
+            model, step = _model_step(name)
+            params = [layer.weight for layer in find_layers(model)]
+            arms = {"plain": None, "hook": StepTracker(params, "cpu", background=False),
+                    "worker": StepTracker(params, "cpu", background=True)}
+            step_count = 0
+            wall = {arm: [] for arm in arms}
+            cost = {arm: [] for arm in arms}
+            cpu = {arm: [] for arm in arms}  # the training thread's CPU time in the hook and flushes
+            worker_cpu = []
+            for r in range(rounds + 1):  # the first round warms up
+                order = list(arms) if r % 2 else list(reversed(arms))
+                for arm in order:
+                    tracker = arms[arm]
+                    if tracker is not None:
+                        tracker.resume()
+                    spent = spent_cpu = step_cpu = 0.0
+                    cpu_before, start = getattr(tracker, "worker_time", 0.0), time.perf_counter()
+                    for i in range(block):
+                        step_start = time.thread_time()
+                        step()
+                        step_cpu += time.thread_time() - step_start
+                        step_count += 1
+                        if tracker is not None:
+                            hook_start, hook_cpu = time.perf_counter(), time.thread_time()
+                            with torch.no_grad():
+                                tracker(SimpleNamespace(step=step_count))
+                                if i % FLUSH_EVERY == FLUSH_EVERY - 1 or i == block - 1:
+                                    tracker.flush()
+                            spent += time.perf_counter() - hook_start
+                            spent_cpu += time.thread_time() - hook_cpu
+                    if r:
+                        wall[arm].append((time.perf_counter() - start) / block)
+                        cost[arm].append(spent / block)
+                        cpu[arm].append(spent_cpu / step_cpu)
+                        if arm == "worker":
+                            worker_cpu.append((tracker.worker_time - cpu_before) / block)
+            plain = statistics.median(wall["plain"])
+            ours, in_hook = statistics.median(cost["worker"]), statistics.median(cost["hook"])
+            ab = {arm: 100 * (statistics.median(wall[arm]) / plain - 1) for arm in ("hook", "worker")}
+            figures.append(Figure(
+                key=f"weights.per_step_cpu_{name}",
+                title=f"weights: per-step reductions, {name} (cpu, 1 torch thread)",
+                ours=ours * 1e6, unit="us", peer=plain * 1e6,
+                peer_name=f"one SGD step, batch 64 ({sum(p.numel() for p in params)} tracked weights)",
+                goal=20.0, goal_text="<= 5% step",
+                note=(f"binning on a worker: {100 * ours / plain:.1f}% of a step in the training thread, "
+                      f"wall-clock {ab['worker']:+.1f}%, the worker's CPU "
+                      f"{100 * statistics.median(worker_cpu) / plain:.1f}% of a step, the training thread's CPU in "
+                      f"the hook {100 * statistics.median(cpu['worker']):.1f}% of its step's; binning in the hook: "
+                      f"{100 * in_hook / plain:.1f}%, wall-clock {ab['hook']:+.1f}%, CPU "
+                      f"{100 * statistics.median(cpu['hook']):.1f}% (medians of {rounds} rounds)"),
+            ))
+    finally:
+        torch.set_num_threads(threads)
+    return figures
 
 
 def _tensorboard_writer():
@@ -178,6 +286,8 @@ def run(quick: bool) -> list[Figure]:
     figures: list[Figure] = []
     for device in devices:
         figures.append(per_step_cost(device, quick))
+        if device == "cpu":
+            figures.extend(per_step_models(quick))
         figures.extend(histogram_1m(device, quick))
         figures.append(histogram_all_layers(device, quick))
     return figures

@@ -9,12 +9,12 @@ is binned again exactly on a grid grown to hold it (earlier rows of the batch mo
 it with `histogram.rebin`), so counts stay exact. Grids are refitted, possibly finer,
 with some headroom at each batch boundary.
 
-With a core to spare (torch's own threads leave one free), the binning runs on a
-single-threaded worker: the step hook only copies the values into a ring of buffers and
-training goes on while the previous step is binned. The worker takes steps in order and
-the hook waits for it only when the ring is full or the batch is flushed, so the columns
-are the same as binned on the training thread. Without a spare core the worker would
-take CPU from training, so the hook bins the step itself.
+With a core to spare (torch's own threads leave one free, and it is idle), the binning
+runs on a single-threaded worker: the step hook only copies the values into a ring of
+buffers and training goes on while the previous step is binned. The worker takes steps
+in order and the hook waits for it only when the ring is full or the batch is flushed, so
+the columns are the same as binned on the training thread. Without an idle spare core
+the worker takes CPU from training, so the hook bins the step itself.
 """
 
 from __future__ import annotations
@@ -38,12 +38,20 @@ RING = 3  # buffers with a worker: the step being copied, the step being binned,
 
 
 def spare_core() -> bool:
-    """Whether a core is left over by torch's intra-op threads (the training's)."""
+    """Whether a core is left over by torch's intra-op threads (the training's) and idle now.
+
+    On a busy machine the worker gets the core late (and the training thread waits for
+    it at each flush and for the GIL), and training is slower than with the binning in
+    the hook (see benchmarks/README.md)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return cores > torch.get_num_threads()
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # not reported here
+        busy = float(cores)
+    return cores > torch.get_num_threads() and busy <= cores - 1
 
 
 def occupied_bounds(hist: torch.Tensor, e: torch.Tensor, k0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

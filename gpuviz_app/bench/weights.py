@@ -168,7 +168,7 @@ def per_step_models(quick: bool) -> list[Figure]:
             ab = {arm: 100 * (statistics.median(wall[arm]) / plain - 1) for arm in ("hook", "worker")}
             figures.append(Figure(
                 key=f"weights.per_step_cpu_{name}",
-                title=f"weights: per-step reductions, {name} (cpu, 1 torch thread)",
+                title=f"weights: per-step reductions, {name} (cpu, 1 torch thread, binning on the worker)",
                 ours=ours * 1e6, unit="us", peer=plain * 1e6,
                 peer_name=f"one SGD step, batch 64 ({sum(p.numel() for p in params)} tracked weights)",
                 goal=20.0, goal_text="<= 5% step",

@@ -69,3 +69,20 @@ def test_an_arm_that_crashed_at_exit_is_reported_with_its_figure():
     assert "exited -6" in report["attach.out_of_process"].note
     assert "exited -6" in report["attach.vs_wandb"].note
     assert "exited" not in report["attach.in_process"].note
+
+
+def test_the_share_of_the_loop_inside_viz_step_is_the_median_over_repeats():
+    m = _measured({})
+    m.logging["remote_weights"] = [0.07, 0.05, 0.30]
+    report = {f.key: f for f in figures(m)}
+    figure = report["attach.out_of_process"]
+    assert figure.extra["inside_step_percent"] == pytest.approx(7.0)
+    assert "7.0% of the loop's time inside viz.step" in figure.note
+    assert report["attach.in_process"].extra["inside_step_percent"] is None  # not measured: not said
+
+
+def test_the_script_reports_the_time_inside_its_logging_call(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(attach.SCRIPT)
+    result = run_arm(ARMS[0], steps=6, script=script)
+    assert 0.0 <= result["logging"] < result["times"][-1] - result["times"][0]

@@ -126,7 +126,7 @@ elif variant == "tensorboard":
 else:
     log_step = lambda step, loss, acc: None
 
-times, walls = [], []
+times, walls, logging = [], [], 0.0
 for step in range(1, steps + 1):
     idx = torch.randint(0, len(images), (32,))
     out = model(images[idx])
@@ -135,9 +135,12 @@ for step in range(1, steps + 1):
     loss.backward()
     opt.step()
     walls.append(time.time())  # the step is done: the latency of its picture counts from here
+    logged = time.perf_counter()
     log_step(step, loss, (out.argmax(dim=1) == labels[idx]).float().mean())
     times.append(time.perf_counter())
-report({"times": times, "walls": walls})
+    if step > steps // 6:
+        logging += times[-1] - logged
+report({"times": times, "walls": walls, "logging": logging})
 close()
 '''
 
@@ -309,6 +312,7 @@ class Measured:
     steps: int
     skip: int
     exit_errors: dict[str, str] = field(default_factory=dict)  # arm key -> how a run of it ended badly
+    logging: dict[str, list[float]] = field(default_factory=dict)  # arm key -> share of its loop's time in logging
 
 
 def measure(arms: tuple[Arm, ...], steps: int, skip: int, repeats: int, env: dict | None = None) -> Measured:
@@ -330,11 +334,19 @@ def measure(arms: tuple[Arm, ...], steps: int, skip: int, repeats: int, env: dic
                 if start > steps - 2:
                     raise RuntimeError(f"{arm.key} arm: the listener had nothing before step {start}")
                 m.rates[arm.key].append(steady_rate(result["times"], start))
+                if "logging" in result:  # the time inside the logging call, over the last 5/6 of the steps
+                    span = result["times"][-1] - result["times"][result_skip(steps) - 1]
+                    m.logging.setdefault(arm.key, []).append(result["logging"] / span)
                 if "exit_error" in result:
                     m.exit_errors[arm.key] = result["exit_error"]
                 if arm.key == "remote_weights":
                     m.latency.extend(latencies(result, start))
     return m
+
+
+def result_skip(steps: int) -> int:
+    """The step after which the script sums the time inside its logging call."""
+    return steps // 6
 
 
 def _exits(m: Measured, *arms: str) -> str:
@@ -344,10 +356,12 @@ def _exits(m: Measured, *arms: str) -> str:
 def _rate_figure(key: str, title: str, arm: str, m: Measured, med: dict[str, float], how: str,
                  goal: float | None, what: str) -> Figure:
     over = overhead_percent(med[arm], med["bare"])
+    inside = statistics.median(m.logging[arm]) * 100 if m.logging.get(arm) else None
+    inside_note = f"; {inside:.1f}% of the loop's time inside viz.step" if inside is not None else ""
     return Figure(key, title, med[arm], "steps/s", peer=med["bare"], peer_name="the same script bare",
                   higher_is_better=True, goal=goal, goal_text=f">={goal:.2f}x" if goal else "",
-                  note=f"{how}; {what}; overhead {over:+.1f}%" + _exits(m, arm, "bare"),
-                  extra={"overhead_percent": over})
+                  note=f"{how}; {what}; overhead {over:+.1f}%{inside_note}" + _exits(m, arm, "bare"),
+                  extra={"overhead_percent": over, "inside_step_percent": inside})
 
 
 def _peer_figure(peer: str, freq: int, ours_key: str, med: dict[str, float], m: Measured,

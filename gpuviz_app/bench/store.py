@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import sys
 import tempfile
 
 from gpuviz_app.bench.common import Figure
@@ -15,13 +16,21 @@ SCRUB_GOAL_MS = 50.0
 
 # The window with every view live; the "off" arm gives the timeline no recorder, so no run is kept.
 APP = """
-import sys
+import atexit, json, sys, threading, time
 from gpuviz_app.ui import run_recording
 if not {record}:
     run_recording.Recording.frames_for = lambda self, source: None
+cpu = []  # (wall time, the process's CPU time: every thread's, the writer's included)
+def sample():
+    while True:
+        cpu.append((time.time(), time.process_time()))
+        time.sleep(0.25)
+threading.Thread(target=sample, daemon=True).start()
+atexit.register(lambda: json.dump(cpu, open({cpu_file!r}, "w")))
 from gpuviz_app.cli import main
 sys.exit(main({args!r}))
 """
+
 
 # A store of `frames` snapshots of the default CNN with every view, written fast from real payloads:
 # the session's own loop trains on its thread with every view's probe (publishing at its usual rate,
@@ -101,20 +110,33 @@ def store_bytes(root: str) -> int:
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(root) for f in files)
 
 
-def run_window(args: list[str], env: dict, record: bool, runs: str) -> dict:
+def run_window(args: list[str], env: dict, record: bool, runs: str) -> tuple[dict, list]:
+    """The window's timing report and its CPU samples (wall time, process CPU time)."""
     with tempfile.TemporaryDirectory() as tmp:
-        report = os.path.join(tmp, "timing.json")
+        report, cpu_file = os.path.join(tmp, "timing.json"), os.path.join(tmp, "cpu.json")
         env = dict(env, GPUVIZ_TIMING=report, XDG_CONFIG_HOME=os.path.join(tmp, "config"), GPUVIZ_RUNS=runs)
-        run_script(APP.format(record=record, args=args), env, timeout=900)
-        with open(report) as f:
-            return json.load(f)
+        run_script(APP.format(record=record, args=args, cpu_file=cpu_file), env, timeout=900)
+        with open(report) as f, open(cpu_file) as g:
+            return json.load(f), json.load(g)
+
+
+def cpu_per_step(samples: list[tuple[int, float]], cpu: list[list[float]], skip_steps: int) -> float:
+    """The process's CPU seconds per training step over the span `steady_rate` times."""
+    usable = [(s, t) for s, t in samples if s >= skip_steps]
+    if len(usable) < 2 or len(cpu) < 2:
+        return float("nan")
+    (s0, t0), (s1, t1) = usable[0], usable[-1]
+    walls, times = [w for w, _ in cpu], [c for _, c in cpu]
+    at = lambda t: times[min(range(len(walls)), key=lambda i: abs(walls[i] - t))]  # noqa: E731
+    return (at(t1) - at(t0)) / max(1, s1 - s0)
 
 
 def run(quick: bool) -> list[Figure]:
-    steps, skip = (150, 50) if quick else (600, 100)
-    rounds = 1 if quick else 3
+    steps, skip = (150, 50) if quick else (400, 100)
+    rounds = 1 if quick else 5
     frames, samples, real, warm = (200, 100, 40, 0) if quick else (10_000, 500, 300, 600)
     rates: dict[bool, list[float]] = {True: [], False: []}
+    cpus: dict[bool, list[float]] = {True: [], False: []}
     sizes: list[float] = []
     args = ["--steps", str(steps), "--quit-when-done", "--device", "cpu", "--views", "all", "--no-listen"]
     with display_env() as env:
@@ -122,8 +144,12 @@ def run(quick: bool) -> list[Figure]:
             # the arms alternate, the order reversed every other round, so drift touches both alike
             for record in ((False, True) if r % 2 == 0 else (True, False)):
                 with tempfile.TemporaryDirectory() as runs:
-                    report = run_window(args, env, record, runs)
-                    rates[record].append(steady_rate([tuple(s) for s in report["samples"]], skip))
+                    report, cpu = run_window(args, env, record, runs)
+                    samples = [tuple(s) for s in report["samples"]]
+                    rates[record].append(steady_rate(samples, skip))
+                    cpus[record].append(cpu_per_step(samples, cpu, skip))
+                    print(f"[bench] store round {r + 1}, {'on' if record else 'off'}: {rates[record][-1]:.2f} steps/s, "
+                          f"{cpus[record][-1] * 1e3:.1f} ms CPU a step", file=sys.stderr, flush=True)
                     if record:
                         last = max(s[0] for s in report["samples"])
                         sizes.append(store_bytes(runs) * 10_000 / max(1, last))
@@ -134,6 +160,7 @@ def run(quick: bool) -> list[Figure]:
     scrub = json.loads(out.strip().splitlines()[-1])
     ratios = [on / off for on, off in zip(rates[True], rates[False])]
     ratio = statistics.median(ratios)
+    cpu_ratios = [off / on for on, off in zip(cpus[True], cpus[False])]
     p95 = {k: float(statistics.quantiles(scrub[k], n=20)[-1]) for k in ("jumps", "forward", "back")}
     note = (f"default CNN on digits, CPU, {steps} steps, every view live, steps/s past step {skip}; {rounds} "
             f"rounds, arms alternating; median of the per-round ratios "
@@ -148,6 +175,12 @@ def run(quick: bool) -> list[Figure]:
                peer=1.0, peer_name="same window, store off", higher_is_better=True,
                goal=RATIO_GOAL, goal_text=f">={RATIO_GOAL:g}x", note=note,
                extra={"on": rates[True], "off": rates[False], "ratios": ratios}),
+        Figure("store.training_cpu_ratio", "Training, every view live, CPU per step off / on (x)",
+               statistics.median(cpu_ratios), "x", peer=1.0, peer_name="same window, store off",
+               higher_is_better=True, note="the window process's CPU time (every thread, the store's writer "
+               "included) per step over the same span; median of the per-round ratios "
+               f"({', '.join(f'{x:.3f}' for x in cpu_ratios)}): what the store costs when the cores are busy",
+               extra={"on_ms": [x * 1e3 for x in cpus[True]], "off_ms": [x * 1e3 for x in cpus[False]]}),
         Figure("store.size_per_10k_steps", "Store size per 10,000 steps (MB)", statistics.median(sizes) / 1e6,
                "MB", note=f"extrapolated from the {steps}-step runs above (run directory size x 10,000 / steps); "
                           "default CNN, every view live", extra={"sizes_mb": [x / 1e6 for x in sizes]}),

@@ -176,11 +176,18 @@ def _unplanes(flat: np.ndarray, itemsize: int) -> np.ndarray:
     return words.view(np.uint8)
 
 
-def decode_arrays(header: dict, data: bytes, previous: list[np.ndarray] | None) -> list[np.ndarray]:
-    """The arrays of a payload record; `previous`: the arrays of its base record (for `x` and `s`)."""
+def decode_arrays(header: dict, data: bytes, previous: list[np.ndarray] | None,
+                  owned: set[int] | None = None) -> list[np.ndarray]:
+    """The arrays of a payload record; `previous`: the arrays of its base record (for `x` and `s`).
+
+    Without `owned` every array returned is new or shared with `previous`, and read-only. With it
+    (the ids of arrays in `previous` that the caller owns and no one else reads), a delta is applied
+    in place to an owned array of the same shape, the arrays made here are added to `owned` and left
+    writable: a chain of deltas is then applied to one copy instead of one copy per link."""
     specs = header.get("arrays")
     check(isinstance(specs, list), "a record's arrays is not a list")
     out, at = [], 0
+    taken: set[int] = set()  # arrays of `previous` changed in place here (once each)
     for i, spec in enumerate(specs):
         check(isinstance(spec, list) and len(spec) == 6 and spec[0] in DTYPES and isinstance(spec[1], list)
               and len(spec[1]) <= MAX_NDIM and all(is_int(d) and d >= 0 for d in spec[1])
@@ -210,14 +217,23 @@ def decode_arrays(header: dict, data: bytes, previous: list[np.ndarray] | None) 
             inside = tuple(slice(lo, hi) for lo, hi in box)
             check(flat.size == math.prod(hi - lo for lo, hi in box) * dtype.itemsize,
                   f"array {i} of a record does not fit its box")
-            whole = _overlap(before, shape).copy()
+            in_place = (owned is not None and id(before) in owned and id(before) not in taken and before.shape == shape
+                        and before.flags.writeable)
+            taken.add(id(before))
+            whole = _bytes_of(before) if in_place else _overlap(before, shape).copy()
             if flat.size:
                 cells = whole.reshape(shape + (dtype.itemsize,))
                 cells[inside] ^= flat.reshape(cells[inside].shape)
+            if in_place:
+                out.append(before)
+                continue
             flat = whole
         check(flat.size == nbytes, f"array {i} of a record does not fit its shape")
         array = flat.view(dtype).reshape(shape)
-        array.flags.writeable = False
+        if owned is None or not array.flags.writeable:
+            array.flags.writeable = False
+        else:
+            owned.add(id(array))
         out.append(array)
     return out
 

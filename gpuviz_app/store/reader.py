@@ -246,13 +246,20 @@ class StoredRun:
         arrays = self._decoded[at] if at else None
         if at:
             self._decoded.move_to_end(at)
+        cached = {id(a) for a in arrays} if arrays is not None else set()
         header = None
-        for link in reversed(chain):
+        owned: set[int] = set()  # arrays made on this walk: the links after change them in place
+        for n, link in enumerate(reversed(chain)):
             header_bytes, data = self._fetch(link, "header, data")
             header = codec.parse_header(header_bytes)
-            fresh = codec.decode_arrays(header, data, arrays)
-            shared = {id(a) for a in arrays} if arrays is not None else set()
-            self._keep(link, fresh, sum(a.nbytes for a in fresh if id(a) not in shared))
+            last = n == len(chain) - 1
+            fresh = codec.decode_arrays(header, data, arrays, None if arrays is None else owned)
+            if last or arrays is None:  # the record asked for, and a keyframe: kept, read-only
+                for array in fresh:
+                    array.flags.writeable = False
+                self._keep(link, fresh, sum(a.nbytes for a in fresh if id(a) not in cached))
+                cached |= {id(a) for a in fresh}
+                owned.clear()
             arrays = fresh
         return arrays, header
 

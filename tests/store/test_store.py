@@ -62,6 +62,25 @@ def test_every_payload_reads_back_exactly_at_and_after_its_step_in_any_order(sto
         run.snapshot_at(0)
 
 
+def test_long_delta_chains_read_back_exactly_and_leave_earlier_reads_untouched(tmp_path):
+    """A jump rebuilds a payload from its keyframe through many deltas applied to one copy in place;
+    what an earlier read returned (and the reader keeps) must not change."""
+    path = str(tmp_path / "run.sqlite")
+    writer = RunWriter(path, keyframe_every=16)
+    snapshots = list(probed_snapshots(STEPS, probe_every=1))
+    for snapshot in snapshots:
+        assert writer.offer(snapshot)
+    writer.close()
+    run = open_run(path)
+    last = run.snapshot_at(STEPS)  # a chain of 11 deltas from the keyframe
+    kept = {view: last.parts[view] for view in VIEWS}
+    for step in [1, 6, STEPS, 3, 11, 2, 9, 4]:
+        check_step(run, snapshots, step)
+    want = expected_at(snapshots, STEPS)
+    for view in VIEWS:
+        same(want.parts[view], kept[view], view)
+
+
 def test_payloads_are_stored_once_per_version_with_deltas_between_keyframes(stored):
     path, snapshots = stored
     db = sqlite3.connect(path)

@@ -145,9 +145,9 @@ def run(quick: bool) -> list[Figure]:
             for record in ((False, True) if r % 2 == 0 else (True, False)):
                 with tempfile.TemporaryDirectory() as runs:
                     report, cpu = run_window(args, env, record, runs)
-                    samples = [tuple(s) for s in report["samples"]]
-                    rates[record].append(steady_rate(samples, skip))
-                    cpus[record].append(cpu_per_step(samples, cpu, skip))
+                    timings = [tuple(s) for s in report["samples"]]
+                    rates[record].append(steady_rate(timings, skip))
+                    cpus[record].append(cpu_per_step(timings, cpu, skip))
                     print(f"[bench] store round {r + 1}, {'on' if record else 'off'}: {rates[record][-1]:.2f} steps/s, "
                           f"{cpus[record][-1] * 1e3:.1f} ms CPU a step", file=sys.stderr, flush=True)
                     if record:

@@ -1,22 +1,19 @@
-"""Process-wide caches for two pieces of VisPy's work that every canvas repeats.
-
-Together they took the window's first paint from 2.2 s to 1.2 s here.
+"""Process-wide caches for two pieces of VisPy's work that every canvas repeats (their effect on
+the first paint is measured in benchmarks/README.md, "startup").
 
 Glyphs. VisPy keeps a glyph atlas per text visual's font manager, so every canvas (and most text
-visuals) loads each character again: FreeType at 256 pt copied into a list, then a
-distance field computed in NumPy, ~3.6 ms a glyph. The window's four views loaded 377
-glyphs on start-up, 1.6 s of the first paint. Here `TextureFont._load_char` keeps the
-finished tile (and the glyph's metrics) per font and character; another atlas only
-copies the tile in. Kerning pairs are cached the same way. Only the CPU renderer is
-cached (the GPU one draws into the atlas itself).
+visuals) loads each character again: FreeType at 256 pt copied into a list, then a distance
+field computed in NumPy. Here `TextureFont._load_char` keeps the finished tile (and the glyph's
+metrics) per font and character; another atlas only copies the tile in. Kerning pairs are
+cached the same way. Only the CPU renderer is cached (the GPU one draws into the atlas itself).
 
 The finished tiles are also kept on disk between launches (`save` / `load_saved`, one `.npz` of
 plain arrays per VisPy version under the user's cache directory), so a launch after the first
 renders no glyph at all; a missing, unreadable or foreign file is ignored and rebuilt.
 
-Shader variables. `gloo.Program` parses each program's source for its uniforms and
-attributes with a backtracking regular expression (~16 ms a program); the window builds
-30 programs from 9 distinct sources. The parse is kept per source text.
+Shader variables. `gloo.Program` parses each program's source for its uniforms and attributes
+with a backtracking regular expression, and the window builds many programs from a few distinct
+sources. The parse is kept per source text.
 """
 
 from __future__ import annotations

@@ -92,8 +92,9 @@ callback = [timing.BucketDone(Timer())]
 
 def let_go():
     time.sleep(0.2)  # the group's thread is late: the main thread has ended by now
-    callback.clear()
-    open(sys.argv[1], "w").write("released")
+    with open(sys.argv[1], "w") as marker:
+        marker.write("released")
+    callback.clear()  # the exit's wait ends here
 
 threading.Thread(target=let_go, daemon=True).start()
 """

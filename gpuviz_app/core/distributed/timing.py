@@ -18,7 +18,6 @@ count to reach zero first.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
 import time
@@ -26,12 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from gpuviz_app.core.exit_join import close_at_exit
+
 log = logging.getLogger(__name__)
 
 ALLREDUCE = "ddp allreduce"
 OWN_GATHER = "gpuviz gather"
 STRAGGLER_SPREAD = 0.25  # the waits must differ by more than this share of a step to name a straggler
-RELEASE_WAIT_S = 5.0  # the longest the exit waits for the process group's thread to release the callbacks
+RELEASE_WAIT_S = 5.0  # the longest a wait for the process group's thread to release the callbacks lasts
 
 
 class HeldCallbacks:
@@ -60,9 +61,13 @@ class HeldCallbacks:
         with self._released:
             return self._released.wait_for(lambda: self._count == 0, timeout)
 
+    def close(self, timeout: float) -> None:
+        """At exit (`core.exit_join`): wait for the release, before finalization."""
+        self.wait_released(timeout)
+
 
 HELD = HeldCallbacks()
-atexit.register(HELD.wait_released)  # runs before finalization: a thread may still take the GIL then
+close_at_exit(HELD)  # a thread may still take the GIL to release one; after finalization began, that aborts
 
 
 class BucketDone:

@@ -82,6 +82,9 @@ class SeriesHistory:
             raise ValueError("steps must not go back: drawing finds a step range by bisection")
         finite = np.isfinite(values)
         values = np.where(finite, values, np.nan)
+        if self._store.stride == 1 and self._store.end == self.total and self.total + m <= self.capacity:
+            self._fill(steps, values, finite)  # (one value per bucket, none merged yet: no reductions needed)
+            return
         entries = self._store.place(self.total, m)
         starts, e = runs(entries)
         ends = np.r_[starts[1:], m] - 1
@@ -93,6 +96,18 @@ class SeriesHistory:
         self.vsum[e] += np.add.reduceat(np.where(finite, values, 0.0), starts)
         self.finite[e] += np.add.reduceat(finite.astype(np.int64), starts)
         self.total += m
+        self.latest = float(values[-1])
+
+    def _fill(self, steps: np.ndarray, values: np.ndarray, finite: np.ndarray) -> None:
+        a, b = self.total, self.total + len(values)
+        self._store.place(a, len(values))
+        self.first[a:b] = steps
+        self.last[a:b] = steps
+        self.vmin[a:b] = values
+        self.vmax[a:b] = values
+        self.vsum[a:b] = np.where(finite, values, 0.0)
+        self.finite[a:b] = finite
+        self.total = b
         self.latest = float(values[-1])
 
     def _merge_pairs(self, a: slice, b: slice, h: int) -> None:

@@ -151,29 +151,29 @@ def _overlap(before: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return _bytes_of(out)
 
 
-_WORDS = {2: "<u2", 4: "<u4", 8: "<u8"}
+_PLANED = (2, 4, 8)  # element sizes whose bytes are split into planes
 
 
 def _planes(flat: np.ndarray, itemsize: int) -> np.ndarray:
     """Byte k of every element together, k = 0 .. itemsize - 1 (the high bytes of floats that
-    changed a little are equal, and compress well together)."""
-    if itemsize not in _WORDS:
+    changed a little are equal, and compress well together); bytes in little-endian order."""
+    if itemsize not in _PLANED:
         return flat
-    words = flat.view(_WORDS[itemsize])
-    out = np.empty((itemsize, words.size), np.uint8)
-    for k in range(itemsize):
-        out[k] = np.right_shift(words, 8 * k)
+    elements = flat.reshape(-1, itemsize)
+    out = np.empty((itemsize, len(elements)), np.uint8)
+    for k in range(itemsize):  # (a plane at a time: numpy's transposing copy of bytes is several times slower)
+        out[k] = elements[:, k]
     return out.reshape(-1)
 
 
 def _unplanes(flat: np.ndarray, itemsize: int) -> np.ndarray:
-    if itemsize not in _WORDS:
+    if itemsize not in _PLANED:
         return flat
     planes = flat.reshape(itemsize, -1)
-    words = planes[0].astype(_WORDS[itemsize])
-    for k in range(1, itemsize):
-        words |= planes[k].astype(_WORDS[itemsize]) << (8 * k)
-    return words.view(np.uint8)
+    out = np.empty((planes.shape[1], itemsize), np.uint8)
+    for k in range(itemsize):
+        out[:, k] = planes[k]
+    return out.reshape(-1)
 
 
 def decode_arrays(header: dict, data: bytes, previous: list[np.ndarray] | None,
@@ -220,7 +220,8 @@ def decode_arrays(header: dict, data: bytes, previous: list[np.ndarray] | None,
             in_place = (owned is not None and id(before) in owned and id(before) not in taken and before.shape == shape
                         and before.flags.writeable)
             taken.add(id(before))
-            whole = _bytes_of(before) if in_place else _overlap(before, shape).copy()
+            whole = (_bytes_of(before) if in_place else _overlap(before, shape) if before.shape != shape
+                     else _bytes_of(before).copy())  # (an array that grew is copied into a new one already)
             if flat.size:
                 cells = whole.reshape(shape + (dtype.itemsize,))
                 cells[inside] ^= flat.reshape(cells[inside].shape)

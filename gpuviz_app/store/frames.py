@@ -52,13 +52,13 @@ def history_until(rows: dict[str, np.ndarray], step: int) -> MetricsHistory:
     Its buckets are sized to the rows (one per row until the live history's own capacity is
     reached): the same buckets as live, without allocating that capacity at every scrubbed step.
     """
-    longest = max((len(r) for r in rows.values()), default=0)
+    upto = {name: int(np.searchsorted(series[:, 0], step, side="right")) for name, series in rows.items()}
+    longest = max(upto.values(), default=0)
     capacity = min(DEFAULT_CAPACITY, 1 << max(1, (longest - 1).bit_length()))
     history = MetricsHistory(capacity=capacity, names=())
     for name, series in rows.items():
-        upto = int(np.searchsorted(series[:, 0], step, side="right"))
-        if upto:
-            history.append(name, series[:upto, 0].astype(np.int64), series[:upto, 1].astype(np.float64))
+        if upto[name]:
+            history.append(name, series[:upto[name], 0].astype(np.int64), series[:upto[name], 1].astype(np.float64))
     return history
 
 

@@ -93,3 +93,30 @@ def test_metrics_history_ranges_span_all_series():
 def test_capacity_must_be_even():
     with pytest.raises(ValueError):
         SeriesHistory(capacity=3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 200), capacity=st.sampled_from([2, 8, 64, 256]), chunk=st.integers(1, 70),
+       seed=st.integers(0, 2**16))
+def test_the_buckets_do_not_depend_on_how_the_values_arrive(n, capacity, chunk, seed):
+    """Values appended all at once, in chunks and one at a time (filling fresh buckets directly
+    while nothing merged, through the merging path after) leave the same buckets, non-finite
+    values included (means up to the order floats are summed in)."""
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=n)
+    values[rng.random(n) < 0.1] = np.nan
+    values[rng.random(n) < 0.05] = -np.inf
+    steps = np.arange(1, n + 1) * 3
+    whole, chunked, single = (SeriesHistory(capacity=capacity) for _ in range(3))
+    whole.extend(steps, values)
+    for i in range(0, n, chunk):
+        chunked.extend(steps[i:i + chunk], values[i:i + chunk])
+    for i in range(n):
+        single.extend(steps[i:i + 1], values[i:i + 1])
+    expected = whole.rows()
+    for history in (chunked, single):
+        got = history.rows()
+        for name in ("first_step", "last_step", "min", "max", "count"):
+            np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+        np.testing.assert_allclose(got["mean"], expected["mean"], rtol=1e-12, atol=1e-15)
+        assert history.total == n and history.latest == whole.latest or np.isnan(whole.latest)

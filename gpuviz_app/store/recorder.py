@@ -39,6 +39,19 @@ class RunRecorder:
         self._mailbox = mailbox
         mailbox.observer = self.offer
 
+    def resume(self) -> None:
+        """Record what the mailbox followed last is given again, after `unfollow`."""
+        if self._mailbox is not None:
+            self._mailbox.observer = self.offer
+
+    def unfollow(self) -> None:
+        """Stop recording what the mailbox is given (the run's writer stays open: `resume` goes on)."""
+        if self._mailbox is not None and self._mailbox.observer == self.offer:
+            self._mailbox.observer = None
+        writer = self.writer
+        if writer is not None:
+            writer.unwatch()
+
     def offer(self, snapshot: Snapshot) -> None:
         if not isinstance(snapshot, Snapshot) or snapshot.run_id <= 0:
             return  # (a source that failed before its first run publishes run 0)
@@ -65,8 +78,7 @@ class RunRecorder:
 
     def close(self, timeout: float | None = 10.0) -> None:
         """Stop recording (the mailbox is let go) and finish writing."""
-        if self._mailbox is not None and self._mailbox.observer == self.offer:
-            self._mailbox.observer = None
+        self.unfollow()
         with self._lock:
             writers = self._retired + ([self.writer] if self.writer is not None else [])
             self.writer, self._run_id, self._retired = None, None, []

@@ -97,8 +97,7 @@ class RunWriter:
         """Write what is queued, commit and close the store; `timeout` None: without waiting."""
         if not self._closed:
             self._closed = True
-            if self._history is not None:
-                self._history.untap(self._tap)
+            self.unwatch()
             self._stopping.set()
             try:
                 self._queue.put_nowait(None)  # (wakes the thread now)
@@ -106,6 +105,13 @@ class RunWriter:
                 pass
         if timeout is not None:
             self._thread.join(timeout)
+
+    def unwatch(self) -> None:
+        """Take no more metric rows until the next snapshot offered (whose history's rows held by
+        then are written, so a pause loses none that the history keeps)."""
+        if self._history is not None:
+            self._history.untap(self._tap)
+            self._history = None
 
     def _watch(self, history: MetricsHistory) -> None:
         """Record `history`'s rows from now on; those it holds already are written first."""

@@ -77,3 +77,28 @@ def test_the_run_being_recorded_is_read_as_it_is_written(tmp_path):
     publish(2, 1)  # a new run: its own directory, read from its start
     assert recorded([1])
     recorder.close()
+
+
+def test_a_paused_recorder_keeps_no_snapshot_and_loses_no_metric_row(tmp_path):
+    mailbox: Mailbox[Snapshot] = Mailbox()
+    recorder = RunRecorder(root=str(tmp_path))
+    recorder.follow(mailbox)
+    history = MetricsHistory()
+
+    def step(n):
+        history.append("train_loss", [n], [1.0 / n])
+        mailbox.put(Snapshot(run_id=1, step=n, wall_time=1e9 + n, metrics=history, latest={}))
+
+    for n in (1, 2):
+        step(n)
+    recorder.unfollow()
+    for n in (3, 4, 5):
+        step(n)
+    recorder.resume()
+    step(6)
+    recorder.close()
+    run = open_run(list_runs(str(tmp_path))[0].path)
+    assert run.steps().tolist() == [1, 2, 6]  # the snapshots offered while paused were not kept
+    rows = run.rows()["train_loss"]
+    assert rows[:, 0].tolist() == [1, 2, 3, 4, 5, 6]  # the rows logged while paused came with the next snapshot
+    assert rows[:, 1].tolist() == [1.0 / n for n in range(1, 7)]

@@ -22,7 +22,7 @@ EXPECTED = {
     "attach.latency_p95", "ipc.payload_16mb",
     "distributed.ddp_2_ranks", "distributed.metrics_view", "distributed.gathers_only",
     "tensorboard.open_logdir",
-    "store.training_ratio", "store.size_per_10k_steps", "store.scrub_jump_p95", "store.scrub_step_p95",
+    "store.training_ratio", "store.cpu_share", "store.size_per_10k_steps", "store.scrub_jump_p95", "store.scrub_step_p95",
 }
 
 
@@ -48,7 +48,8 @@ def test_every_figure_and_ratio_is_finite(quick_report):
             assert math.isfinite(figure["peer"]) and figure["peer"] > 0, figure
             assert math.isfinite(figure["ratio"]), figure
         if figure["goal"] is not None and figure["peer"] is not None:
-            assert figure["passed"] in (True, False), figure
+            # (a figure with an interval has a verdict only when the interval is on one side of its goal)
+            assert figure["passed"] in ((True, False) if figure["interval"] is None else (True, False, None)), figure
 
 
 def test_peers_installed_by_the_test_extra_are_measured(quick_report):
@@ -56,3 +57,15 @@ def test_peers_installed_by_the_test_extra_are_measured(quick_report):
     for key in ("training.vs_tensorboard", "landscape.grid_cpu", "weights.hist_all_cpu", "embedding.pca_cpu",
                 "attach.vs_wandb", "attach.vs_tensorboard", "tensorboard.open_logdir"):
         assert by_key[key]["peer"] is not None, f"{key}: {by_key[key]['note']}"
+
+
+def test_a_figure_with_an_interval_has_a_verdict_only_when_the_interval_clears_its_goal():
+    from gpuviz_app.bench.common import Figure
+
+    def verdict(low, high):
+        return Figure("k", "t", 1.0, "x", peer=1.0, higher_is_better=True, goal=0.97, interval=(low, high)).passed
+
+    assert verdict(0.98, 1.2) is True
+    assert verdict(0.8, 0.96) is False
+    assert verdict(0.9, 1.1) is None
+    assert Figure("k", "t", 0.9, "x", peer=1.0, higher_is_better=True, goal=0.97).passed is False

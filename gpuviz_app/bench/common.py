@@ -30,6 +30,9 @@ class Figure:
     goal_text: str = ""
     note: str = ""
     extra: dict = field(default_factory=dict)
+    # a 95% interval of the ratio, for a figure whose noise is near its goal: a verdict only when the
+    # whole interval is on one side of the goal (else None, "no verdict")
+    interval: tuple[float, float] | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -41,6 +44,9 @@ class Figure:
     def passed(self) -> bool | None:
         if self.goal is None or self.ratio is None:
             return None
+        if self.interval is not None:
+            low, high = self.interval
+            return True if low >= self.goal else False if high < self.goal else None
         return self.ratio >= self.goal
 
     def to_dict(self) -> dict:

@@ -53,7 +53,7 @@ def format_table(figures: list[Figure]) -> str:
     for f in figures:
         peer = f"{f.peer:.4g}" if f.peer is not None else "-"
         ratio = f"{f.ratio:.2f}x" if f.ratio is not None else "-"
-        verdict = {True: "pass", False: "MISS", None: ""}[f.passed]
+        verdict = {True: "pass", False: "MISS", None: "no verdict" if f.goal is not None and f.ratio else ""}[f.passed]
         lines.append(f"{f.title:<46} {f.ours:>10.4g} {f.unit:<1} {peer:>12} {ratio:>8}  "
                      f"{f.goal_text:<10} {verdict}")
         if f.peer_name:
@@ -69,7 +69,8 @@ def markdown_table(report: dict) -> str:
     for f in report["figures"]:
         peer = f"{f['peer']:.4g} {f['unit']}" if f["peer"] is not None else "—"
         ratio = f"{f['ratio']:.2f}x" if f["ratio"] is not None else "—"
-        verdict = {True: "pass", False: "**miss**", None: ""}[f["passed"]]
+        verdict = {True: "pass", False: "**miss**",
+                   None: "no verdict (noise)" if f.get("goal") is not None and f["ratio"] else ""}[f["passed"]]
         who = f" ({f['peer_name']})" if f["peer_name"] else ""
         lines.append(f"| {f['title']} | {f['ours']:.4g} {f['unit']} | {peer}{who} | {ratio} | "
                      f"{f['goal_text']} | {verdict} |")

@@ -127,7 +127,7 @@ def warm_launch_env(env: dict) -> Iterator[dict]:
 
 
 def run(quick: bool) -> list[Figure]:
-    repeats = 2 if quick else 7
+    repeats = 1 if quick else 7
     bare, shown, first, floor, trained = [], [], [], [], []
 
     def bare_arm(env: dict) -> None:

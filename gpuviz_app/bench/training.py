@@ -58,7 +58,7 @@ print(json.dumps(samples))
 
 
 def run(quick: bool) -> list[Figure]:
-    steps, skip = (700, 200) if quick else (4000, 300)
+    steps, skip = (300, 100) if quick else (4000, 300)
     repeats = 1 if quick else 3
     bare, metrics_live, all_live = [], [], []
     app_args = ["--steps", str(steps), "--quit-when-done", "--device", "cpu"]

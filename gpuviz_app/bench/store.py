@@ -222,7 +222,7 @@ def cpu_per_step(samples: list[tuple[int, float]], cpu: list[list[float]], skip_
 
 def _alternating(quick: bool, env_args: list[str]) -> dict:
     """Recording switched on and off in one window (see ALTERNATING): steps/s in each state."""
-    steps, skip, block, windows = (300, 100, 0.5, 1) if quick else (2000, 200, 2.0, 3)
+    steps, skip, block, windows = (200, 60, 0.5, 1) if quick else (2000, 200, 2.0, 3)
     args = [*env_args]
     args[args.index("--steps") + 1] = str(steps)
     pairs: list[float] = []
@@ -242,7 +242,7 @@ def _alternating(quick: bool, env_args: list[str]) -> dict:
 
 
 def run(quick: bool) -> list[Figure]:
-    steps, skip = (150, 50) if quick else (400, 100)
+    steps, skip = (100, 30) if quick else (400, 100)
     rounds = 1 if quick else 5
     frames, samples, real, warm = (200, 100, 40, 0) if quick else (10_000, 500, 300, 600)
     rates: dict[bool, list[float]] = {True: [], False: []}

@@ -371,7 +371,7 @@ def cmd_open(argv: Sequence[str]) -> int:
     from gpuviz_app.ui.app import run_app
 
     if len(args.paths) > 1:
-        return run_app(LaunchOptions(compare=tuple(args.paths), listen=None))
+        return run_app(LaunchOptions(compare=tuple(args.paths), views=args.views, listen=None))
     return run_app(LaunchOptions(run=args.paths[0], views=args.views, listen=None))
 
 

@@ -55,7 +55,7 @@ def run_app(options: LaunchOptions) -> int:
     if checked.compare:
         from gpuviz_app.ui.compare_window import CompareWindow
 
-        window = CompareWindow.for_paths(checked.compare)
+        window = CompareWindow.for_paths(checked.compare, views=checked.views)
     else:
         window = MainWindow(checked)
 

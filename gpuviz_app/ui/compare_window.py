@@ -27,13 +27,14 @@ from gpuviz_app.ui.panels import ViewPanel
 from gpuviz_app.ui.timeline import Timeline
 from gpuviz_app.ui.worker import TrainingThread
 
-RUN_VIEWS = ("weights", "embedding")  # shown once per run, side by side
+RUN_VIEWS = ("weights", "embedding")  # shown once per run, side by side (unless `--views` names others)
+DEFAULT_VIEWS = ("metrics", *RUN_VIEWS)  # the metrics overlay every run; the weights add the difference heatmap
 
 
 class RunColumn(QtWidgets.QWidget):
     """One run's views, under its name."""
 
-    def __init__(self, index: int, parent: QtWidgets.QWidget) -> None:
+    def __init__(self, index: int, parent: QtWidgets.QWidget, views: Sequence[str] = RUN_VIEWS) -> None:
         super().__init__(parent)
         self.index = index
         layout = QtWidgets.QVBoxLayout(self)
@@ -43,7 +44,7 @@ class RunColumn(QtWidgets.QWidget):
         layout.addWidget(self.title)
         self.views = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical, self)
         self.panels: dict[str, ViewPanel] = {}
-        for name in RUN_VIEWS:
+        for name in views:
             panel = ViewPanel([make_view(name)], HostUpload("host staging"), self.views)
             self.views.addWidget(panel)
             self.panels[name] = panel
@@ -141,10 +142,12 @@ Runs = Union[CompareFrames, Callable[[], CompareFrames]]
 
 class CompareWindow(QtWidgets.QMainWindow):
     """`runs`: the runs compared, or a callable opening them (on the window's thread). `count`: how
-    many (a column each). A `parent` window closing closes this one."""
+    many (a column each). `views`: the views shown (default `DEFAULT_VIEWS`): the metrics once for
+    every run, the others once per run, the weights also as the difference heatmap. A `parent`
+    window closing closes this one."""
 
     def __init__(self, runs: Runs, count: int, title: str = "", parent: QtWidgets.QWidget | None = None,
-                 pacer: FramePacer | None = None) -> None:
+                 pacer: FramePacer | None = None, views: Sequence[str] | None = None) -> None:
         super().__init__(parent, QtCore.Qt.WindowType.Window)
         self.setObjectName("gpuviz-compare")
         self.setWindowTitle(f"Compare: {title}" if title else "Compare runs")
@@ -153,9 +156,12 @@ class CompareWindow(QtWidgets.QMainWindow):
         self._closed = False
         self.frames = FrameLoop(self._draw, pacer, self)
         self.source = ReplaySource(runs, title=title)
-        self.metrics = ViewPanel([make_view("metrics")], HostUpload("host staging"), self)
-        self.difference = DifferencePanel(self)
-        self.columns = [RunColumn(i, self) for i in range(count)]
+        self.view_names = tuple(views) if views else DEFAULT_VIEWS
+        self.metrics = (ViewPanel([make_view("metrics")], HostUpload("host staging"), self)
+                        if "metrics" in self.view_names else None)
+        self.difference = DifferencePanel(self) if "weights" in self.view_names else None
+        per_run = [name for name in self.view_names if name != "metrics"]
+        self.columns = [RunColumn(i, self, per_run) for i in range(count)] if per_run else []
         self._build()
         self.timeline = Timeline(self.frames, parent=self)
         self.addToolBar(QtCore.Qt.ToolBarArea.BottomToolBarArea, self.timeline)
@@ -173,30 +179,34 @@ class CompareWindow(QtWidgets.QMainWindow):
 
     @classmethod
     def for_paths(cls, paths: Sequence[str], parent: QtWidgets.QWidget | None = None,
-                  pacer: FramePacer | None = None) -> "CompareWindow":
+                  pacer: FramePacer | None = None, views: Sequence[str] | None = None) -> "CompareWindow":
         """The runs or TensorBoard logs at `paths`, opened on the window's thread."""
         paths = list(paths)
         names = [os.path.basename(os.path.normpath(p)) for p in paths]
-        return cls(lambda: open_all(paths), len(paths), " \u00b7 ".join(names), parent, pacer)
+        return cls(lambda: open_all(paths), len(paths), " \u00b7 ".join(names), parent, pacer, views)
 
     def _build(self) -> None:
-        top = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal, self)
-        top.addWidget(self.metrics)
-        top.addWidget(self.difference)
-        top.setStretchFactor(0, 3)
-        top.setStretchFactor(1, 2)
-        runs = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal, self)
-        for column in self.columns:
-            runs.addWidget(column)
         main = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical, self)
-        main.addWidget(top)
-        main.addWidget(runs)
-        main.setStretchFactor(1, 2)
+        shared = [w for w in (self.metrics, self.difference) if w is not None]
+        if shared:
+            top = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal, self)
+            for widget, stretch in zip(shared, (3, 2)):
+                top.addWidget(widget)
+                top.setStretchFactor(top.count() - 1, stretch)
+            main.addWidget(top)
+        if self.columns:
+            runs = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal, self)
+            for column in self.columns:
+                runs.addWidget(column)
+            main.addWidget(runs)
+            main.setStretchFactor(main.count() - 1, 2)
         self.setCentralWidget(main)
 
     def panels(self) -> list[ViewPanel]:
         """Every view panel of the window."""
-        return [self.metrics, self.difference.panel] + [p for c in self.columns for p in c.panels.values()]
+        shared = [self.metrics] if self.metrics is not None else []
+        shared += [self.difference.panel] if self.difference is not None else []
+        return shared + [p for c in self.columns for p in c.panels.values()]
 
     @property
     def shown(self) -> ComparedRuns | None:
@@ -209,8 +219,10 @@ class CompareWindow(QtWidgets.QMainWindow):
             if snapshot.error:
                 self.statusBar().showMessage(f"Could not open the runs: {snapshot.error}")
             return
-        self.metrics.push(snapshot)
-        self.difference.show_step(snapshot, compared)
+        if self.metrics is not None:
+            self.metrics.push(snapshot)
+        if self.difference is not None:
+            self.difference.show_step(snapshot, compared)
         for column, name, shown, recorded in zip(self.columns, compared.names, compared.snapshots,
                                                 compared.recorded):
             column.show_run(name, shown, recorded)

@@ -253,3 +253,46 @@ def test_compare_in_the_runs_dialog_opens_the_selected_runs_in_lockstep(qtbot, m
         window.deleteLater()
     qtbot.wait(10)
     assert closed_too and not lifetime.leaks()  # the compare window's thread ended with the window
+
+
+@pytest.mark.parametrize("views, per_run, shared", [
+    (("embedding",), ["embedding"], []),
+    (("weights", "metrics"), ["weights"], ["metrics", "difference"]),
+])
+def test_the_views_asked_for_are_the_views_shown(qtbot, probed, views, per_run, shared):
+    """`gpuviz open A B --views ...`: each run's column holds the views named (the metrics overlay
+    once for all runs; the weights also as the difference), and they follow the timeline."""
+    a, b = run_a(probed), run_b(probed)
+    window = CompareWindow(CompareFrames([a, b]), 2, "A · B", views=views)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.frames.drawn is not None and window.frames.drawn.step == A_STEPS[-1],
+                    timeout=30_000)
+    qtbot.waitUntil(lambda: all(p.has_canvas for p in window.panels()), timeout=60_000)
+    assert [list(c.panels) for c in window.columns] == [per_run, per_run]
+    assert [name for name, widget in (("metrics", window.metrics), ("difference", window.difference))
+            if widget is not None] == shared
+    for column, frames in zip(window.columns, (a, b)):
+        shown = column.panels[per_run[0]].views[0]
+        if per_run[0] == "embedding":
+            assert shown.frame.frame == at(frames, A_STEPS[-1]).parts["embedding"].frame
+        else:
+            assert shown.payload is at(frames, A_STEPS[-1]).parts["weights"]
+    window.close()
+    assert not window.thread.isRunning()
+
+
+def test_gpuviz_open_passes_its_views_to_the_compare_window(monkeypatch, tmp_path):
+    from gpuviz_app import cli
+    from gpuviz_app.store import open as store_open
+    from gpuviz_app.ui import app
+
+    given = []
+    monkeypatch.setattr(store_open, "check_openable", lambda path: None)  # (the runs' reading is tested above)
+    monkeypatch.setattr(app, "run_app", lambda options: given.append(options) or 0)
+    monkeypatch.setenv("DISPLAY", ":0")  # (nothing is opened on it: run_app is replaced)
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    assert cli.main(["open", str(tmp_path / "a"), str(tmp_path / "b"), "--views", "weights"]) == 0
+    assert given[0].compare == (str(tmp_path / "a"), str(tmp_path / "b")) and given[0].views == ("weights",)

@@ -74,18 +74,24 @@ def at(frames: MemoryFrames, step: int):
     return frames.snapshot_at(step)
 
 
-@pytest.fixture
-def compare(qtbot, probed):
-    """A compare window over runs A and B, once every panel has its canvas."""
-    a, b = run_a(probed), run_b(probed)
-    window = CompareWindow(CompareFrames([a, b]), 2, "A · B")
-    window.frames_a, window.frames_b = a, b
+def shown_window(qtbot, a: MemoryFrames, b: MemoryFrames, **options) -> CompareWindow:
+    """A compare window over runs `a` and `b`, shown, once it drew the last step on every panel's canvas."""
+    window = CompareWindow(CompareFrames([a, b]), 2, "A · B", **options)
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
     qtbot.waitUntil(lambda: window.frames.drawn is not None and window.frames.drawn.step == A_STEPS[-1],
                     timeout=30_000)
     qtbot.waitUntil(lambda: all(p.has_canvas for p in window.panels()), timeout=60_000)
+    return window
+
+
+@pytest.fixture
+def compare(qtbot, probed):
+    """A compare window over runs A and B, once every panel has its canvas."""
+    a, b = run_a(probed), run_b(probed)
+    window = shown_window(qtbot, a, b)
+    window.frames_a, window.frames_b = a, b
     activate(window)  # (once the GL canvases are made)
     yield window
     window.close()
@@ -263,13 +269,7 @@ def test_the_views_asked_for_are_the_views_shown(qtbot, probed, views, per_run, 
     """`gpuviz open A B --views ...`: each run's column holds the views named (the metrics overlay
     once for all runs; the weights also as the difference), and they follow the timeline."""
     a, b = run_a(probed), run_b(probed)
-    window = CompareWindow(CompareFrames([a, b]), 2, "A · B", views=views)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    qtbot.waitUntil(lambda: window.frames.drawn is not None and window.frames.drawn.step == A_STEPS[-1],
-                    timeout=30_000)
-    qtbot.waitUntil(lambda: all(p.has_canvas for p in window.panels()), timeout=60_000)
+    window = shown_window(qtbot, a, b, views=views)
     assert [list(c.panels) for c in window.columns] == [per_run, per_run]
     assert [name for name, widget in (("metrics", window.metrics), ("difference", window.difference))
             if widget is not None] == shared

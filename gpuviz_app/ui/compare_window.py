@@ -45,7 +45,7 @@ class RunColumn(QtWidgets.QWidget):
         self.views = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical, self)
         self.panels: dict[str, ViewPanel] = {}
         for name in views:
-            panel = ViewPanel([make_view(name)], HostUpload("host staging"), self.views)
+            panel = ViewPanel([make_view(name)], HostUpload("host staging"), self.views, probes=False)
             self.views.addWidget(panel)
             self.panels[name] = panel
         layout.addWidget(self.views, 1)
@@ -90,7 +90,7 @@ class DifferencePanel(QtWidgets.QWidget):
             row.addWidget(widget)
         row.addStretch(1)
         layout.addLayout(row)
-        self.panel = ViewPanel([self.view], HostUpload("host staging"), self)
+        self.panel = ViewPanel([self.view], HostUpload("host staging"), self, probes=False)
         layout.addWidget(self.panel, 1)
         self._layers: list[tuple[int, str]] = []
         self._names: tuple[str, ...] = ()
@@ -157,7 +157,7 @@ class CompareWindow(QtWidgets.QMainWindow):
         self.frames = FrameLoop(self._draw, pacer, self)
         self.source = ReplaySource(runs, title=title)
         self.view_names = tuple(views) if views else DEFAULT_VIEWS
-        self.metrics = (ViewPanel([make_view("metrics")], HostUpload("host staging"), self)
+        self.metrics = (ViewPanel([make_view("metrics")], HostUpload("host staging"), self, probes=False)
                         if "metrics" in self.view_names else None)
         self.difference = DifferencePanel(self) if "weights" in self.view_names else None
         per_run = [name for name in self.view_names if name != "metrics"]

@@ -66,6 +66,9 @@ class EmbeddingControls(ViewControls):
         row.addStretch(1)
         self.sync()
 
+    def hide_probe_controls(self) -> None:
+        self.layer.hide()  # (the stored frames embed the layer they were recorded with)
+
     def _layer_names(self) -> list[str]:
         frame = self.view.frame
         return list(frame.layers) if frame is not None else []

@@ -30,16 +30,18 @@ EXTRA_CONTROLS: dict[str, type[ViewControls]] = {"embedding": EmbeddingControls}
 class ViewPanel(QtWidgets.QWidget):
     """Hosts one ViewCanvas; boolean options become check boxes, choices combo boxes, actions
     buttons. `on_options(view)` follows every option change (save it, tell the probe);
-    `on_action(view, name)` carries an action to the view's probe."""
+    `on_action(view, name)` carries an action to the view's probe. `probes=False`: the panel shows
+    stored payloads only, so settings only a probe acts on, and actions, get no control."""
 
     canvas_created = QtCore.Signal(object)  # the new ViewCanvas
     upload_changed = QtCore.Signal(object)  # the UploadPath the canvas now writes through
 
     def __init__(self, views: list[View], upload: UploadPath, parent: QtWidgets.QWidget | None = None,
                  on_options: Callable[[View], None] | None = None,
-                 on_action: Callable[[View, str], None] | None = None) -> None:
+                 on_action: Callable[[View, str], None] | None = None, probes: bool = True) -> None:
         super().__init__(parent)
         self.views = list(views)
+        self.probes = probes
         self.canvas: ViewCanvas | None = None
         self._upload = upload
         self._device: str | None = None
@@ -58,6 +60,8 @@ class ViewPanel(QtWidgets.QWidget):
         self.extras: list[ViewControls] = [self._extra_controls(view) for view in self.views
                                            if view.name in EXTRA_CONTROLS]
         for extra in self.extras:  # a row of its own, so a narrow dock stays narrow
+            if not probes:
+                extra.hide_probe_controls()
             extra.setContentsMargins(6, 0, 6, 2)
             self._layout.addWidget(_scrolling(extra, self))
         self._placeholder: _CanvasPlaceholder | None = _CanvasPlaceholder(self.views[0].render_size,
@@ -74,6 +78,8 @@ class ViewPanel(QtWidgets.QWidget):
         flow.setContentsMargins(6, 2, 6, 2)
         for view in self.views:
             for option in view.OPTIONS:
+                if option.probe and not self.probes:
+                    continue
                 widget = self._option_widget(view, option)
                 if widget is None:
                     continue
@@ -81,7 +87,7 @@ class ViewPanel(QtWidgets.QWidget):
                 if option.control == CHOICE and option.label:
                     widget = _labelled(option.label, widget, row)
                 flow.addWidget(widget)
-        for view in self.views:
+        for view in self.views if self.probes else ():
             for action in view.ACTIONS:
                 button = QtWidgets.QPushButton(action.label, self)
                 button.clicked.connect(lambda _c=False, view=view, name=action.name: self._act(view, name))

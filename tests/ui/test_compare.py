@@ -296,3 +296,21 @@ def test_gpuviz_open_passes_its_views_to_the_compare_window(monkeypatch, tmp_pat
         (tmp_path / name).mkdir()
     assert cli.main(["open", str(tmp_path / "a"), str(tmp_path / "b"), "--views", "weights"]) == 0
     assert given[0].compare == (str(tmp_path / "a"), str(tmp_path / "b")) and given[0].views == ("weights",)
+
+
+def test_stored_runs_get_no_controls_only_a_running_probe_acts_on(compare):
+    """The compare window's panels show recorded payloads: settings the probes act on (the grid,
+    the embedded layer, 3-D) and actions (re-centre) would change nothing, so they have no
+    control; the views' own display settings keep theirs."""
+    panels = compare.panels()
+    shown = {key for panel in panels for key in panel.option_widgets}
+    for panel in panels:
+        for view in panel.views:
+            for option in view.OPTIONS:
+                if option.control is not None:
+                    assert (f"{view.name}.{option.name}" in shown) != option.probe, option
+            assert not any(f"{view.name}.{action.name}" in shown for action in view.ACTIONS)
+    assert any(not option.probe for panel in panels for view in panel.views for option in view.OPTIONS
+               if option.control is not None)  # (display settings are there to check)
+    embedding = compare.columns[0].panels["embedding"]
+    assert embedding.extras and embedding.extras[0].layer.isHidden() and not embedding.extras[0].filter.isHidden()

@@ -69,3 +69,21 @@ def test_a_figure_with_an_interval_has_a_verdict_only_when_the_interval_clears_i
     assert verdict(0.8, 0.96) is False
     assert verdict(0.9, 1.1) is None
     assert Figure("k", "t", 0.9, "x", peer=1.0, higher_is_better=True, goal=0.97).passed is False
+
+
+def test_the_store_bench_pairs_neighbouring_blocks_of_each_state():
+    from gpuviz_app.bench.store import alternating_rates, median_interval
+
+    states = [True, False, False, True, True, False, False, True, True]  # as the window switches them
+    switches = [(float(i), on) for i, on in enumerate(states)] + [(float(len(states)), states[-1])]
+    samples, step = [], 0.0
+    for i, on in enumerate(states):  # 90 steps/s recording, 100 not, sampled ten times a second
+        for k in range(10):
+            samples.append((step + (90 if on else 100) * k / 10, i + k / 10))
+        step += 90 if on else 100
+    samples.append((step, float(len(states))))
+    on, off, pairs = alternating_rates(samples, switches, skip_steps=150)  # (the first block and a half skipped)
+    assert on == pytest.approx(90) and off == pytest.approx(100)
+    assert len(pairs) == 3 and pairs == pytest.approx([0.9] * 3)
+    low, high = median_interval([0.8, 0.9, 1.0, 1.1, 0.95])
+    assert 0.8 <= low <= 0.95 <= high <= 1.1

@@ -66,8 +66,8 @@ class EmbeddingControls(ViewControls):
         row.addStretch(1)
         self.sync()
 
-    def hide_probe_controls(self) -> None:
-        self.layer.hide()  # (the stored frames embed the layer they were recorded with)
+    def probe_widgets(self) -> list[QtWidgets.QWidget]:
+        return [self.layer]  # (stored frames embed the layer they were recorded with)
 
     def _layer_names(self) -> list[str]:
         frame = self.view.frame

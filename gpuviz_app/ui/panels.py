@@ -56,12 +56,14 @@ class ViewPanel(QtWidgets.QWidget):
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(0)
         self.option_widgets: dict[str, QtWidgets.QWidget] = {}
+        self._probe_keys: list[str] = []  # option widgets of settings and actions only a probe acts on
         self._build_option_row()
         self.extras: list[ViewControls] = [self._extra_controls(view) for view in self.views
                                            if view.name in EXTRA_CONTROLS]
         for extra in self.extras:  # a row of its own, so a narrow dock stays narrow
             if not probes:
-                extra.hide_probe_controls()
+                for widget in extra.probe_widgets():
+                    widget.hide()
             extra.setContentsMargins(6, 0, 6, 2)
             self._layout.addWidget(_scrolling(extra, self))
         self._placeholder: _CanvasPlaceholder | None = _CanvasPlaceholder(self.views[0].render_size,
@@ -84,6 +86,8 @@ class ViewPanel(QtWidgets.QWidget):
                 if widget is None:
                     continue
                 self.option_widgets[f"{view.name}.{option.name}"] = widget
+                if option.probe:
+                    self._probe_keys.append(f"{view.name}.{option.name}")
                 if option.control == CHOICE and option.label:
                     widget = _labelled(option.label, widget, row)
                 flow.addWidget(widget)
@@ -92,6 +96,7 @@ class ViewPanel(QtWidgets.QWidget):
                 button = QtWidgets.QPushButton(action.label, self)
                 button.clicked.connect(lambda _c=False, view=view, name=action.name: self._act(view, name))
                 self.option_widgets[f"{view.name}.{action.name}"] = button
+                self._probe_keys.append(f"{view.name}.{action.name}")
                 flow.addWidget(button)
         if self.option_widgets:
             policy = QtWidgets.QSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
@@ -101,6 +106,14 @@ class ViewPanel(QtWidgets.QWidget):
             self._layout.addWidget(row)
         else:
             row.deleteLater()
+
+    def set_probe_controls(self, enabled: bool) -> None:
+        """Enable the controls only a running probe acts on, or grey them out (a stored run is shown)."""
+        tip = "" if enabled else "A stored run shows what was recorded: this needs a run that trains"
+        for widget in [self.option_widgets[key] for key in self._probe_keys] + [
+                w for extra in self.extras for w in extra.probe_widgets()]:
+            widget.setEnabled(enabled)
+            widget.setStatusTip(tip)
 
     def _option_widget(self, view: View, option: Option) -> QtWidgets.QWidget | None:
         value = view.options()[option.name]

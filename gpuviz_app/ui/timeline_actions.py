@@ -48,7 +48,10 @@ class RunOpener:
         return True
 
     def _source_changed(self, source: RunSource) -> None:
-        self.window.controls.setEnabled(not isinstance(source, ReplaySource))
+        live = not isinstance(source, ReplaySource)
+        self.window.controls.setEnabled(live)
+        for panel in self.window.panels.values():
+            panel.set_probe_controls(live)
 
 
 def install(window: QtWidgets.QMainWindow, provider: FramesProvider | None = None) -> RunOpener:

@@ -27,5 +27,6 @@ class ViewControls(QtWidgets.QWidget):
     def sync(self) -> None:
         """Show the view's current options (after settings were restored)."""
 
-    def hide_probe_controls(self) -> None:
-        """Hide the controls of settings only a running probe acts on (a stored run is shown)."""
+    def probe_widgets(self) -> list[QtWidgets.QWidget]:
+        """The controls of settings only a running probe acts on (of no use on a stored run)."""
+        return []

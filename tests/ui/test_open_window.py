@@ -122,3 +122,20 @@ def test_a_tensorboard_log_opens_with_its_scalars_and_histograms_in_the_views(op
     with qtbot.waitSignal(window.frames.frame_drawn, check_params_cb=lambda s: s.step == 2, timeout=30_000):
         window.timeline.slider.setValue(2)
     assert window.frames.drawn.metrics.totals()["loss"] == 3
+
+
+def test_a_stored_run_greys_out_the_controls_only_a_training_run_acts_on(opened, qtbot, tmp_path):
+    window = opened(write_stored_run(tmp_path, steps=(0, 2, 5, 9)))
+    wait_drawn_step(qtbot, window, 9)
+    probe_keys = {f"{view.name}.{name}" for panel in window.panels.values() for view in panel.views
+                  for name in [o.name for o in view.OPTIONS if o.probe] + [a.name for a in view.ACTIONS]}
+    assert "landscape.recentre" in probe_keys and "weights.track_hidden" in probe_keys
+    widgets = {key: w for panel in window.panels.values() for key, w in panel.option_widgets.items()}
+    assert probe_keys & set(widgets) == probe_keys - {"embedding.layer"}  # (the layer has a control of its own)
+    for key, widget in widgets.items():
+        assert widget.isEnabled() == (key not in probe_keys), key  # a view's display settings stay usable
+    embedding = window.panels["embedding"]
+    assert not embedding.extras[0].layer.isEnabled() and embedding.extras[0].filter.isEnabled()
+    for panel in window.panels.values():  # a run that trains gets them back
+        panel.set_probe_controls(True)
+    assert all(widget.isEnabled() for widget in widgets.values()) and embedding.extras[0].layer.isEnabled()

@@ -44,6 +44,7 @@ class WeightsView(View):
         # this view is on screen are tracked.
         Option("track_hidden", False, label="Track while hidden", probe=True),
     )
+    payload: Any = None  # the payload drawn last (none before the canvas is made and fed)
 
     def attach(self, parent: scene.Widget) -> None:
         super().attach(parent)

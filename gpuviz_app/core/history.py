@@ -82,7 +82,7 @@ class SeriesHistory:
             raise ValueError("steps must not go back: drawing finds a step range by bisection")
         finite = np.isfinite(values)
         values = np.where(finite, values, np.nan)
-        if self._store.stride == 1 and self._store.end == self.total and self.total + m <= self.capacity:
+        if self._store.stride == 1 and self.total + m <= self.capacity:
             self._fill(steps, values, finite)  # (one value per bucket, none merged yet: no reductions needed)
             return
         entries = self._store.place(self.total, m)

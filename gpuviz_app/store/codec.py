@@ -220,8 +220,12 @@ def decode_arrays(header: dict, data: bytes, previous: list[np.ndarray] | None,
             in_place = (owned is not None and id(before) in owned and id(before) not in taken and before.shape == shape
                         and before.flags.writeable)
             taken.add(id(before))
-            whole = (_bytes_of(before) if in_place else _overlap(before, shape) if before.shape != shape
-                     else _bytes_of(before).copy())  # (an array that grew is copied into a new one already)
+            if in_place:
+                whole = _bytes_of(before)
+            elif before.shape != shape:
+                whole = _overlap(before, shape)  # (a new array already: the one that grew is copied into it)
+            else:
+                whole = _bytes_of(before).copy()
             if flat.size:
                 cells = whole.reshape(shape + (dtype.itemsize,))
                 cells[inside] ^= flat.reshape(cells[inside].shape)

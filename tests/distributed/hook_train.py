@@ -1,6 +1,6 @@
-"""Two DDP replicas of one model trained side by side on every rank, one with DDP's own
-gradient averaging and one with gpuviz's timing hook; rank 0 saves both final states and
-the waits the hook measured, for tests/distributed/test_timing.py."""
+"""Three DDP replicas of one model trained side by side on every rank: one with DDP's own
+gradient averaging, one with gpuviz's timing hook and one timed by DDP's reducer; rank 0 saves
+the final states and the waits each timer measured, for tests/distributed/test_timing.py."""
 
 import json
 import sys
@@ -11,7 +11,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from gpuviz_app.core.distributed.timing import AllreduceWaitTimer
+from gpuviz_app.core.distributed.timing import AllreduceWaitTimer, DdpStatsWaitTimer
 
 STEPS = 6
 
@@ -23,7 +23,7 @@ def main() -> None:
     rank = dist.get_rank()
     try:
         models, optimisers = [], []
-        for _ in range(2):
+        for _ in range(3):
             torch.manual_seed(0)
             # small buckets: several per step, so the hook's first-to-last span covers more than one
             model = DistributedDataParallel(nn.Sequential(nn.Linear(5, 32), nn.Tanh(), nn.Linear(32, 3)),
@@ -32,8 +32,10 @@ def main() -> None:
             optimisers.append(torch.optim.SGD(model.parameters(), lr=0.1))
         timer = AllreduceWaitTimer()
         registered = timer.register(models[1])
+        stats_timer = DdpStatsWaitTimer()
+        stats_registered = stats_timer.register(models[2])
         data = torch.Generator().manual_seed(1 + rank)  # each rank its own batches
-        waits = []
+        waits, stats_waits = [], []
         for _ in range(STEPS):
             x, y = torch.randn(16, 5, generator=data), torch.randn(16, 3, generator=data)
             for model, opt in zip(models, optimisers):
@@ -42,11 +44,17 @@ def main() -> None:
                 loss.backward()
                 opt.step()
             waits.append(timer.take_step())
+            stats_waits.append(stats_timer.take_step())
         waits.append(timer.take_step())  # no step since: nothing measured
+        stats_waits.append(stats_timer.take_step())
+        loss = nn.functional.mse_loss(models[2](x), y)  # the next forward: the reducer times the last step
+        stats_waits.append(stats_timer.take_step())
         if rank == 0:
             states = [{k: v.tolist() for k, v in m.module.state_dict().items()} for m in models]
             (folder / "result.json").write_text(json.dumps({"registered": registered, "builtin": states[0],
-                                                            "hooked": states[1], "waits": waits}))
+                                                            "hooked": states[1], "waits": waits,
+                                                            "stats_registered": stats_registered,
+                                                            "stats": states[2], "stats_waits": stats_waits}))
     finally:
         dist.destroy_process_group()
 

@@ -1,5 +1,6 @@
 """The timing hook replaces DDP's gradient averaging on every step, so it must train exactly as
-DDP does without it; and the leader's per-rank rows reach the run's history in batches, every
+DDP does without it; DDP's reducer, asked to time every step, reports each step's wait once;
+and the leader's per-rank rows reach the run's history in batches, every
 window's row by the end."""
 
 from __future__ import annotations
@@ -7,21 +8,41 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from gpuviz_app.core.distributed import job as job_module
 from gpuviz_app.core.distributed.payload import DistributedPayload
 from tests.distributed.test_job import HERE, run_job
 
 
-def test_the_timing_hook_averages_gradients_exactly_as_ddp_does(folder, address):
-    code, output = run_job(HERE / "hook_train.py", str(folder), address=address)
+@pytest.fixture(scope="module")
+def timed_job(tmp_path_factory) -> dict:
+    """One job trains the three replicas (see hook_train.py); both tests read its result."""
+    folder = tmp_path_factory.mktemp("timed")
+    code, output = run_job(HERE / "hook_train.py", str(folder), address="none")
     assert code == 0, output[-3000:]
-    result = json.loads((folder / "result.json").read_text())
+    return json.loads((folder / "result.json").read_text())
+
+
+def test_the_timing_hook_averages_gradients_exactly_as_ddp_does(timed_job):
+    result = timed_job
     assert result["registered"]
     for name, builtin in result["builtin"].items():
         np.testing.assert_array_equal(np.array(result["hooked"][name]), np.array(builtin), err_msg=name)
     waits = result["waits"]
     assert all(w > 0 for w in waits[:-1]) and waits[-1] == 0.0
+
+
+def test_ddp_s_reducer_times_every_step_once_one_step_late(timed_job):
+    result = timed_job
+    assert result["stats_registered"]
+    for name, builtin in result["builtin"].items():
+        np.testing.assert_array_equal(np.array(result["stats"][name]), np.array(builtin), err_msg=name)
+    waits = result["stats_waits"]  # after each of the steps, once more without a step, after a forward
+    assert waits[0] == 0.0  # the first step's times are kept until the next forward
+    assert all(w > 0 for w in waits[1:-2])
+    assert waits[-2] == 0.0  # no forward since: nothing new, and nothing counted twice
+    assert waits[-1] > 0  # the last step's, once the next forward began
 
 
 class Recorder:

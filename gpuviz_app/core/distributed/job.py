@@ -31,7 +31,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from gpuviz_app.core.distributed.payload import DistributedPayload
-from gpuviz_app.core.distributed.timing import ALLREDUCE, OWN_GATHER, AllreduceWaitTimer, straggler
+from gpuviz_app.core.distributed.timing import ALLREDUCE, OWN_GATHER, straggler, wait_timer
 
 log = logging.getLogger(__name__)
 
@@ -147,11 +147,7 @@ class DistributedJob:
         self.steps = 0
         self.published = 0
         self._handshake()
-        self.timer: AllreduceWaitTimer | None = None
-        if isinstance(model, DistributedDataParallel):
-            timer = AllreduceWaitTimer()
-            if timer.register(model):
-                self.timer = timer
+        self.timer = wait_timer(model) if isinstance(model, DistributedDataParallel) else None
         self.wait_source = ALLREDUCE if self.timer is not None else OWN_GATHER
         self._loss_device: Any = None  # the sum of the window's tensor losses, on their device
         self._loss_host = [0.0, 0.0]  # the sum of the plain-number losses, and the count of all
@@ -179,7 +175,8 @@ class DistributedJob:
 
     # -- each step --------------------------------------------------------------------------
     def step(self, loss: Any = None) -> None:
-        """One `viz.step` on this rank: the loss is summed on its device; at every `every`-th
+        """One `viz.step` on this rank: the loss is summed on its device (a GPU's is never read
+        back here); at every `every`-th
         step the window's gather is launched (and the previous one, complete by now, read)."""
         if self.closed:
             return
@@ -187,9 +184,12 @@ class DistributedJob:
         if isinstance(loss, torch.Tensor):
             if loss.numel() != 1:
                 raise ValueError(f"viz.step: loss must be a single number, not a tensor of shape {tuple(loss.shape)}")
-            if self._loss_device is None or self._loss_device.device != loss.device:
-                self._loss_device = torch.zeros(1, dtype=torch.float64, device=loss.device)
-            self._loss_device.add_(loss.detach().view(1))  # one kernel, no sync
+            if loss.device.type == "cpu":  # reading it waits for nothing, and costs less than a kernel
+                self._loss_host[0] += loss.item()
+            else:
+                if self._loss_device is None or self._loss_device.device != loss.device:
+                    self._loss_device = torch.zeros(1, dtype=torch.float64, device=loss.device)
+                self._loss_device.add_(loss.detach().view(1))  # one kernel, no sync
             self._loss_host[1] += 1.0
         elif loss is not None:
             self._loss_host[0] += float(loss)

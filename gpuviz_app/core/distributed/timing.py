@@ -2,11 +2,14 @@
 
 A rank that is slower than the others reaches each collective last, so it waits least there;
 the others wait for it. For a model wrapped in `DistributedDataParallel` the wait is measured
-in the gradient all-reduce itself, by a communication hook that runs the default all-reduce
-and notes when each bucket is launched and when it completes: a step's wait is the span from
-its first launch to its last completion. Without DDP the job's own collective is the only
-point where ranks meet, and the time blocked there is the wait. Host clocks only: nothing
-here reads the device.
+in the gradient all-reduce itself: a step's wait is the span from its first bucket's launch to
+its last bucket's completion. On the CPU, DDP's reducer times exactly that span in C++ when
+asked to time every iteration (`DdpStatsWaitTimer`); a Python communication hook doing the same
+(`AllreduceWaitTimer`) cost the small job of `gpuviz bench` a sixth of its CPU per step, as
+torch's own Python all-reduce hook does. For a model on a GPU the reducer's timer reads CUDA
+events, which would make the host wait for each step's all-reduce, so there the hook notes host
+times instead. Without DDP the job's own collective is the only point where ranks meet, and the
+time blocked there is the wait.
 
 Each bucket's completion callback is a Python object that the process group's thread releases
 (taking the GIL) only after DDP has seen the bucket complete. A process that ends right after its
@@ -133,6 +136,51 @@ class AllreduceWaitTimer:
             return 0.0
         self._first, self._last = None, 0.0
         return last - first if last > first else 0.0
+
+
+class DdpStatsWaitTimer:
+    """The all-reduce's span as DDP's reducer times it on the CPU, every iteration. The reducer
+    keeps an iteration's times until the next forward begins, so `take_step` reports each
+    step's wait one step late; the iteration number keeps a step from being counted twice."""
+
+    def __init__(self) -> None:
+        self._logger: Any = None
+        self._seen = 0
+
+    def register(self, ddp_model: Any) -> bool:
+        """Ask the reducer to time every iteration; False where this torch or model cannot."""
+        if any(p.device.type != "cpu" for p in ddp_model.parameters()):
+            return False  # CUDA events: reading them would wait for the device
+        logger = getattr(ddp_model, "logger", None)
+        sample_rate = getattr(ddp_model, "_set_ddp_runtime_logging_sample_rate", None)
+        if logger is None or sample_rate is None or not hasattr(logger, "_get_ddp_logging_data"):
+            return False
+        try:
+            sample_rate(1)
+            logger._get_ddp_logging_data().ints_map.get("iteration", 0)
+        except (AttributeError, RuntimeError) as exc:
+            log.info("gpuviz: DDP's own timing of the all-reduce is not available here (%s)", exc)
+            return False
+        self._logger = logger
+        return True
+
+    def take_step(self) -> float:
+        """Seconds the newest timed iteration spent in the all-reduce, if not reported before."""
+        times = self._logger._get_ddp_logging_data().ints_map
+        iteration = int(times.get("iteration", 0))
+        if iteration <= self._seen:
+            return 0.0
+        self._seen = iteration
+        return max(int(times.get("backward_comm_time", 0)), 0) * 1e-9
+
+
+def wait_timer(ddp_model: Any) -> DdpStatsWaitTimer | AllreduceWaitTimer | None:
+    """The cheapest timer of the all-reduce's span that works for `ddp_model`, registered;
+    None when neither does (see `AllreduceWaitTimer.register`)."""
+    for timer in (DdpStatsWaitTimer(), AllreduceWaitTimer()):
+        if timer.register(ddp_model):
+            return timer
+    return None
 
 
 def straggler(wait_s: np.ndarray, step_s: np.ndarray) -> int:

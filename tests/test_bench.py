@@ -72,7 +72,8 @@ def test_a_figure_with_an_interval_has_a_verdict_only_when_the_interval_clears_i
 
 
 def test_the_store_bench_pairs_neighbouring_blocks_of_each_state():
-    from gpuviz_app.bench.store import alternating_rates, median_interval
+    from gpuviz_app.bench.common import median_interval
+    from gpuviz_app.bench.store import alternating_rates
 
     states = [True, False, False, True, True, False, False, True, True]  # as the window switches them
     switches = [(float(i), on) for i, on in enumerate(states)] + [(float(len(states)), states[-1])]

@@ -60,6 +60,18 @@ class Figure:
         return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
 
 
+def median_interval(values: list[float], resamples: int = 4000) -> tuple[float, float]:
+    """A 95% bootstrap interval of the median of `values`."""
+    import numpy as np
+
+    if len(values) < 2:
+        return (float("nan"), float("nan")) if not values else (values[0], values[0])
+    rng = np.random.default_rng(0)
+    picks = rng.choice(np.asarray(values, float), size=(resamples, len(values)))
+    low, high = np.percentile(np.median(picks, axis=1), [2.5, 97.5])
+    return float(low), float(high)
+
+
 def _timings(fn: Callable[[], object], repeat: int, number: int, warmup: int) -> list[float]:
     for _ in range(warmup):
         fn()

@@ -9,7 +9,10 @@ socket). In the "attached" arm that listener shows every view, so rank 0 runs ev
 with, which need no probe), so rank 0 runs none. A last arm is the same with
 `GPUVIZ_ADDRESS=none`: the ranks' gathers and merges without a window or probes, what the
 distributed part alone costs. The arms alternate within each repeat,
-the order reversed every other repeat, and each figure is the median over repeats.
+the order reversed every other repeat, and each figure is the median over repeats. The bare job's
+own rate changes between repeats on a busy machine, so the verdict reads each repeat's ratio of an
+arm to the bare job beside it: a 95% bootstrap interval of their median, and a verdict only when
+the whole interval is on one side of the goal.
 Throughput is rank 0's steady rate from the end of a warm-up step to the end of the last
 step, timed inside the script (launch, attach and closing are not timed); over the same steps
 each rank measures its process's CPU time, which other work on a busy machine changes less.
@@ -27,7 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gpuviz_app.bench.common import Figure
+from gpuviz_app.bench.common import Figure, median_interval
 
 log = logging.getLogger(__name__)
 
@@ -150,35 +153,42 @@ def measure(steps: int, skip: int, repeats: int) -> tuple[dict[str, list[float]]
     return rates, cpu
 
 
+def _paired(arm: str, rates: dict[str, list[float]]) -> list[float]:
+    """The arm's rate over the bare job's, within each repeat."""
+    return [a / b for a, b in zip(rates[arm], rates["bare"])]
+
+
 def _costs(arm: str, rates: dict[str, list[float]], cpu: dict[str, list[list[float]]]) -> str:
     """The arm against bare within each repeat (the machine's load drifts between repeats) and
     in CPU time per step, which other work on the machine changes less than rates."""
-    paired = statistics.median(a / b for a, b in zip(rates[arm], rates["bare"]))
+    paired = _paired(arm, rates)
+    low, high = median_interval(paired)
     ranks = [(statistics.median(c[r] for c in cpu["bare"]), statistics.median(c[r] for c in cpu[arm]))
              for r in range(RANKS)]
     said = "; ".join(f"rank {r} {bare:.2f} -> {mine:.2f} ms ({(mine / bare - 1) * 100:+.0f}%)"
                      for r, (bare, mine) in enumerate(ranks))
-    return f"median of the repeats' ratios to bare {paired:.2f}x; CPU per step (all threads), bare -> this: {said}"
+    return (f"the repeats' ratios to bare {', '.join(f'{x:.2f}' for x in paired)}, median "
+            f"{statistics.median(paired):.2f}x, 95% interval {low:.2f}-{high:.2f}; CPU per step (all threads), bare -> this: {said}")
 
 
 def run(quick: bool) -> list[Figure]:
     if not EXAMPLE.exists():
         raise RuntimeError(f"the distributed bench runs {EXAMPLE.name} from a source checkout's examples/ folder, "
                            f"not found at {EXAMPLE}")
-    steps, skip, repeats = (60, 10, 1) if quick else (600, 50, 3)
+    steps, skip, repeats = (60, 10, 1) if quick else (600, 50, 6)
     rates, cpu = measure(steps, skip, repeats)
     bare, attached, metrics, gathers = (statistics.median(rates[arm]) for arm in ARMS)
     how = f"rank 0's steady rate over {steps - skip} steps, median of {repeats}; every=10"
     return [Figure(
         "distributed.ddp_2_ranks", "2-rank DDP job (torchrun, gloo, CPU) attached with dist='auto', every view shown",
         attached, "steps/s", peer=bare, peer_name="the same job bare", higher_is_better=True, goal=GOAL,
-        goal_text=f">={GOAL:.2f}x",
+        goal_text=f">={GOAL:.2f}x", interval=median_interval(_paired("attached", rates)),
         note=f"{how}; a listener here showing every view: every probe on rank 0; "
              f"overhead {(bare / attached - 1) * 100:+.1f}%; {_costs('attached', rates, cpu)}",
         extra={**{f"{arm}_rates": rates[arm] for arm in ARMS}, **{f"{arm}_cpu_ms": cpu[arm] for arm in ARMS}}), Figure(
         "distributed.metrics_view", "2-rank DDP job attached with dist='auto', the metrics view shown (per-rank plots)",
         metrics, "steps/s", peer=bare, peer_name="the same job bare", higher_is_better=True, goal=GOAL,
-        goal_text=f">={GOAL:.2f}x",
+        goal_text=f">={GOAL:.2f}x", interval=median_interval(_paired("metrics_view", rates)),
         note=f"{how}; a listener here showing the metrics view alone: no probe on rank 0; "
              f"overhead {(bare / metrics - 1) * 100:+.1f}%; {_costs('metrics_view', rates, cpu)}"), Figure(
         "distributed.gathers_only", "2-rank DDP job, dist='auto' with no window (the ranks' gathers alone)", gathers,

@@ -8,7 +8,7 @@ import statistics
 import sys
 import tempfile
 
-from gpuviz_app.bench.common import Figure
+from gpuviz_app.bench.common import Figure, median_interval
 from gpuviz_app.bench.procs import display_env, run_script, steady_rate
 
 RATIO_GOAL = 0.97
@@ -74,18 +74,6 @@ atexit.register(lambda: json.dump(switches, open({out!r}, "w")))
 from gpuviz_app.cli import main
 sys.exit(main({args!r}))
 """
-
-
-def median_interval(values: list[float], resamples: int = 4000) -> tuple[float, float]:
-    """A 95% bootstrap interval of the median of `values`."""
-    import numpy as np
-
-    if len(values) < 2:
-        return (float("nan"), float("nan")) if not values else (values[0], values[0])
-    rng = np.random.default_rng(0)
-    picks = rng.choice(np.asarray(values, float), size=(resamples, len(values)))
-    low, high = np.percentile(np.median(picks, axis=1), [2.5, 97.5])
-    return float(low), float(high)
 
 
 def alternating_rates(samples: list[tuple[int, float]], switches: list[list], skip_steps: int

@@ -2,7 +2,10 @@
 
 Render-tier tests draw on an offscreen EGL context and UI tests on Qt's GLX context under
 Xvfb. One process cannot switch from GLX back to EGL, so render tests are ordered before
-UI tests (and CLI tests start their own processes).
+UI tests (and CLI tests start their own processes). The suite runs on two pytest-xdist
+workers, each module whole on one worker, handed out in this order; the longest modules,
+which only start processes of their own, come first, so that neither worker is left with
+them at the end.
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ os.environ.setdefault("GPUVIZ_LAUNCH", "0")
 os.environ.setdefault("GPUVIZ_ADDRESS", f"ipc://{tempfile.mkdtemp(prefix='gvtest')}/gpuviz.sock")
 
 _TIER_ORDER = {"cli": 0, "core": 1, "data": 2, "export": 3, "render": 4, "ui": 5}
+# modules of minutes whose tests run only other processes (no GL in the test's own process)
+_FIRST = ("tests/test_bench.py", "tests/test_readme_commands.py")
 
 
 def pytest_collection_modifyitems(config, items):
     def tier(item) -> int:
+        if item.nodeid.startswith(_FIRST):
+            return -1
         parts = item.nodeid.split("/")
         return _TIER_ORDER.get(parts[1], 3) if len(parts) > 2 and parts[0] == "tests" else 3
 

@@ -128,7 +128,8 @@ class AttachedRun:
         self.closed = False
         self.nonfinite_loss: tuple[int, float] | None = None
         self._columns: dict[str, int] = {}
-        # Tensors go into a device buffer (no sync per step), plain numbers into a host one;
+        # Tensors on an accelerator go into a device buffer (no sync per step), plain numbers and
+        # CPU tensors into a host one;
         # `_source` says which holds each (row, column): 0 neither, _ON_DEVICE or _ON_HOST.
         self._buffer = torch.zeros(_BUFFER_ROWS, _FIRST_COLUMNS, device=context.device)
         self._host = np.zeros((_BUFFER_ROWS, _FIRST_COLUMNS))
@@ -180,6 +181,10 @@ class AttachedRun:
                                      f"{tuple(value.shape)}")
                 column = self._column(ALIASES.get(key, key))
                 if column is None:
+                    continue
+                if value.device.type == "cpu":  # read at once: nothing to wait for, and far cheaper than a copy
+                    self._host[row, column] = value.item()
+                    self._source[row, column] = _ON_HOST
                     continue
                 self._buffer[row, column] = value.detach().reshape(())
                 self._source[row, column] = _ON_DEVICE

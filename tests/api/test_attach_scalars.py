@@ -74,6 +74,16 @@ def test_new_names_widen_the_buffer_and_keep_earlier_rows():
         np.testing.assert_array_equal(rows["mean"], np.arange(first, 6) * 100 + i)
 
 
+def test_cpu_tensors_are_recorded_exactly_as_their_values():
+    run = make_run()  # a CPU model: its scalars are read at once (nothing to wait for), not copied
+    values = [0.1 + step / 3 for step in range(1, 6)]  # none is a float32
+    for value in values:
+        run.record({"loss": torch.tensor(value, dtype=torch.float64), "acc": torch.tensor(value, dtype=torch.float32)})
+    run.flush()
+    np.testing.assert_array_equal(run.history.rows("train_loss")["mean"], values)
+    np.testing.assert_array_equal(run.history.rows("train_acc")["mean"], np.float32(values).astype(np.float64))
+
+
 def test_names_beyond_the_cap_are_dropped_and_the_buffer_stays_bounded(caplog):
     run = make_run()
     with caplog.at_level(logging.WARNING, logger="gpuviz_app.core.history"):

@@ -166,7 +166,7 @@ def _attach(model: Any, loss_fn: Callable | None, optimizer: Any, sample: Any, n
     if job is not None:
         from gpuviz_app.core.distributed.job import leader_sink
 
-        job.sink = leader_sink(attached, host)
+        job.sink = leader_sink(attached, host, job)
     host.bind(attached)
     run = Run(attached, host, owns_host, job)
     if owns_host:

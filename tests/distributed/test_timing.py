@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from gpuviz_app.core.distributed import job as job_module
+from gpuviz_app.core.distributed import leader
 from gpuviz_app.core.distributed.payload import DistributedPayload
 from tests.distributed.test_job import HERE, run_job
 
@@ -64,28 +64,37 @@ class Host:
         self.parts[name] = payload
 
 
-def window(step: int, loss: list[float]) -> DistributedPayload:
-    n = len(loss)
-    return DistributedPayload(step=step, world_size=n, every=5, loss=np.array(loss), steps_per_s=np.full(n, 50.0),
-                              wait_s=np.full(n, 0.002), compute_s=np.full(n, 0.018), straggler=-1,
-                              wait_source="ddp allreduce")
+def window(step: int, loss: list[float], waits_ms: list[float]) -> np.ndarray:
+    """A gathered window of 5 steps taking 0.1 s on each rank; a NaN loss: the rank sent none."""
+    table = np.zeros((len(loss), leader.FIGURES))
+    for rank, (value, wait) in enumerate(zip(loss, waits_ms)):
+        sent = value == value
+        table[rank] = (5 * value if sent else 0.0, 5.0 if sent else 0.0, 0.1, 5 * wait / 1000, 5, step)
+    return table
 
 
-def test_the_leader_appends_rank_rows_in_batches_and_every_window_by_the_end(monkeypatch):
-    monkeypatch.setattr(job_module, "ROWS_EVERY_S", float("inf"))
+def test_the_leader_reads_its_windows_in_batches_and_every_window_by_the_end(monkeypatch):
+    monkeypatch.setattr(leader, "ROWS_EVERY_S", float("inf"))
     attached, host = Recorder(), Host()
-    sink = job_module.leader_sink(attached, host)
-    for step, loss in ((5, [1.0, 2.0]), (10, [0.5, float("nan")]), (15, [0.25, 1.5])):
-        sink(window(step, loss))
-        assert host.parts["distributed"].step == step  # the part is the newest window at once
-    assert attached.rows == {}  # rows wait for the next batch
+    sink = leader.LeaderSink(attached, host, leader.JobLayout(2, 5, (), "ddp allreduce"))
+    for step, loss, waits in (((5, [1.0, 2.0], [2.0, 2.0])), (10, [0.5, float("nan")], [2.0, 2.0]),
+                              (15, [0.25, 1.5], [1.0, 15.0])):
+        sink(window(step, loss, waits))
+    assert attached.rows == {} and host.parts == {}  # kept for the next batch
     sink.flush()
     assert attached.rows["rank0/loss"] == [(5, 1.0), (10, 0.5), (15, 0.25)]
     assert attached.rows["rank1/loss"] == [(5, 2.0), (15, 1.5)]  # a rank that sent no loss has no point
-    assert attached.rows["rank1/wait_ms"] == [(5, 2.0), (10, 2.0), (15, 2.0)]
-    assert attached.rows["rank0/steps_per_s"] == [(5, 50.0), (10, 50.0), (15, 50.0)]
+    np.testing.assert_allclose(attached.rows["rank1/wait_ms"], [(5, 2.0), (10, 2.0), (15, 15.0)])
+    np.testing.assert_allclose(attached.rows["rank0/steps_per_s"], [(5, 50.0), (10, 50.0), (15, 50.0)])
+    payload = host.parts["distributed"]  # the newest window
+    assert isinstance(payload, DistributedPayload) and payload.step == 15
+    np.testing.assert_allclose(payload.loss, [0.25, 1.5])
+    np.testing.assert_allclose(payload.wait_s, [0.001, 0.015])
+    np.testing.assert_allclose(payload.compute_s, [0.019, 0.005])
+    assert payload.straggler == 0  # rank 1 waits for rank 0
     sink.flush()
     assert len(attached.rows["rank0/loss"]) == 3  # nothing appended twice
-    monkeypatch.setattr(job_module, "ROWS_EVERY_S", 0.0)
-    sink(window(20, [0.125, 0.75]))
-    assert attached.rows["rank0/loss"][-1] == (20, 0.125)  # its batch is due: appended at once
+    monkeypatch.setattr(leader, "ROWS_EVERY_S", 0.0)
+    sink(window(20, [0.125, 0.75], [2.0, 2.0]))
+    assert attached.rows["rank0/loss"][-1] == (20, 0.125)  # its batch is due: read at once
+    assert host.parts["distributed"].step == 20

@@ -8,10 +8,11 @@ is left waiting. Then at each `every`-th `viz.step`, every rank launches one asy
 device, wall time, time waiting for the others, see `timing`) and the mergeable statistics of
 its shards of DTensor parameters and their gradients (`stats.local_stats`). The step does not
 wait for it: a window's gather is waited at the next window, when it has long completed unless
-a rank lags. Only the leader (rank 0) reads the result, merges it (`stats.merge`) and hands a
-`DistributedPayload` to its sink. The leader alone has a window and probes; no collective is
-ever made on one rank only, and `close` makes none (a rank that failed must not leave the
-others waiting in gpuviz): it waits a bounded time for the last gather, else abandons it.
+a rank lags. Only the leader (rank 0) reads the result and hands a copy of it to its sink
+(`leader.LeaderSink`, which reads many windows at once). The leader alone has a window and
+probes; no collective is ever made on one rank only, and `close` makes none (a rank that
+failed must not leave the others waiting in gpuviz): it waits a bounded time for the last
+gather, else abandons it.
 
 Replicated parameters (DDP) are the same on every rank, so the leader's own weights probe shows
 them and they are not gathered. A DTensor's shard is counted by the ranks at coordinate 0 of
@@ -30,21 +31,16 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from gpuviz_app.core.distributed.payload import DistributedPayload
-from gpuviz_app.core.distributed.timing import ALLREDUCE, OWN_GATHER, straggler, wait_timer
+from gpuviz_app.core.distributed.leader import FIGURES, LEADER, LOSS_SUM, JobLayout, LeaderSink
+from gpuviz_app.core.distributed.timing import ALLREDUCE, OWN_GATHER, wait_timer
 
 log = logging.getLogger(__name__)
 
 PROTOCOL = 1
 CLOSE_WAIT_S = 10.0  # at close, at most this long for the last gather, which every rank launched
-# A rank's figures of one window, before its statistics rows in the packed vector.
-_LOSS_SUM, _LOSS_COUNT, _ELAPSED, _WAIT, _STEPS, _END_STEP = range(6)
-FIGURES = 6
-LEADER = 0
-ROWS_EVERY_S = 0.25  # the leader appends the per-rank rows of its windows at most this often
 NO_LAYER = "\n"  # a name pattern no parameter has
 
-Sink = Callable[[DistributedPayload], None]
+Sink = Callable[[np.ndarray], None]  # one gathered window's table, (world_size, row_len)
 
 
 def wanted(dist: Any) -> bool:
@@ -145,7 +141,6 @@ class DistributedJob:
         self.row_len = FIGURES + len(self.names) * STATS_LEN
         self.closed = False
         self.steps = 0
-        self.published = 0
         self._handshake()
         self.timer = wait_timer(model) if isinstance(model, DistributedDataParallel) else None
         self.wait_source = ALLREDUCE if self.timer is not None else OWN_GATHER
@@ -217,7 +212,7 @@ class DistributedJob:
         figures = send[:FIGURES]
         figures.copy_(self._figures)
         if self._loss_device is not None:
-            figures[_LOSS_SUM:_LOSS_SUM + 1].add_(self._loss_device.to(self.device))  # a copy only with gloo and CUDA
+            figures[LOSS_SUM:LOSS_SUM + 1].add_(self._loss_device.to(self.device))  # a copy only with gloo and CUDA
             self._loss_device.zero_()
         if self.names:
             self._stats_into(send[FIGURES:])
@@ -244,31 +239,11 @@ class DistributedJob:
             rows.copy_(local_stats(tensors).to(self.device))
 
     def _merge(self, gathered: Any) -> None:
-        """The leader reads a completed window and hands its payload to the sink (none: the
-        leader has no window to show it, so nothing is made)."""
-        from gpuviz_app.core.distributed.stats import STATS_LEN, merge
-
+        """The leader hands a completed window's table to the sink (none: the leader has no
+        window to show it, so nothing is kept)."""
         if self.sink is None:
             return
-
-        table = gathered.view(self.world_size, self.row_len).cpu()
-        figures = table[:, :FIGURES].numpy()
-        counted = figures[:, _LOSS_COUNT]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            loss = np.where(counted > 0, figures[:, _LOSS_SUM] / np.maximum(counted, 1), np.nan)
-            steps = np.maximum(figures[:, _STEPS], 1)
-            step_s = figures[:, _ELAPSED] / steps
-            wait_s = np.minimum(figures[:, _WAIT] / steps, step_s)
-            steps_per_s = np.where(step_s > 0, 1.0 / step_s, np.nan)
-        merged: dict[str, Any] = {}
-        if self.names:
-            merged = merge(table[:, FIGURES:].reshape(self.world_size, len(self.names), STATS_LEN))
-        payload = DistributedPayload(
-            step=int(figures[LEADER, _END_STEP]), world_size=self.world_size, every=self.every, loss=loss,
-            steps_per_s=steps_per_s, wait_s=wait_s, compute_s=step_s - wait_s,
-            straggler=straggler(wait_s, step_s), wait_source=self.wait_source, names=list(self.names), **merged)
-        self.published += 1
-        self.sink(payload)
+        self.sink(gathered.view(self.world_size, self.row_len).cpu().numpy().copy())
 
     # -- the end ------------------------------------------------------------------------------
     def close(self) -> None:
@@ -320,41 +295,6 @@ def handshake_problem(table: list[list[int]]) -> str:
     return ""
 
 
-class LeaderSink:
-    """Where the leader's payloads go: the part "distributed" among its host's payloads (each
-    window replaces it), and per-rank series `rank<r>/loss`, `rank<r>/steps_per_s`,
-    `rank<r>/wait_ms` in the run's history. A window's rows are appended in batches, at most
-    every `ROWS_EVERY_S` and at `flush` (the job's end): each append costs about as much for
-    one row as for many, and the job makes a window many times a second."""
-
-    def __init__(self, attached: Any, host: Any) -> None:
-        self.attached = attached
-        self.probe_host = getattr(host, "probe_host", None)
-        self._rows: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
-        self._appended = time.perf_counter()
-
-    def __call__(self, payload: DistributedPayload) -> None:
-        if self.probe_host is not None:
-            self.probe_host.put("distributed", payload)
-        self._rows.append((payload.step, payload.loss, payload.steps_per_s, payload.wait_s * 1000.0))
-        if time.perf_counter() - self._appended >= ROWS_EVERY_S:
-            self.flush()
-
-    def flush(self) -> None:
-        """Append the rows of the windows not yet appended."""
-        self._appended = time.perf_counter()
-        if not self._rows:
-            return
-        rows, self._rows = self._rows, []
-        steps = np.array([row[0] for row in rows], np.int64)
-        for k, name in enumerate(("loss", "steps_per_s", "wait_ms"), start=1):
-            values = np.array([row[k] for row in rows], np.float64)  # (windows, ranks)
-            for rank in range(values.shape[1]):
-                finite = np.isfinite(values[:, rank])
-                if finite.any():
-                    self.attached.append_rows(f"rank{rank}/{name}", steps[finite], values[finite, rank])
-
-
-def leader_sink(attached: Any, host: Any) -> LeaderSink:
-    """The leader's sink for `attached` published by `host` (see `LeaderSink`)."""
-    return LeaderSink(attached, host)
+def leader_sink(attached: Any, host: Any, job: DistributedJob) -> LeaderSink:
+    """The leader's sink for `attached` published by `host` (see `leader.LeaderSink`)."""
+    return LeaderSink(attached, host, JobLayout(job.world_size, job.every, tuple(job.names), job.wait_source))

@@ -5,8 +5,8 @@ the others wait for it. For a model wrapped in `DistributedDataParallel` the wai
 in the gradient all-reduce itself: a step's wait is the span from its first bucket's launch to
 its last bucket's completion. On the CPU, DDP's reducer times exactly that span in C++ when
 asked to time every iteration (`DdpStatsWaitTimer`); a Python communication hook doing the same
-(`AllreduceWaitTimer`) cost the small job of `gpuviz bench` a sixth of its CPU per step, as
-torch's own Python all-reduce hook does. For a model on a GPU the reducer's timer reads CUDA
+(`AllreduceWaitTimer`) runs Python on every bucket and a callback on the process group's thread,
+which costs a small model's step far more (benchmarks/README.md, "distributed"). For a model on a GPU the reducer's timer reads CUDA
 events, which would make the host wait for each step's all-reduce, so there the hook notes host
 times instead. Without DDP the job's own collective is the only point where ranks meet, and the
 time blocked there is the wait.

@@ -44,10 +44,11 @@ def _setup(quick: bool):  # noqa: ANN202
     return device, data, trainer, x, y
 
 
-def _ours(model, loss_fn, x, y, device: str, grid: int) -> tuple[float, float, str, dict[str, float]]:
+def _ours(model, loss_fn, x, y, device: str, grid: int) -> tuple[float, float, str, dict[str, float], str]:
     """Seconds to the first coarse picture and to the full grid, from the centre's hand-over
-    (the best of two runs, the first of which also measures the strategies), and the
-    evaluation strategy the evaluator chose, with what it measured."""
+    (the best of two runs, the first of which also measures the strategies), the evaluation
+    strategy the evaluator chose, with what it measured, and how its forwards ran (the image
+    layout it measured and chose, the batch norms it folded)."""
     import torch
 
     from gpuviz_app.core.probes.landscape.background import LandscapeComputer, Weights
@@ -78,7 +79,7 @@ def _ours(model, loss_fn, x, y, device: str, grid: int) -> tuple[float, float, s
             done.wait(600)
             first, full = published[0][0] - start, published[-1][0] - start
             best = min(best, (first, full), key=lambda t: t[1])
-        return best[0], best[1], evaluator.strategy or "?", dict(evaluator.timings)
+        return best[0], best[1], evaluator.strategy or "?", dict(evaluator.timings), _forwards(evaluator)
     finally:
         computer.close()
 
@@ -220,8 +221,9 @@ def _throughput_in_fresh_process(quick: bool) -> tuple[list[float], list[float]]
 def run(quick: bool) -> list[Figure]:
     device, data, trainer, x, y = _setup(quick)
     grid = QUICK_GRID if quick else GRID
-    first, full, strategy, timings = _ours(trainer.model, trainer.loss_fn, x, y, device, grid)
+    first, full, strategy, timings, forwards = _ours(trainer.model, trainer.loss_fn, x, y, device, grid)
     peer, note = _peer(trainer.model, trainer.loss_fn, x, y, device, grid)
+    note = "; ".join(filter(None, (note, forwards)))
     figures = []
     cuda = device == "cuda"
     figures.append(Figure(
@@ -238,7 +240,7 @@ def run(quick: bool) -> list[Figure]:
             key=f"landscape.grid_vs_channels_last_peer_{device}",
             title=f"loss grid {grid}x{grid} vs the peer fed channels-last images ({device})", ours=full, unit="s",
             peer=peer_cl, peer_name="the same peer, its batch converted to channels-last by hand",
-            note="informational: we feed images channels-last ourselves; the rest of the lead is one "
+            note="informational: we feed images in the layout measured fastest; the rest of the lead is one "
                  "single-threaded worker per core instead of intra-op threads"))
     figures.append(Figure(
         key="landscape.first_picture", title=f"first coarse picture vs full {grid}x{grid} grid", ours=first,
@@ -271,14 +273,26 @@ def _model_figures(quick: bool, device: str, default: tuple) -> list[Figure]:
     samples = QUICK_MODEL_SAMPLES if quick else MODEL_SAMPLES
     for name in MODELS:
         m = bench_model(name, samples, 5 if quick else 100, device)
-        _, full, strategy, timings = _ours(m.model, m.loss_fn, m.x, m.y, device, grid)
+        _, full, strategy, timings, forwards = _ours(m.model, m.loss_fn, m.x, m.y, device, grid)
         peer, note = _peer(m.model, m.loss_fn, m.x, m.y, device, grid)
+        note = "; ".join(filter(None, (note, forwards)))
         figures.append(Figure(
             key=f"landscape.model_{name}_{device}", title=f"loss grid {grid}x{grid}: {m.label} ({device})",
             ours=full, unit="s", peer=peer, peer_name="loss-landscapes random_plane" if peer is not None else "",
             goal=goal, goal_text=goal_text, note=f"{samples} samples, evaluated {_chosen(strategy, timings)}; {note}",
             extra={"grid": grid, "eval_batch": samples, "strategy": strategy, "strategy_ms": _ms(timings)}))
     return figures
+
+
+def _forwards(evaluator) -> str:  # noqa: ANN001
+    """How the evaluator's plain forwards ran: the image layout chosen and the norms folded."""
+    parts = []
+    if evaluator.image_layout is not None:
+        measured = ", ".join(f"{k} {v:.3g}" for k, v in _ms(evaluator.layout_timings).items())
+        parts.append(f"images {evaluator.image_layout} (ms per forward measured: {measured})")
+    if evaluator.folded_norms:
+        parts.append(f"{evaluator.folded_norms} batch norm(s) folded into their convolutions")
+    return "; ".join(parts)
 
 
 def _ms(timings: dict[str, float]) -> dict[str, float]:

@@ -15,8 +15,10 @@ torch.func's vmap over functional_call, a block of points per call. `first-layer
 on a plane only): pointwise, with the first layer's output combined from outputs computed
 once per plane (see `first_layer`). On the CPU the points are shared out over
 single-threaded workers (see `core.cpu_workers`), one module copy each, each taking the
-next point when done with one; image batches are fed channels-last there, the layout the
-CPU's pooling kernels vectorise.
+next point when done with one. The plain forwards there run with each convolution's batch norm
+folded into its weights (see `folding`), and image batches go in the memory layout (channels
+last or first) whose forward a worker measured fastest: the CPU's pooling kernels vectorise
+channels-last, while its convolutions over few channels run faster channels-first.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from torch.func import functional_call, vmap
 
 from gpuviz_app.core.cpu_workers import shared_workers, split
 from gpuviz_app.core.probes.landscape.first_layer import FirstLayerPlane, first_linear_layer
+from gpuviz_app.core.probes.landscape.folding import FoldedConvolution, folded_forward
 from gpuviz_app.core.probes.landscape.params import ParamLayout
 
 CPU_MAX_CHUNK = 16  # small chunks on the CPU keep cancel and throttling responsive
@@ -41,6 +44,7 @@ STRATEGIES = ("pointwise", "vmap", "first-layer")
 ANY_POINTS = ("pointwise", "vmap")  # the strategies for any weight vectors; first-layer needs a plane
 MEASURE_ROUNDS = 2  # each strategy is timed this many times, interleaved with the others; the best counts
 MEASURE_MAX_POINTS = 32  # points a strategy is timed on per round, at most
+LAYOUT_ROUNDS = 3  # each image layout's forward is timed this many times, after one warm-up each
 
 Rows = Callable[[int, int], torch.Tensor]
 WritePoint = Callable[[int, torch.Tensor], Any]
@@ -83,10 +87,9 @@ class SurfaceEvaluator:
         self.loss_fn = copy.deepcopy(loss_fn)
         self.x, self.y = x, y
         self.device = x.device
-        # images as channels-last: the CPU's pooling kernels are much faster on that layout
-        # (`to`, not `contiguous`: with one channel the latter keeps the old strides)
-        cpu_images = self.device.type == "cpu" and x.dim() == 4
-        self._x_replicas = x.to(memory_format=torch.channels_last) if cpu_images else x
+        self._x_replicas = x  # the batch the module copies see: its layout is measured on the CPU
+        self._layout_pending = self.device.type == "cpu" and x.dim() == 4
+        self.layout_timings: dict[str, float] = {}  # seconds per forward in each image layout, as measured
         self.buffers: dict[str, torch.Tensor] = {n: b.detach().clone() for n, b in self.module.named_buffers()}
         self._chunk = chunk
         self._fitted: int | None = None  # points vmap fits in memory, once measured
@@ -150,6 +153,8 @@ class SurfaceEvaluator:
         `write_point(i, vector)` writes point i into a module copy's parameters."""
         out = torch.empty(count, device=self.device)
         with self._busy:
+            if self._layout_pending and count:
+                self._choose_layout()
             on_plane = self._plane(*plane) if plane is not None and count else None
             available = STRATEGIES if on_plane is not None else ANY_POINTS
             runs = {"pointwise": self._run_pointwise, "vmap": self._run_vmap,
@@ -161,14 +166,58 @@ class SurfaceEvaluator:
                 runs[self._choice(available)](start, count, rows, write_point, out)
         return out
 
+    @property
+    def image_layout(self) -> str | None:
+        """The image layout the module copies are fed, once measured ("channels-last" or "contiguous")."""
+        return min(self.layout_timings, key=self.layout_timings.get) if self.layout_timings else None
+
+    @property
+    def folded_norms(self) -> int:
+        """Batch norms the plain forwards fold into their convolutions (see `folding`)."""
+        if not self._replicas:
+            return 0
+        return sum(isinstance(m, FoldedConvolution) for m in self._replicas[0].forward.modules())
+
+    def _choose_layout(self) -> None:
+        """Feed the module copies the image layout whose loss a worker computes fastest
+        (interleaved rounds after a warm-up, the best of each), before anything keeps the batch."""
+        self._layout_pending = False
+        candidates = {"channels-last": self.x.to(memory_format=torch.channels_last),
+                      "contiguous": self.x.contiguous()}  # (`to`: with one channel `contiguous` keeps the strides)
+        replica = self._replicas_for(1)[0]
+
+        def timed() -> dict[str, float]:
+            best = {name: math.inf for name in candidates}
+            for round_ in range(LAYOUT_ROUNDS + 1):
+                for name, x in candidates.items():
+                    replica.x = x
+                    begin = time.perf_counter()
+                    replica.loss()
+                    if round_:
+                        best[name] = min(best[name], time.perf_counter() - begin)
+            return best
+
+        n = self._worker_count(CPU_MAX_CHUNK)
+        with torch.no_grad():
+            self.layout_timings = timed() if n == 1 else shared_workers("gpuviz-landscape", n).run([timed])[0]
+        if self._x_replicas is not candidates[self.image_layout]:
+            self._x_replicas = candidates[self.image_layout]
+            self._first = False  # its input is found again, in this layout
+        for r in self._replicas:
+            r.x = self._x_replicas
+
+    def _first_layer(self) -> tuple[str, torch.Tensor] | None:
+        """The first layer that is linear in its weights, and its input (see `first_linear_layer`)."""
+        if self._first is False:
+            found = first_linear_layer(self.module, self._x_replicas)
+            self._first = FirstLayerPlane(self.module, *found, self.layout) if found is not None else None
+        return (self._first.name, self._first.layer_input) if self._first is not None else None
+
     def _plane(self, centre: torch.Tensor, directions: torch.Tensor, coords: torch.Tensor) -> _Plane | None:
         """The first layer's outputs for this plane, when the model has such a layer and it may be used."""
         if self.forced not in (None, "first-layer"):
             return None
-        if self._first is False:
-            found = first_linear_layer(self.module, self._x_replicas)
-            self._first = FirstLayerPlane(self.module, *found, self.layout) if found is not None else None
-        if self._first is None:
+        if self._first_layer() is None:
             return None
         self._first.prepare(centre, directions)
         return _Plane(coords.tolist(), self._first)
@@ -218,7 +267,9 @@ class SurfaceEvaluator:
 
     def _replicas_for(self, n: int) -> list[_PointModule]:
         while len(self._replicas) < n:
-            self._replicas.append(_PointModule(self.module, self.layout, self.loss_fn, self._x_replicas, self.y))
+            first = self._first_layer()
+            self._replicas.append(_PointModule(self.module, self.layout, self.loss_fn, self._x_replicas, self.y,
+                                               first_layer=first[0] if first is not None else None))
         for r in self._replicas[:n]:
             r.load_buffers(self.buffers)
         return self._replicas[:n]
@@ -343,22 +394,24 @@ class SurfaceEvaluator:
 class _PointModule:
     """A copy of the module whose parameters are views of one vector, `point`; one worker's.
 
-    `loss()` is the loss at `point`; `loss_with_first` the same with the first layer's output
-    combined from a plane's; `batched(params)` the losses at a block of points (vmap over
-    functional_call on this copy, so workers never share a module)."""
+    `loss()` is the loss at `point`, by the folded forward (see `folding`) where the module has
+    one; `loss_with_first` the same with the first layer's output combined from a plane's (the
+    first layer, which it replaces, is never folded); `batched(params)` the losses at a block of
+    points (vmap over functional_call on this copy, so workers never share a module)."""
 
     def __init__(self, module: nn.Module, layout: ParamLayout, loss_fn: Callable, x: torch.Tensor,
-                 y: torch.Tensor) -> None:
+                 y: torch.Tensor, first_layer: str | None = None) -> None:
         self.module = copy.deepcopy(module)
         self.point = layout.flatten(self.module)
         for slot, p in zip(layout.slots, self.module.parameters()):
             p.data = self.point[slot.offset : slot.offset + slot.numel].view(slot.shape)
+        self.forward = folded_forward(self.module, keep=first_layer) or self.module
         self.loss_fn, self.x, self.y = loss_fn, x, y
-        self.batched = vmap(lambda params: loss_fn(functional_call(self.module, params, (x,)), y))
+        self.batched = vmap(lambda params: loss_fn(functional_call(self.module, params, (self.x,)), y))
         self._first_out: torch.Tensor | None = None  # reused between points
 
     def loss(self) -> torch.Tensor:
-        return self.loss_fn(self.module(self.x), self.y)
+        return self.loss_fn(self.forward(self.x), self.y)
 
     def loss_with_first(self, plane: FirstLayerPlane, coords: list[float]) -> torch.Tensor:
         """The loss at `point`, whose first layer's output is the plane's at `coords`."""

@@ -1,0 +1,161 @@
+"""Batch norms folded into their convolutions, and the image layout measured: the surface's
+losses stay those of the model itself at every point, and only what may be folded is."""
+
+import pytest
+import torch
+from torch import nn
+
+from gpuviz_app.core.probes.landscape.evaluate import SurfaceEvaluator
+from gpuviz_app.core.probes.landscape.folding import FoldedConvolution, folded_forward
+
+
+class Block(nn.Module):
+    """A residual block: conv -> bn inside a custom module, the sum after the second pair."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(channels, affine=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x))))))
+
+
+class Net(nn.Module):
+    """Three foldable pairs, one conv whose output is used twice (not foldable), and a
+    BatchNorm1d after a Linear (never folded)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 6, 3, padding=1)
+        self.stem_bn = nn.BatchNorm2d(6)
+        self.block = Block(6)
+        self.shared = nn.Conv2d(6, 6, 1)
+        self.shared_bn = nn.BatchNorm2d(6)
+        self.fc = nn.Linear(6, 5)
+        self.fc_bn = nn.BatchNorm1d(5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.block(torch.relu(self.stem_bn(self.stem(x))))
+        s = self.shared(h)
+        h = self.shared_bn(s) + s  # the conv's output has a second user
+        return self.fc_bn(self.fc(h.mean(dim=(2, 3))))
+
+
+class Branching(nn.Module):
+    """Control flow on a tensor's value: symbolic tracing refuses it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.bn(self.conv(x))
+        if h.sum() > 0:
+            h = -h
+        return self.fc(h.mean(dim=(2, 3)))
+
+
+def trained_stats(model: nn.Module, x: torch.Tensor) -> nn.Module:
+    """Running statistics and affine parameters away from their defaults, then eval mode."""
+    torch.manual_seed(1)
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(x + 0.3 * torch.randn_like(x))
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+    return model.eval()
+
+
+def folded_pairs(module: nn.Module) -> set[str]:
+    names = {id(m): n for n, m in module.named_modules()}
+    return {names[id(m.conv)] for m in module.modules() if isinstance(m, FoldedConvolution)}
+
+
+def test_each_convolution_and_batch_norm_pair_is_folded_and_gives_the_same_output():
+    torch.manual_seed(0)
+    x = torch.randn(16, 3, 8, 8)
+    model = trained_stats(Net(), x)
+    folded = folded_forward(model)
+    assert folded_pairs(folded) == {"stem", "block.conv1", "block.conv2"}  # not `shared`, not the Linear
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), model(x), rtol=1e-5, atol=1e-5)
+        # the folded forward reads the module's parameters and statistics at every call
+        model.block.conv2.weight.mul_(1.7)
+        model.stem_bn.running_var.mul_(3.0)
+        torch.testing.assert_close(folded(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_a_kept_layer_is_not_folded_and_nothing_foldable_gives_none():
+    torch.manual_seed(0)
+    x = torch.randn(16, 3, 8, 8)
+    model = trained_stats(Net(), x)
+    assert folded_pairs(folded_forward(model, keep="stem")) == {"block.conv1", "block.conv2"}
+    assert folded_forward(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())) is None
+    assert folded_forward(trained_stats(Branching(), x)) is None  # not traceable: the plain forward stays
+    training = Net()  # batch statistics in training mode: no fixed affine map to fold
+    assert folded_forward(training) is None
+
+
+@pytest.mark.parametrize("strategy", ["pointwise", "first-layer", None])
+def test_the_surface_of_a_batch_norm_net_equals_the_model_s_own_losses(strategy):
+    torch.manual_seed(0)
+    x, y = torch.randn(24, 3, 8, 8), torch.randint(0, 5, (24,))
+    model = trained_stats(Net(), x)
+    evaluator = SurfaceEvaluator(model, nn.CrossEntropyLoss(), x, y, strategy=strategy)
+    centre = evaluator.layout.flatten(model)
+    directions = 0.05 * torch.randn(2, centre.numel())
+    coords = torch.rand(40, 2) * 2 - 1
+    got = evaluator.plane_losses(centre, directions, coords)
+    for point, loss in zip(coords, got):  # the model itself, its weights set to each point
+        reference = _with_weights(model, centre + point @ directions)
+        with torch.no_grad():
+            assert loss.item() == pytest.approx(nn.CrossEntropyLoss()(reference(x), y).item(), rel=1e-5, abs=1e-6)
+    replica = evaluator._replicas[0]
+    assert folded_pairs(replica.forward) == {"block.conv1", "block.conv2"}  # the first layer is never folded
+
+
+def _with_weights(model: nn.Module, flat: torch.Tensor) -> nn.Module:
+    import copy
+
+    copy_ = copy.deepcopy(model)
+    offset = 0
+    with torch.no_grad():
+        for p in copy_.parameters():
+            p.copy_(flat[offset : offset + p.numel()].view_as(p))
+            offset += p.numel()
+    return copy_
+
+
+def test_the_image_layout_is_measured_and_the_faster_one_is_fed():
+    torch.manual_seed(0)
+    x, y = torch.randn(24, 3, 8, 8), torch.randint(0, 5, (24,))
+    model = trained_stats(Net(), x)
+    evaluator = SurfaceEvaluator(model, nn.CrossEntropyLoss(), x, y, strategy="pointwise")
+    centre = evaluator.layout.flatten(model)
+    evaluator.plane_losses(centre, 0.05 * torch.randn(2, centre.numel()), torch.rand(8, 2))
+    assert set(evaluator.layout_timings) == {"channels-last", "contiguous"}
+    chosen = evaluator.image_layout
+    assert evaluator.layout_timings[chosen] == min(evaluator.layout_timings.values())
+    channels_last = chosen == "channels-last"
+    for replica in evaluator._replicas:
+        assert replica.x.is_contiguous(memory_format=torch.channels_last) == channels_last
+        assert replica.x.is_contiguous() == (not channels_last)
+    flat = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+    assert evaluator.losses(flat.unsqueeze(0))[0].item() == pytest.approx(evaluator.loss(flat).item(), rel=1e-5)
+
+
+def test_inputs_that_are_not_images_are_not_measured_for_layout():
+    x, y = torch.randn(24, 8), torch.randint(0, 3, (24,))
+    model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 3)).eval()
+    evaluator = SurfaceEvaluator(model, nn.CrossEntropyLoss(), x, y, strategy="pointwise")
+    flat = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+    evaluator.losses(flat.repeat(4, 1))
+    assert evaluator.layout_timings == {} and evaluator.image_layout is None

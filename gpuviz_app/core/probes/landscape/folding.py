@@ -32,9 +32,7 @@ class FoldedConvolution(nn.Module):
 
     def __init__(self, conv: nn.Module, norm: nn.Module) -> None:
         super().__init__()
-        # plain attributes, not submodules: the folded forward shares the original's parameters
-        object.__setattr__(self, "conv", conv)
-        object.__setattr__(self, "norm", norm)
+        self.conv, self.norm = conv, norm  # the original's modules: their parameters are shared
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         conv, norm = self.conv, self.norm

@@ -1,13 +1,15 @@
 """Batch norms folded into their convolutions, and the image layout measured: the surface's
 losses stay those of the model itself at every point, and only what may be folded is."""
 
+import copy
+import threading
+
 import pytest
 import torch
 from torch import nn
 
 from gpuviz_app.core.probes.landscape.evaluate import SurfaceEvaluator
-from gpuviz_app.core.probes.landscape.folding import FoldedConvolution, folded_forward
-
+from gpuviz_app.core.probes.landscape.folding import fold_batch_norms, foldable_pairs
 
 class Block(nn.Module):
     """A residual block: conv -> bn inside a custom module, the sum after the second pair."""
@@ -44,22 +46,6 @@ class Net(nn.Module):
         return self.fc_bn(self.fc(h.mean(dim=(2, 3))))
 
 
-class Branching(nn.Module):
-    """Control flow on a tensor's value: symbolic tracing refuses it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3)
-        self.bn = nn.BatchNorm2d(4)
-        self.fc = nn.Linear(4, 5)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.bn(self.conv(x))
-        if h.sum() > 0:
-            h = -h
-        return self.fc(h.mean(dim=(2, 3)))
-
-
 def trained_stats(model: nn.Module, x: torch.Tensor) -> nn.Module:
     """Running statistics and affine parameters away from their defaults, then eval mode."""
     torch.manual_seed(1)
@@ -74,34 +60,109 @@ def trained_stats(model: nn.Module, x: torch.Tensor) -> nn.Module:
     return model.eval()
 
 
-def folded_pairs(module: nn.Module) -> set[str]:
-    names = {id(m): n for n, m in module.named_modules()}
-    return {names[id(m.conv)] for m in module.modules() if isinstance(m, FoldedConvolution)}
+def folded_copy(model: nn.Module, x: torch.Tensor, keep: str | None = None) -> tuple[nn.Module, int]:
+    private = copy.deepcopy(model)
+    return private, fold_batch_norms(private, x, keep=keep)
+
+
+def folded_convolutions(module: nn.Module) -> set[str]:
+    return {name for name, m in module.named_modules() if "forward" in m.__dict__ and isinstance(m, nn.Conv2d)}
 
 
 def test_each_convolution_and_batch_norm_pair_is_folded_and_gives_the_same_output():
     torch.manual_seed(0)
     x = torch.randn(16, 3, 8, 8)
     model = trained_stats(Net(), x)
-    folded = folded_forward(model)
-    assert folded_pairs(folded) == {"stem", "block.conv1", "block.conv2"}  # not `shared`, not the Linear
+    # not `shared` (its output has a second user), not the Linear's norm
+    assert foldable_pairs(model, x) == [("stem", "stem_bn"), ("block.conv1", "block.bn1"), ("block.conv2", "block.bn2")]
+    folded, count = folded_copy(model, x)
+    assert count == 3 and folded_convolutions(folded) == {"stem", "block.conv1", "block.conv2"}
     with torch.no_grad():
         torch.testing.assert_close(folded(x), model(x), rtol=1e-5, atol=1e-5)
         # the folded forward reads the module's parameters and statistics at every call
-        model.block.conv2.weight.mul_(1.7)
-        model.stem_bn.running_var.mul_(3.0)
+        for m in (model, folded):
+            m.block.conv2.weight.mul_(1.7)
+            m.block.bn1.weight.mul_(-0.6)
+            m.stem_bn.running_var.mul_(3.0)
         torch.testing.assert_close(folded(x), model(x), rtol=1e-5, atol=1e-5)
+    assert folded_convolutions(model) == set()  # the original is never touched
 
 
-def test_a_kept_layer_is_not_folded_and_nothing_foldable_gives_none():
+class ReturnsBoth(nn.Module):
+    """The convolution's output is returned as well as normalised."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.bn = nn.BatchNorm2d(4)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.conv(x)
+        return self.bn(h), h
+
+
+class TwoUsers(nn.Module):
+    """The convolution's output goes on to another convolution as well as to the norm."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.bn = nn.BatchNorm2d(4)
+        self.side = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv(x)
+        return self.bn(h) + self.side(h)
+
+
+def test_what_may_not_be_folded_is_not():
     torch.manual_seed(0)
     x = torch.randn(16, 3, 8, 8)
     model = trained_stats(Net(), x)
-    assert folded_pairs(folded_forward(model, keep="stem")) == {"block.conv1", "block.conv2"}
-    assert folded_forward(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())) is None
-    assert folded_forward(trained_stats(Branching(), x)) is None  # not traceable: the plain forward stays
-    training = Net()  # batch statistics in training mode: no fixed affine map to fold
-    assert folded_forward(training) is None
+    assert [conv for conv, _ in foldable_pairs(model, x, keep="stem")] == ["block.conv1", "block.conv2"]
+    for other in (ReturnsBoth(), TwoUsers(), nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())):
+        assert foldable_pairs(trained_stats(other, x), x) == []
+    assert foldable_pairs(Net(), x) == []  # training mode: batch statistics, no fixed affine map
+    hooked = trained_stats(Net(), x)
+    hooked.stem_bn.register_forward_hook(lambda m, args, out: out * 2)
+    assert ("stem", "stem_bn") not in foldable_pairs(hooked, x)
+
+
+def test_folding_in_one_thread_leaves_another_thread_s_forwards_alone():
+    """What watches the forward is local to its module and thread: a forward that another
+    thread runs meanwhile is neither watched nor changed (a process-wide trace intercepted it)."""
+    torch.manual_seed(0)
+    x = torch.randn(16, 3, 8, 8)
+    other = trained_stats(Net(), x)
+    with torch.no_grad():
+        expected = other(x)
+    results: list = []
+
+    def elsewhere() -> None:
+        try:
+            with torch.no_grad():
+                results.append(other(x))
+        except Exception as exc:  # noqa: BLE001 - checked below
+            results.append(exc)
+
+    class Meanwhile(nn.Module):
+        """Runs the other thread's forward to its end while this forward is watched."""
+
+        def forward(self, h: torch.Tensor) -> torch.Tensor:
+            thread = threading.Thread(target=elsewhere)
+            thread.start()
+            thread.join()
+            return h
+
+    model = trained_stats(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), Meanwhile()), x)
+    results.clear()  # (forwards of the set-up)
+    folded, count = folded_copy(model, x)
+    assert count == 1
+    assert len(results) == 3  # while watched, then the plain and the folded check
+    for got in results:
+        assert isinstance(got, torch.Tensor)
+        torch.testing.assert_close(got, expected)
+    assert folded_convolutions(other) == set()
 
 
 @pytest.mark.parametrize("strategy", ["pointwise", "first-layer", None])
@@ -118,13 +179,11 @@ def test_the_surface_of_a_batch_norm_net_equals_the_model_s_own_losses(strategy)
         reference = _with_weights(model, centre + point @ directions)
         with torch.no_grad():
             assert loss.item() == pytest.approx(nn.CrossEntropyLoss()(reference(x), y).item(), rel=1e-5, abs=1e-6)
-    replica = evaluator._replicas[0]
-    assert folded_pairs(replica.forward) == {"block.conv1", "block.conv2"}  # the first layer is never folded
+    assert evaluator.folded_norms == 2
+    assert folded_convolutions(evaluator._replicas[0].module) == {"block.conv1", "block.conv2"}  # never the first
 
 
 def _with_weights(model: nn.Module, flat: torch.Tensor) -> nn.Module:
-    import copy
-
     copy_ = copy.deepcopy(model)
     offset = 0
     with torch.no_grad():

@@ -36,7 +36,7 @@ from torch.func import functional_call, vmap
 
 from gpuviz_app.core.cpu_workers import shared_workers, split
 from gpuviz_app.core.probes.landscape.first_layer import FirstLayerPlane, first_linear_layer
-from gpuviz_app.core.probes.landscape.folding import FoldedConvolution, folded_forward
+from gpuviz_app.core.probes.landscape.folding import fold_batch_norms
 from gpuviz_app.core.probes.landscape.params import ParamLayout
 
 CPU_MAX_CHUNK = 16  # small chunks on the CPU keep cancel and throttling responsive
@@ -174,9 +174,7 @@ class SurfaceEvaluator:
     @property
     def folded_norms(self) -> int:
         """Batch norms the plain forwards fold into their convolutions (see `folding`)."""
-        if not self._replicas:
-            return 0
-        return sum(isinstance(m, FoldedConvolution) for m in self._replicas[0].forward.modules())
+        return self._replicas[0].folded if self._replicas else 0
 
     def _choose_layout(self) -> None:
         """Feed the module copies the image layout whose loss a worker computes fastest
@@ -394,8 +392,8 @@ class SurfaceEvaluator:
 class _PointModule:
     """A copy of the module whose parameters are views of one vector, `point`; one worker's.
 
-    `loss()` is the loss at `point`, by the folded forward (see `folding`) where the module has
-    one; `loss_with_first` the same with the first layer's output combined from a plane's (the
+    `loss()` is the loss at `point`, its batch norms folded where they can be (see `folding`);
+    `loss_with_first` the same with the first layer's output combined from a plane's (the
     first layer, which it replaces, is never folded); `batched(params)` the losses at a block of
     points (vmap over functional_call on this copy, so workers never share a module)."""
 
@@ -405,13 +403,13 @@ class _PointModule:
         self.point = layout.flatten(self.module)
         for slot, p in zip(layout.slots, self.module.parameters()):
             p.data = self.point[slot.offset : slot.offset + slot.numel].view(slot.shape)
-        self.forward = folded_forward(self.module, keep=first_layer) or self.module
+        self.folded = fold_batch_norms(self.module, x, keep=first_layer)
         self.loss_fn, self.x, self.y = loss_fn, x, y
         self.batched = vmap(lambda params: loss_fn(functional_call(self.module, params, (self.x,)), y))
         self._first_out: torch.Tensor | None = None  # reused between points
 
     def loss(self) -> torch.Tensor:
-        return self.loss_fn(self.forward(self.x), self.y)
+        return self.loss_fn(self.module(self.x), self.y)
 
     def loss_with_first(self, plane: FirstLayerPlane, coords: list[float]) -> torch.Tensor:
         """The loss at `point`, whose first layer's output is the plane's at `coords`."""

@@ -62,7 +62,7 @@ def trained_stats(model: nn.Module, x: torch.Tensor) -> nn.Module:
 
 def folded_copy(model: nn.Module, x: torch.Tensor, keep: str | None = None) -> tuple[nn.Module, int]:
     private = copy.deepcopy(model)
-    return private, fold_batch_norms(private, x, keep=keep)
+    return private, len(fold_batch_norms(private, x, keep=keep))
 
 
 def folded_convolutions(module: nn.Module) -> set[str]:
@@ -180,7 +180,8 @@ def test_the_surface_of_a_batch_norm_net_equals_the_model_s_own_losses(strategy)
         with torch.no_grad():
             assert loss.item() == pytest.approx(nn.CrossEntropyLoss()(reference(x), y).item(), rel=1e-5, abs=1e-6)
     assert evaluator.folded_norms == 2
-    assert folded_convolutions(evaluator._replicas[0].module) == {"block.conv1", "block.conv2"}  # never the first
+    for replica in evaluator._replicas:  # the first layer is never folded
+        assert folded_convolutions(replica.module) == {"block.conv1", "block.conv2"}
 
 
 def _with_weights(model: nn.Module, flat: torch.Tensor) -> nn.Module:
@@ -218,3 +219,36 @@ def test_inputs_that_are_not_images_are_not_measured_for_layout():
     flat = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
     evaluator.losses(flat.repeat(4, 1))
     assert evaluator.layout_timings == {} and evaluator.image_layout is None
+
+
+class RefusesOnce(nn.Module):
+    """A forward that fails the first time it is called (as one that refuses a torch function mode would)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.bn = nn.BatchNorm2d(4)
+        self.refuse = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.refuse:
+            self.refuse = False
+            raise RuntimeError("not now")
+        return self.bn(self.conv(x))
+
+
+def test_a_forward_that_fails_while_watched_or_a_fold_that_differs_leaves_the_module_as_it_was(monkeypatch):
+    torch.manual_seed(0)
+    x = torch.randn(8, 3, 8, 8)
+    model = RefusesOnce().eval()
+    assert fold_batch_norms(model, x) == [] and folded_convolutions(model) == set()
+    model = trained_stats(Net(), x)
+    from gpuviz_app.core.probes.landscape import folding
+
+    wrong = folding._folded_conv
+    monkeypatch.setattr(folding, "_folded_conv", lambda conv, norm: lambda h: 2 * wrong(conv, norm)(h))
+    private = copy.deepcopy(model)
+    assert fold_batch_norms(private, x) == []
+    assert not any("forward" in m.__dict__ for m in private.modules())
+    with torch.no_grad():
+        torch.testing.assert_close(private(x), model(x))

@@ -36,7 +36,7 @@ from torch.func import functional_call, vmap
 
 from gpuviz_app.core.cpu_workers import shared_workers, split
 from gpuviz_app.core.probes.landscape.first_layer import FirstLayerPlane, first_linear_layer
-from gpuviz_app.core.probes.landscape.folding import fold_batch_norms
+from gpuviz_app.core.probes.landscape.folding import fold_batch_norms, fold_pairs
 from gpuviz_app.core.probes.landscape.params import ParamLayout
 
 CPU_MAX_CHUNK = 16  # small chunks on the CPU keep cancel and throttling responsive
@@ -83,6 +83,7 @@ class SurfaceEvaluator:
         self.forced = strategy  # None: measured on the first call with enough points
         self.timings: dict[str, float] = {}  # seconds per point of each strategy, as measured
         self._replicas: list[_PointModule] = []
+        self._folds: list[tuple[str, str]] | None = None  # batch norms folded in the copies; None: not looked for
         self.workers: int | None = None  # CPU points in parallel; None: the caller's torch threads
         self.loss_fn = copy.deepcopy(loss_fn)
         self.x, self.y = x, y
@@ -174,7 +175,7 @@ class SurfaceEvaluator:
     @property
     def folded_norms(self) -> int:
         """Batch norms the plain forwards fold into their convolutions (see `folding`)."""
-        return self._replicas[0].folded if self._replicas else 0
+        return len(self._folds or ())
 
     def _choose_layout(self) -> None:
         """Feed the module copies the image layout whose loss a worker computes fastest
@@ -265,9 +266,14 @@ class SurfaceEvaluator:
 
     def _replicas_for(self, n: int) -> list[_PointModule]:
         while len(self._replicas) < n:
-            first = self._first_layer()
-            self._replicas.append(_PointModule(self.module, self.layout, self.loss_fn, self._x_replicas, self.y,
-                                               first_layer=first[0] if first is not None else None))
+            replica = _PointModule(self.module, self.layout, self.loss_fn, self._x_replicas, self.y)
+            if self._folds is None:  # watched and checked on the first copy; the others are the same
+                first = self._first_layer()
+                self._folds = fold_batch_norms(replica.module, self._x_replicas,
+                                               keep=first[0] if first is not None else None)
+            else:
+                fold_pairs(replica.module, self._folds)
+            self._replicas.append(replica)
         for r in self._replicas[:n]:
             r.load_buffers(self.buffers)
         return self._replicas[:n]
@@ -392,18 +398,17 @@ class SurfaceEvaluator:
 class _PointModule:
     """A copy of the module whose parameters are views of one vector, `point`; one worker's.
 
-    `loss()` is the loss at `point`, its batch norms folded where they can be (see `folding`);
-    `loss_with_first` the same with the first layer's output combined from a plane's (the
+    `loss()` is the loss at `point` (its batch norms folded by the evaluator where they can be:
+    see `folding`); `loss_with_first` the same with the first layer's output combined from a plane's (the
     first layer, which it replaces, is never folded); `batched(params)` the losses at a block of
     points (vmap over functional_call on this copy, so workers never share a module)."""
 
     def __init__(self, module: nn.Module, layout: ParamLayout, loss_fn: Callable, x: torch.Tensor,
-                 y: torch.Tensor, first_layer: str | None = None) -> None:
+                 y: torch.Tensor) -> None:
         self.module = copy.deepcopy(module)
         self.point = layout.flatten(self.module)
         for slot, p in zip(layout.slots, self.module.parameters()):
             p.data = self.point[slot.offset : slot.offset + slot.numel].view(slot.shape)
-        self.folded = fold_batch_norms(self.module, x, keep=first_layer)
         self.loss_fn, self.x, self.y = loss_fn, x, y
         self.batched = vmap(lambda params: loss_fn(functional_call(self.module, params, (self.x,)), y))
         self._first_out: torch.Tensor | None = None  # reused between points

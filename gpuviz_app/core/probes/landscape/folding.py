@@ -19,6 +19,7 @@ private copy), and is undone if the folded output does not match the plain one.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from typing import Any, Callable
 
@@ -26,6 +27,8 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
+
+log = logging.getLogger(__name__)
 
 CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -128,25 +131,44 @@ def foldable_pairs(module: nn.Module, x: torch.Tensor, keep: str | None = None) 
     return pairs
 
 
-def fold_batch_norms(module: nn.Module, x: torch.Tensor, keep: str | None = None) -> int:
-    """Fold `module`'s foldable pairs (see `foldable_pairs`) in place, by instance forwards on
-    its own modules: `module` must be a private copy. Returns how many were folded; none when
-    the folded output does not match the plain one on `x`."""
-    pairs = foldable_pairs(module, x, keep)
+def fold_pairs(module: nn.Module, pairs: list[tuple[str, str]]) -> None:
+    """Fold `pairs` (from `foldable_pairs` on this module or a copy of it) in place, by instance
+    forwards on `module`'s own submodules: `module` must be a private copy."""
+    for conv_name, norm_name in pairs:
+        conv, norm = module.get_submodule(conv_name), module.get_submodule(norm_name)
+        conv.forward = _folded_conv(conv, norm)
+        norm.forward = _passed_on
+
+
+def unfold_pairs(module: nn.Module, pairs: list[tuple[str, str]]) -> None:
+    for conv_name, norm_name in pairs:
+        for name in (conv_name, norm_name):
+            module.get_submodule(name).__dict__.pop("forward", None)
+
+
+def fold_batch_norms(module: nn.Module, x: torch.Tensor, keep: str | None = None) -> list[tuple[str, str]]:
+    """Fold `module`'s foldable pairs (see `foldable_pairs`) in place (`module` must be a private
+    copy) and return them; none when the forward cannot be watched or the folded output does
+    not match the plain one on `x`."""
+    try:
+        pairs = foldable_pairs(module, x, keep)
+    except Exception as exc:  # noqa: BLE001 - a forward that refuses to be watched keeps its own
+        log.debug("no batch norm folded: %s", exc)
+        return []
     if not pairs:
-        return 0
+        return []
     with torch.no_grad():
         plain = module(x)
-        for conv_name, norm_name in pairs:
-            conv, norm = module.get_submodule(conv_name), module.get_submodule(norm_name)
-            conv.forward = _folded_conv(conv, norm)
-            norm.forward = _passed_on
-        folded = module(x)
-    same = all(torch.allclose(a, b, rtol=1e-4, atol=1e-5) for a, b in zip(tree_leaves(plain), tree_leaves(folded))
-               if isinstance(a, torch.Tensor) and a.is_floating_point())
+        fold_pairs(module, pairs)
+        try:
+            folded = module(x)
+            same = all(torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+                       for a, b in zip(tree_leaves(plain), tree_leaves(folded))
+                       if isinstance(a, torch.Tensor) and a.is_floating_point())
+        except Exception as exc:  # noqa: BLE001 - undone below
+            log.debug("batch norms not folded: %s", exc)
+            same = False
     if not same:
-        for conv_name, norm_name in pairs:
-            del module.get_submodule(conv_name).forward
-            del module.get_submodule(norm_name).forward
-        return 0
-    return len(pairs)
+        unfold_pairs(module, pairs)
+        return []
+    return pairs

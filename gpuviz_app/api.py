@@ -164,8 +164,9 @@ def _attach(model: Any, loss_fn: Callable | None, optimizer: Any, sample: Any, n
     attached = AttachedRun(context, optimizer=optimizer, name=name)
     box.append(attached)
     if job is not None:
-        from gpuviz_app.core.distributed.job import leader_sink
+        from gpuviz_app.core.distributed.job import LEADER_BUDGET_SCALE, leader_sink
 
+        context.budget_scale = LEADER_BUDGET_SCALE
         job.sink = leader_sink(attached, host, job)
     host.bind(attached)
     run = Run(attached, host, owns_host, job)

@@ -14,7 +14,10 @@ own rate changes between repeats on a busy machine, so the verdict reads each re
 arm to the bare job beside it: a 95% bootstrap interval of their median, and a verdict only when
 the whole interval is on one side of the goal.
 Throughput is rank 0's steady rate from the end of a warm-up step to the end of the last
-step, timed inside the script (launch, attach and closing are not timed); over the same steps
+step, timed inside the script (launch, attach and closing are not timed). The warm-up is long
+enough to leave out what an attached job pays once (the window joining, every probe's first
+forced round, the loss surface's first centre), which in a job of a few seconds would
+otherwise stand for its steady cost; over the same steps
 each rank measures its process's CPU time, which other work on a busy machine changes less.
 """
 
@@ -175,7 +178,7 @@ def run(quick: bool) -> list[Figure]:
     if not EXAMPLE.exists():
         raise RuntimeError(f"the distributed bench runs {EXAMPLE.name} from a source checkout's examples/ folder, "
                            f"not found at {EXAMPLE}")
-    steps, skip, repeats = (60, 10, 1) if quick else (600, 50, 6)
+    steps, skip, repeats = (60, 10, 1) if quick else (3000, 500, 6)
     rates, cpu = measure(steps, skip, repeats)
     bare, attached, metrics, gathers = (statistics.median(rates[arm]) for arm in ARMS)
     how = f"rank 0's steady rate over {steps - skip} steps, median of {repeats}; every=10"

@@ -96,6 +96,11 @@ class ProbeDemand:
     def add_training_time(self, seconds: float) -> None:
         self.train_time += seconds
 
+    def budget(self, name: str) -> float:
+        """The share of the training time the probe may spend in this run (0 when not tracked)."""
+        account = self._accounts.get(name)
+        return account.budget if account is not None else 0.0
+
     def spent(self, name: str) -> float:
         account = self._accounts.get(name)
         return account.spent if account is not None else 0.0

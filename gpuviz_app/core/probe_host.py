@@ -61,7 +61,7 @@ class ProbeHost:
     def _make(self, names: Iterable[str]) -> None:
         for name in sorted(set(names) & self.factories.keys() - self.probes.keys()):
             probe = self.probes[name] = self.factories[name](self._context)
-            self.demand.track(name, probe.budget)
+            self.demand.track(name, probe.budget * getattr(self._context, "budget_scale", 1.0))
             if name in self.options:
                 probe.configure(dict(self.options[name]))
             probe.set_shown(name in self.demand.shown)

@@ -58,6 +58,9 @@ class RunContext:
     `host_inputs` are the raw inputs on the host (images in [0, 1]) for thumbnails, if any.
     `step` is read through `step_source`, so it is always the run's current step.
     `layers`: glob patterns of the parameter names the weights view tracks (empty: all).
+    `budget_scale`: the part of their usual budgets the probes may spend; below 1 where a
+    second a probe takes holds up more than this process (a distributed job's leader: every
+    other rank waits for it in the next collective).
     """
 
     model: Any
@@ -73,6 +76,7 @@ class RunContext:
     step_source: Callable[[], int] = field(default=lambda: 0, repr=False)
     hooks: StepHooks = field(default_factory=StepHooks, repr=False)
     layers: tuple[str, ...] = ()
+    budget_scale: float = 1.0
 
     @property
     def step(self) -> int:

@@ -5,7 +5,7 @@ It is a `RunHost` like `sources.script.ScriptSource`: the same `ProbeHost` probe
 script's thread and device at `viz.step`; at most `publish_hz` times a second the snapshot is
 encoded (`sources.wire`) and handed to a ZeroMQ XPUB socket connected to the window's address;
 messages are spaced further apart when making them would take more than `MESSAGE_SHARE` of the
-script's time (wall time: on a busy machine a send that wakes other threads costs the loop more
+script's time (times the run context's `budget_scale`; wall time: on a busy machine a send that wakes other threads costs the loop more
 than its CPU time). The probes keep to budgets of their own, capped at `PROBE_SHARE` each: here
 a payload also has to be encoded, sent and decoded on the same machine, so each one costs the
 training more than beside an in-process display, and a window shows what arrives.
@@ -271,7 +271,8 @@ class RemoteSender:
         sent = self._send(frames, LINGER_S if finished else 0.0)  # the run's last message may wait a moment
         cost = time.perf_counter() - start - probes_time  # the probes keep to budgets of their own
         self._message_time = cost if not self._message_time else 0.7 * self._message_time + 0.3 * cost
-        self._publish_gap = min(max(self.publish_interval, self._message_time / MESSAGE_SHARE), MAX_PUBLISH_GAP_S)
+        share = MESSAGE_SHARE * run.context.budget_scale  # a job's leader: the other ranks would wait too
+        self._publish_gap = min(max(self.publish_interval, self._message_time / share), MAX_PUBLISH_GAP_S)
         self.gpu.sent(self._seq, sent)
         if not sent:
             self.stats["dropped"] += 1  # the window is behind: this frame is dropped, never waited for

@@ -35,6 +35,11 @@ PUBLISH_S = 0.25  # a partial level is shown at most this often
 IDLE_S = 0.5  # training that has not stepped for this long is paused: work at full speed
 
 
+def default_share(device: torch.device) -> float:
+    """The part of the time this thread works while training runs: a GPU has its own stream."""
+    return 0.5 if torch.device(device).type == "cuda" else 0.15
+
+
 @dataclass
 class Weights:
     """A copy of the weights at `step`; `event` (CUDA) marks when the copy is complete."""
@@ -83,7 +88,7 @@ class LandscapeComputer:
         self._seen_activity: tuple[int, float] | None = None
         self.device = evaluator.device
         cuda = self.device.type == "cuda"
-        self.share = share if share is not None else (0.5 if cuda else 0.15)
+        self.share = share if share is not None else default_share(self.device)
         self.workers = workers  # single-threaded CPU workers evaluating points, while training runs
         self.full_workers = torch.get_num_threads()  # ... and while it does not
         self.stream = torch.cuda.Stream(self.device) if cuda else None

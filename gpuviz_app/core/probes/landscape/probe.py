@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from gpuviz_app.core.probes.landscape.background import LandscapeComputer, Weights
+from gpuviz_app.core.probes.landscape.background import LandscapeComputer, Weights, default_share
 from gpuviz_app.core.probes.landscape.evaluate import SurfaceEvaluator, evaluation_batch
 from gpuviz_app.core.probes import Probe
 from gpuviz_app.core.probes.landscape.payload import RECENTRE, LandscapeOptions, LandscapePayload
@@ -26,7 +26,7 @@ from gpuviz_app.core.run_context import RunContext
 
 log = logging.getLogger(__name__)
 
-PATH_HZ = 20.0  # path points per second of wall time, at most, while training live
+PATH_HZ = 20.0  # path points per second of wall time, at most, while training live (times the budget scale)
 MAX_PENDING = 4  # path points waiting to be measured before new ones are skipped
 
 
@@ -55,6 +55,7 @@ class LandscapeProbe(Probe):
         self._last_point_step = -1
         self._last_point_time = 0.0
         self._closed = False
+        self._path_hz = PATH_HZ
         self.error = ""
 
     # -- options (training thread, between steps) ----------------------------------------------
@@ -136,7 +137,7 @@ class LandscapeProbe(Probe):
         if step - self._last_point_step < self.path_every:
             return
         now = time.perf_counter()
-        if live and (now - self._last_point_time < 1.0 / PATH_HZ or computer.pending_points() >= MAX_PENDING):
+        if live and (now - self._last_point_time < 1.0 / self._path_hz or computer.pending_points() >= MAX_PENDING):
             return
         self._last_point_step, self._last_point_time = step, now
         computer.add_point(self._copy(context))
@@ -161,7 +162,9 @@ class LandscapeProbe(Probe):
             self.computer.close()
         x, y = evaluation_batch(context, self.options.eval_batch)
         evaluator = SurfaceEvaluator(context.model, context.loss_fn, x, y)
-        self.computer = LandscapeComputer(evaluator, share=self.share, activity=lambda: context.step)
+        share = self.share if self.share is not None else default_share(evaluator.device) * context.budget_scale
+        self.computer = LandscapeComputer(evaluator, share=share, activity=lambda: context.step)
+        self._path_hz = PATH_HZ * context.budget_scale
         self._evaluator_key = key
         self._centre_step = None
 

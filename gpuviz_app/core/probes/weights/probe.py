@@ -20,6 +20,7 @@ from torch import nn
 
 from gpuviz_app.core.probes import Probe
 from gpuviz_app.core.probes.weights.batch_tracker import BatchTracker
+from gpuviz_app.core.probes.weights.bursts import BurstTracking
 from gpuviz_app.core.probes.weights.columns import HistogramColumns
 from gpuviz_app.core.probes.weights.images import filter_grid, matrix_image
 from gpuviz_app.core.probes.weights.payload import MatrixImage, WeightsPayload
@@ -63,12 +64,15 @@ def find_layers(model: nn.Module, patterns: tuple[str, ...] = ()) -> list[Layer]
 
 
 def make_tracker(params: list[nn.Parameter], device: torch.device, capacity: int = 512,
-                 kind: str = "auto") -> WeightTracker:
-    """`StepTracker` on the CPU, `BatchTracker` elsewhere (or as `kind` says: "step", "batch")."""
+                 kind: str = "auto", hook_thread: bool = False) -> WeightTracker:
+    """`StepTracker` on the CPU, `BatchTracker` elsewhere (or as `kind` says: "step", "batch").
+    `hook_thread`: a CPU tracker bins in its step hook, never on a worker thread (whose time
+    the hook's caller could not account for)."""
     if kind == "auto":
         kind = "step" if torch.device(device).type == "cpu" else "batch"
-    cls = StepTracker if kind == "step" else BatchTracker
-    return cls(params, device, capacity)
+    if kind == "step":
+        return StepTracker(params, device, capacity, background=False if hook_thread else None)
+    return BatchTracker(params, device, capacity)
 
 
 class WeightsProbe(Probe):
@@ -83,16 +87,25 @@ class WeightsProbe(Probe):
         self._range_max: dict[int, torch.Tensor] = {}  # layer index -> largest |w| pictured so far
         self._add_hook = context.add_step_hook
         self._remove_hook: Any = None
+        self.bursts: BurstTracking | None = None
         self.shown = True
         self.track_hidden = False
         if self.layers:  # a model without weight matrices tracks nothing
-            self.tracker = make_tracker([layer.weight for layer in self.layers], context.device, capacity, tracker)
+            scaled = context.budget_scale < 1.0  # every step's tracking would cost more than the run affords
+            self.tracker = make_tracker([layer.weight for layer in self.layers], context.device, capacity, tracker,
+                                        hook_thread=scaled)
             self.columns = self.tracker.columns
-            self._remove_hook = self._add_hook(self.tracker)
+            if scaled:
+                self.bursts = BurstTracking(self.tracker, self.budget * context.budget_scale)
+            self._remove_hook = self._add_hook(self._step_hook)
         convs = [layer for layer in self.layers if layer.kind == "conv"]
         self._colour = convs[0].index if convs and convs[0].shape[1] == 3 else None
 
     # -- tracking: every step while the view is shown (or always, if asked) ----------------------
+    @property
+    def _step_hook(self) -> Any:
+        return self.bursts if self.bursts is not None else self.tracker
+
     @property
     def tracking(self) -> bool:
         return self._remove_hook is not None
@@ -113,7 +126,9 @@ class WeightsProbe(Probe):
         want = self.tracker is not None and (self.shown or self.track_hidden)
         if want and not self.tracking:
             self.tracker.resume()
-            self._remove_hook = self._add_hook(self.tracker)
+            if self.bursts is not None:
+                self.bursts.restart()
+            self._remove_hook = self._add_hook(self._step_hook)
         elif not want and self.tracking:
             self.tracker.flush()
             self._remove_hook()

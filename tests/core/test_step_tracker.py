@@ -1,7 +1,6 @@
 """The CPU tracker binning on a worker thread gives exactly the columns of binning in the step hook."""
 
 import numpy as np
-import pytest
 import torch
 
 from gpuviz_app.core.config import TrainConfig
@@ -38,15 +37,6 @@ def columns_of(tracker):
     return {"counts": c.counts[:n], "e": c.e[:n], "k0": c.k0[:n], "lo": c.lo[:n], "hi": c.hi[:n],
             "nonfinite": c.nonfinite[:n], "health": c.health[:n], "steps": torch.as_tensor(c.column_steps()),
             "tracked": torch.as_tensor(c.tracked_per_column())}
-
-
-@pytest.fixture
-def one_thread():
-    """The same reductions on both sides: the worker runs torch on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_binning_on_a_worker_equals_binning_in_the_hook_across_nan_zeros_jumps_merges_and_a_gap(one_thread):

@@ -113,14 +113,6 @@ def test_a_restart_after_a_pause_leaves_the_pause_uncounted_and_ends_the_burst()
     assert ("track", 50) not in calls.log  # over its share: the burst does not go on after the pause
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_the_steps_tracked_in_bursts_hold_their_exact_histograms_and_updates(one_thread):
     trainer = Trainer(DeviceDataset(digits(), "cpu"), TrainConfig())
     params = [layer.weight for layer in find_layers(trainer.model)]

@@ -4,9 +4,9 @@
 It is a `RunHost` like `sources.script.ScriptSource`: the same `ProbeHost` probes run on the
 script's thread and device at `viz.step`; at most `publish_hz` times a second the snapshot is
 encoded (`sources.wire`) and handed to a ZeroMQ XPUB socket connected to the window's address;
-messages are spaced further apart when making them would take more than `MESSAGE_SHARE` of the
-script's time (times the run context's `budget_scale`; wall time: on a busy machine a send that wakes other threads costs the loop more
-than its CPU time). The probes keep to budgets of their own, capped at `PROBE_SHARE` each: here
+messages are spaced further apart when making them would take more than `MESSAGE_SHARE` (times
+the run context's `budget_scale`) of the script's time (wall time: on a busy machine a send that
+wakes other threads costs the loop more than its CPU time). The probes keep to budgets of their own, capped at `PROBE_SHARE` each: here
 a payload also has to be encoded, sent and decoded on the same machine, so each one costs the
 training more than beside an in-process display, and a window shows what arrives.
 

@@ -55,7 +55,6 @@ class LandscapeProbe(Probe):
         self._last_point_step = -1
         self._last_point_time = 0.0
         self._closed = False
-        self._path_hz = PATH_HZ
         self.error = ""
 
     # -- options (training thread, between steps) ----------------------------------------------
@@ -137,7 +136,8 @@ class LandscapeProbe(Probe):
         if step - self._last_point_step < self.path_every:
             return
         now = time.perf_counter()
-        if live and (now - self._last_point_time < 1.0 / self._path_hz or computer.pending_points() >= MAX_PENDING):
+        path_hz = PATH_HZ * context.budget_scale
+        if live and (now - self._last_point_time < 1.0 / path_hz or computer.pending_points() >= MAX_PENDING):
             return
         self._last_point_step, self._last_point_time = step, now
         computer.add_point(self._copy(context))
@@ -164,7 +164,6 @@ class LandscapeProbe(Probe):
         evaluator = SurfaceEvaluator(context.model, context.loss_fn, x, y)
         share = self.share if self.share is not None else default_share(evaluator.device) * context.budget_scale
         self.computer = LandscapeComputer(evaluator, share=share, activity=lambda: context.step)
-        self._path_hz = PATH_HZ * context.budget_scale
         self._evaluator_key = key
         self._centre_step = None
 

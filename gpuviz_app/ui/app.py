@@ -38,6 +38,9 @@ def run_app(options: LaunchOptions) -> int:
     import vispy
     from PySide6 import QtCore, QtWidgets
 
+    from gpuviz_app.ui.import_scan import read_bytes_in_pyside_scan
+
+    read_bytes_in_pyside_scan()  # before vispy's backend and torch bring in their modules
     vispy.use(app="pyside6")
     from gpuviz_app.desktop import APP_ID
     from gpuviz_app.ui.help_actions import application_icon

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from gpuviz_app.render import shader_compile
+
 _variables: dict[str, dict] = {}
 _tiles: dict[tuple, tuple[dict[str, Any], np.ndarray]] = {}
 _kerning: dict[tuple, float] = {}
@@ -144,6 +146,7 @@ def install() -> None:
     if _original is not None:
         return
     _install_variable_cache()
+    shader_compile.install()
     load_saved()
     from vispy.visuals.text import text as vispy_text
 

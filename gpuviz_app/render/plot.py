@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 from vispy import scene
+from vispy.visuals.text.text import FontManager
 
 from gpuviz_app.render.axes import format_tick, ticks
 from gpuviz_app.render.visuals.series import Series
@@ -83,18 +84,18 @@ class Plot:
         self.view.camera = scene.PanZoomCamera(aspect=None)
         self.view.camera.interactive = True
         self.lines = scene.visuals.Line(connect="segments", method="gl", parent=parent, antialias=False)
-        self.tick_x = scene.visuals.Text("", color=TEXT, font_size=7, anchor_x="center", anchor_y="top",
-                                         parent=parent)
-        self.tick_y = scene.visuals.Text("", color=TEXT, font_size=7, anchor_x="right", anchor_y="center",
-                                         parent=parent)
-        self.labels = scene.visuals.Text("", color=TEXT, font_size=8, anchor_x="left", anchor_y="center",
-                                         parent=parent)
-        self.legend_text = scene.visuals.Text("", color=TEXT, font_size=7, anchor_x="right", anchor_y="center",
-                                              parent=parent)
-        self.mark_text = scene.visuals.Text("", color=TEXT, font_size=7, anchor_x="left", anchor_y="center",
-                                            parent=parent)
-        self.message_text = scene.visuals.Text("", color=TEXT, font_size=9, anchor_x="center",
-                                               anchor_y="center", parent=parent)
+        fonts = FontManager(method="cpu")  # one glyph atlas (a texture) for the plot's texts, not one each
+
+        def text(size: int, anchor_x: str, anchor_y: str = "center") -> scene.visuals.Text:
+            return scene.visuals.Text("", color=TEXT, font_size=size, anchor_x=anchor_x, anchor_y=anchor_y,
+                                      parent=parent, font_manager=fonts)
+
+        self.tick_x = text(7, "center", "top")
+        self.tick_y = text(7, "right")
+        self.labels = text(8, "left")
+        self.legend_text = text(7, "right")
+        self.mark_text = text(7, "left")
+        self.message_text = text(9, "center")
         self.message = ""  # why the data area is blank ("no data yet"), or ""
         self.note = ""  # a short line after the title (the step shown)
         self.marks: list[tuple[float, str, str]] = []  # vertical lines: (x, colour, label)

@@ -13,11 +13,13 @@ renders no glyph at all; a missing, unreadable or foreign file is ignored and re
 
 Shader variables. `gloo.Program` parses each program's source for its uniforms and attributes
 with a backtracking regular expression, and the window builds many programs from a few distinct
-sources. The parse is kept per source text.
+sources. The parse is kept per source text (by its SHA-1), and on disk with the glyphs, so a
+launch's first paints parse none of the sources a previous launch met.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -27,13 +29,15 @@ import numpy as np
 
 from gpuviz_app.render import shader_compile
 
-_variables: dict[str, dict] = {}
+_variables: dict[str, dict] = {}  # by the SHA-1 of the program's source
 _tiles: dict[tuple, tuple[dict[str, Any], np.ndarray]] = {}
 _kerning: dict[tuple, float] = {}
 _original = None  # VisPy's own loader, once replaced
 stats = {"rendered": 0, "reused": 0, "parsed": 0}
 _GLYPH_FILE_VERSION = 1
 _saved_tiles = 0  # how many of `_tiles` the file on disk holds
+_saved_pairs = 0  # and how many of `_kerning`
+_saved_parses = 0  # and of `_variables`
 
 
 class _TileSink:
@@ -87,7 +91,7 @@ def glyph_file() -> Path:
 def load_saved() -> int:
     """Add the tiles a previous launch saved to the cache; returns how many were read. A file
     that cannot be read as written by `save` is ignored (it is rewritten at the next save)."""
-    global _saved_tiles
+    global _saved_tiles, _saved_pairs, _saved_parses
     path = glyph_file()
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -102,21 +106,26 @@ def load_saved() -> int:
             metrics = {"offset": tuple(entry["offset"]), "advance": float(entry["advance"])}
             loaded[tuple(entry["key"])] = (metrics, tile)
         kerning = {tuple(key): float(value) for key, value in index["kerning"]}
+        variables = {str(key): {str(name): tuple(v) for name, v in entries if len(v) == 4}
+                     for key, entries in index.get("variables", {}).items()}
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return 0
     for key, value in loaded.items():
         _tiles.setdefault(key, value)
     for key, value in kerning.items():
         _kerning.setdefault(key, value)
-    _saved_tiles = len(_tiles)
+    for key, value in variables.items():
+        _variables.setdefault(key, value)
+    _saved_tiles, _saved_pairs, _saved_parses = len(_tiles), len(_kerning), len(_variables)
     return len(loaded)
 
 
 def save() -> bool:
-    """Write the cache's tiles for the next launch, if it holds any the file does not; True when
-    written. Never raises: a launch without a writable cache directory renders its glyphs."""
-    global _saved_tiles
-    if len(_tiles) <= _saved_tiles:
+    """Write the cache's tiles, kerning pairs and shader variables for the next launch, if it holds
+    any the file does not (texts sharing an atlas meet pairs of characters without new tiles); True
+    when written. Never raises: a launch without a writable cache directory renders its glyphs."""
+    global _saved_tiles, _saved_pairs, _saved_parses
+    if len(_tiles) <= _saved_tiles and len(_kerning) <= _saved_pairs and len(_variables) <= _saved_parses:
         return False
     entries, parts, start = [], [], 0
     for key, (metrics, tile) in list(_tiles.items()):
@@ -124,7 +133,9 @@ def save() -> bool:
                         "shape": list(tile.shape[:2]), "start": start})
         parts.append(tile.reshape(-1))
         start += tile.size
-    index = {"glyphs": entries, "kerning": [[list(k), v] for k, v in list(_kerning.items())]}
+    pairs = [[list(k), v] for k, v in list(_kerning.items())]
+    parses = {key: [[name, list(v)] for name, v in found.items()] for key, found in list(_variables.items())}
+    index = {"glyphs": entries, "kerning": pairs, "variables": parses}
     path = glyph_file()
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
@@ -136,7 +147,7 @@ def save() -> bool:
     except OSError:
         temporary.unlink(missing_ok=True)
         return False
-    _saved_tiles = len(entries)
+    _saved_tiles, _saved_pairs, _saved_parses = len(entries), len(pairs), len(parses)
     return True
 
 
@@ -195,10 +206,11 @@ def _install_variable_cache() -> None:
 
     def parse_once(self, update_variables: bool = True) -> None:
         code = "\n\n".join(shader.code for shader in self._shaders)  # what VisPy's parser reads
-        known = _variables.get(code)
+        key = hashlib.sha1(code.encode("utf-8")).hexdigest()
+        known = _variables.get(key)
         if known is None:
             parse(self, update_variables=False)
-            _variables[code] = dict(self._code_variables)
+            _variables[key] = dict(self._code_variables)
             stats["parsed"] += 1
         else:
             self._code_variables = dict(known)

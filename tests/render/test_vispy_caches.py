@@ -115,3 +115,40 @@ def test_an_unreadable_glyph_file_is_ignored_and_rewritten(reference, tmp_path, 
     assert_same_as_reference(font, reference)
     monkeypatch.setattr(glyphs, "_saved_tiles", 0)
     assert glyphs.save() and glyphs.load_saved() == len(glyphs._tiles)
+
+
+def test_kerning_pairs_met_without_new_tiles_are_saved_for_the_next_launch(reference, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    font = load(fresh_font(), vispy_text.TextureFont._load_char)
+    monkeypatch.setattr(glyphs, "_saved_tiles", 0)
+    assert glyphs.save()
+    pair = (*glyphs._font_key(font._font), "Q", "j")  # characters the atlas may never hold together
+    glyphs._kerning.pop(pair, None)
+    glyphs._kern(font._font, "Q", "j")  # a pair met by texts sharing an atlas: no new tile
+    assert glyphs.save(), "a new kerning pair alone is written"
+    monkeypatch.setattr(glyphs, "_tiles", {})  # the next launch
+    monkeypatch.setattr(glyphs, "_kerning", {})
+    glyphs.load_saved()
+    assert pair in glyphs._kerning
+    assert not glyphs.save()
+
+
+def test_shader_variables_parsed_by_one_launch_are_not_parsed_by_the_next(tmp_path, monkeypatch):
+    from vispy import gloo
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    glyphs.install()
+    vert = ("attribute vec3 a_saved_pos;\nuniform float u_saved_gain[3];\n"
+            "void main() { gl_Position = vec4(a_saved_pos * u_saved_gain[1], 1.); }")
+    frag = "uniform vec4 u_saved_color;\nvoid main() { gl_FragColor = u_saved_color; }"
+    first = gloo.Program(vert, frag)
+    monkeypatch.setattr(glyphs, "_saved_parses", 0)
+    assert glyphs.save()
+    for name in ("_tiles", "_kerning", "_variables"):  # the next launch: nothing in memory
+        monkeypatch.setattr(glyphs, name, {})
+    glyphs.load_saved()
+    parsed = glyphs.stats["parsed"]
+    second = gloo.Program(vert, frag)
+    assert glyphs.stats["parsed"] == parsed, "a saved parse was parsed again"
+    assert second.variables == first.variables
+    assert {"a_saved_pos", "u_saved_gain[2]", "u_saved_color"} <= {v[2] for v in second.variables}

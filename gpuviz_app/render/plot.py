@@ -76,7 +76,8 @@ class Plot:
     Double-click returns to following.
     """
 
-    def __init__(self, parent: scene.Widget, title: str, xlabel: str = "step") -> None:
+    def __init__(self, parent: scene.Widget, title: str, xlabel: str = "step",
+                 fonts: FontManager | None = None) -> None:
         self.widget = parent
         self.title, self.xlabel = title, xlabel
         self.legend: list[tuple[str, str]] = []
@@ -84,7 +85,9 @@ class Plot:
         self.view.camera = scene.PanZoomCamera(aspect=None)
         self.view.camera.interactive = True
         self.lines = scene.visuals.Line(connect="segments", method="gl", parent=parent, antialias=False)
-        fonts = FontManager(method="cpu")  # one glyph atlas (a texture) for the plot's texts, not one each
+        # one glyph atlas (a texture) for the plot's texts, not one each; plots on one canvas may share
+        # theirs (`fonts`: an atlas is a texture of one GL context)
+        fonts = fonts or FontManager(method="cpu")
 
         def text(size: int, anchor_x: str, anchor_y: str = "center") -> scene.visuals.Text:
             return scene.visuals.Text("", color=TEXT, font_size=size, anchor_x=anchor_x, anchor_y=anchor_y,

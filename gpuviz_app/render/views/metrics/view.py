@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from vispy import scene
 from vispy.scene.visuals import create_visual_node
+from vispy.visuals.text.text import FontManager
 
 from gpuviz_app.core.distributed.payload import DistributedPayload
 from gpuviz_app.core.history import MetricsHistory
@@ -88,6 +89,7 @@ class MetricsView(View):
     def attach(self, parent: scene.Widget) -> None:
         super().attach(parent)
         self.grid = parent.add_grid(spacing=4, margin=2, bgcolor=None)
+        self._fonts = FontManager(method="cpu")  # the plots' glyph atlas: they share one canvas
         self.plots: dict[str, Plot] = {}
         self.markers: dict[str, scene.visuals.Markers] = {}  # series drawn as points, by name
         self.groups: list[PlotGroup] = []
@@ -106,7 +108,7 @@ class MetricsView(View):
         """The plot of group `key`, made on first use (placed in the grid by `_show`)."""
         plot = self.plots.get(key)
         if plot is None:
-            plot = self.plots[key] = Plot(scene.Widget(), title)
+            plot = self.plots[key] = Plot(scene.Widget(), title, fonts=self._fonts)
         return plot
 
     def _show(self, groups: list[PlotGroup]) -> None:

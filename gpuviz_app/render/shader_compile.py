@@ -18,6 +18,7 @@ source text.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 vispy_naming = None  # VisPy's own, once replaced
 vispy_conversion = None
@@ -36,9 +37,10 @@ def install() -> None:
     glir.convert_shader = lru_cache(maxsize=256)(vispy_conversion)
 
 
-def name_in_order(compiler) -> None:
-    """Name each object of the program `<name>_v<n>`, n counting the program's objects in the
-    order VisPy lists its shaders' dependencies; `main` keeps its name."""
+def name_in_order(compiler: Any) -> None:
+    """Name each object of a `vispy...shaders.compiler.Compiler`'s program `<name>_v<n>`, n
+    counting the program's objects in the order VisPy lists its shaders' dependencies; `main`
+    keeps its name."""
     names = compiler._object_names
     count = 0
     for deps in compiler._shader_deps.values():

@@ -6,9 +6,10 @@ script's thread and device at `viz.step`; at most `publish_hz` times a second th
 encoded (`sources.wire`) and handed to a ZeroMQ XPUB socket connected to the window's address;
 messages are spaced further apart when making them would take more than `MESSAGE_SHARE` (times
 the run context's `budget_scale`) of the script's time (wall time: on a busy machine a send that
-wakes other threads costs the loop more than its CPU time). The probes keep to budgets of their own, capped at `PROBE_SHARE` each: here
-a payload also has to be encoded, sent and decoded on the same machine, so each one costs the
-training more than beside an in-process display, and a window shows what arrives.
+wakes other threads costs the loop more than its CPU time). The probes keep to budgets of their
+own, capped at `PROBE_SHARE` each: here a payload also has to be encoded, sent and decoded on the
+same machine, so each one costs the training more than beside an in-process display, and a
+window shows what arrives.
 
 The socket never makes the script wait: sends do not block, and with `XPUB_NODROP` a window
 that does not keep up makes the send fail at the high-water mark, so that frame is dropped

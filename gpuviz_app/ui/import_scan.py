@@ -21,7 +21,7 @@ def read_bytes_in_pyside_scan() -> bool:
     imported or its check is not the function this expects (nothing is changed then)."""
     feature = sys.modules.get("shibokensupport.feature")
     check = getattr(feature, "_mod_uses_pyside", None)
-    if feature is None or not callable(check):
+    if not callable(check):
         return False
     if getattr(check, "reads_bytes", False):
         return True

@@ -1,5 +1,7 @@
 """The timing hook replaces DDP's gradient averaging on every step, so it must train exactly as
-DDP does without it; DDP's reducer, asked to time every step, reports each step's wait once;
+DDP does without it; DDP's reducer, asked to time every step, reports each step's wait once,
+and asked to time one step a window, times no other (past DDP's first ten) and gives each window
+a wait;
 and the leader's per-rank rows reach the run's history in batches, every
 window's row by the end."""
 
@@ -43,6 +45,15 @@ def test_ddp_s_reducer_times_every_step_once_one_step_late(timed_job):
     assert all(w > 0 for w in waits[1:-2])
     assert waits[-2] == 0.0  # no forward since: nothing new, and nothing counted twice
     assert waits[-1] > 0  # the last step's, once the next forward began
+
+
+def test_ddp_s_reducer_sampled_once_a_window_times_only_those_steps(timed_job):
+    result = timed_job
+    assert result["sampled_registered"]
+    every = result["sample_every"]
+    late = sorted({t for t in result["timed"] if t > 10})  # DDP times its first ten iterations whatever the rate
+    assert len(late) >= 3 and all(t % every == 0 for t in late), late
+    assert all(w > 0 for w in result["windows"])
 
 
 class Recorder:

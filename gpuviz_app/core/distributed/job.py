@@ -145,7 +145,7 @@ class DistributedJob:
         self.closed = False
         self.steps = 0
         self._handshake()
-        self.timer = wait_timer(model) if isinstance(model, DistributedDataParallel) else None
+        self.timer = wait_timer(model, every) if isinstance(model, DistributedDataParallel) else None
         self.wait_source = ALLREDUCE if self.timer is not None else OWN_GATHER
         self._loss_device: Any = None  # the sum of the window's tensor losses, on their device
         self._loss_host = [0.0, 0.0]  # the sum of the plain-number losses, and the count of all
@@ -192,7 +192,7 @@ class DistributedJob:
         elif loss is not None:
             self._loss_host[0] += float(loss)
             self._loss_host[1] += 1.0
-        if self.timer is not None:
+        if self.timer is not None and self.timer.every_step:
             self._wait += self.timer.take_step()
         self.steps += 1
         if self.steps % self.every == 0:
@@ -209,6 +209,8 @@ class DistributedJob:
             if self.leader:
                 self._merge(done.gathered)
         now = time.perf_counter()
+        if self.timer is not None and not self.timer.every_step:
+            self._wait = self.timer.take_window(self.every)
         send, gathered = self._send, self._gathered
         self._figures.numpy()[:] = (*self._loss_host, now - self._window_start, self._wait + blocked, self.every,
                                     self.steps)

@@ -3,8 +3,8 @@
 A rank that is slower than the others reaches each collective last, so it waits least there;
 the others wait for it. For a model wrapped in `DistributedDataParallel` the wait is measured
 in the gradient all-reduce itself: a step's wait is the span from its first bucket's launch to
-its last bucket's completion. On the CPU, DDP's reducer times exactly that span in C++ when
-asked to time every iteration (`DdpStatsWaitTimer`); a Python communication hook doing the same
+its last bucket's completion. On the CPU, DDP's reducer times exactly that span in C++ on the
+iterations it samples, one a window (`DdpStatsWaitTimer`); a Python communication hook doing the same
 (`AllreduceWaitTimer`) runs Python on every bucket and a callback on the process group's thread,
 which costs a small model's step far more (benchmarks/README.md, "distributed"). For a model on a GPU the reducer's timer reads CUDA
 events, which would make the host wait for each step's all-reduce, so there the hook notes host
@@ -96,6 +96,8 @@ class AllreduceWaitTimer:
     group) and times its buckets. It does what DDP's built-in hook does, with one callback on
     each bucket's completion, since it runs on every bucket of every step."""
 
+    every_step = True  # `take_step` after each step: it times the last step only
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._first: float | None = None
@@ -139,16 +141,26 @@ class AllreduceWaitTimer:
 
 
 class DdpStatsWaitTimer:
-    """The all-reduce's span as DDP's reducer times it on the CPU, every iteration. The reducer
-    keeps an iteration's times until the next forward begins, so `take_step` reports each
-    step's wait one step late; the iteration number keeps a step from being counted twice."""
+    """The all-reduce's span as DDP's reducer times it on the CPU. The reducer keeps an
+    iteration's times until the next forward begins, so `take_step` reports each step's wait one
+    step late; the iteration number keeps a step from being counted twice.
 
-    def __init__(self) -> None:
+    Timing every iteration costs the reducer's bookkeeping and the read of its logging data
+    about 3% of a small model's step, so a job asks for every `sample_every`-th iteration (DDP's
+    own sampling; it times the first ten as well) and `take_window` estimates a window's wait
+    from the newest timed iteration."""
+
+    every_step = False  # read once a window (`take_window`), not after each step
+
+    def __init__(self, sample_every: int = 1) -> None:
+        self.sample_every = max(int(sample_every), 1)
         self._logger: Any = None
         self._seen = 0
+        self._per_step = 0.0  # the newest timed iteration's wait
 
     def register(self, ddp_model: Any) -> bool:
-        """Ask the reducer to time every iteration; False where this torch or model cannot."""
+        """Ask the reducer to time every `sample_every`-th iteration; False where this torch or
+        model cannot."""
         if any(p.device.type != "cpu" for p in ddp_model.parameters()):
             return False  # CUDA events: reading them would wait for the device
         logger = getattr(ddp_model, "logger", None)
@@ -156,7 +168,7 @@ class DdpStatsWaitTimer:
         if logger is None or sample_rate is None or not hasattr(logger, "_get_ddp_logging_data"):
             return False
         try:
-            sample_rate(1)
+            sample_rate(self.sample_every)
             logger._get_ddp_logging_data().ints_map.get("iteration", 0)
         except (AttributeError, RuntimeError) as exc:
             log.info("gpuviz: DDP's own timing of the all-reduce is not available here (%s)", exc)
@@ -164,20 +176,37 @@ class DdpStatsWaitTimer:
         self._logger = logger
         return True
 
-    def take_step(self) -> float:
-        """Seconds the newest timed iteration spent in the all-reduce, if not reported before."""
+    @property
+    def timed_iteration(self) -> int:
+        """The newest iteration the reducer timed that has been read (DDP counts from 1)."""
+        return self._seen
+
+    def _newest(self) -> float | None:
+        """The newest timed iteration's wait in seconds; None when it was reported before."""
         times = self._logger._get_ddp_logging_data().ints_map
         iteration = int(times.get("iteration", 0))
         if iteration <= self._seen:
-            return 0.0
+            return None
         self._seen = iteration
-        return max(int(times.get("backward_comm_time", 0)), 0) * 1e-9
+        self._per_step = max(int(times.get("backward_comm_time", 0)), 0) * 1e-9
+        return self._per_step
+
+    def take_step(self) -> float:
+        """Seconds the newest timed iteration spent in the all-reduce, if not reported before."""
+        newest = self._newest()
+        return 0.0 if newest is None else newest
+
+    def take_window(self, steps: int) -> float:
+        """Seconds `steps` steps spent in the all-reduce, estimated from the newest timed
+        iteration (the one before when no iteration was timed since the last window)."""
+        self._newest()
+        return self._per_step * steps
 
 
-def wait_timer(ddp_model: Any) -> DdpStatsWaitTimer | AllreduceWaitTimer | None:
-    """The cheapest timer of the all-reduce's span that works for `ddp_model`, registered;
-    None when neither does (see `AllreduceWaitTimer.register`)."""
-    for timer in (DdpStatsWaitTimer(), AllreduceWaitTimer()):
+def wait_timer(ddp_model: Any, every: int = 1) -> DdpStatsWaitTimer | AllreduceWaitTimer | None:
+    """The cheapest timer of the all-reduce's span that works for `ddp_model`, registered, for
+    windows of `every` steps; None when neither does (see `AllreduceWaitTimer.register`)."""
+    for timer in (DdpStatsWaitTimer(sample_every=every), AllreduceWaitTimer()):
         if timer.register(ddp_model):
             return timer
     return None

@@ -17,6 +17,7 @@ class ProbeAccount:
     budget: float
     min_interval_s: float
     spent: float = 0.0
+    forgone: float = 0.0  # budget left unused and not saved up (see `ProbeDemand.due`)
     last_run: float | None = None
 
 
@@ -30,7 +31,9 @@ class ProbeDemand:
       (`want()`); a display drawing once a second would otherwise get payloads it never shows,
       each paid for by training. One request is served by one round of payloads;
     - budget: a probe runs only while the time it has spent stays under its `budget` times
-      the time spent training, so a costly view slows its own refresh, never the training;
+      the time spent training, so a costly view slows its own refresh, never the training.
+      Budget left unused is not saved up: after a pause (the process stopped, the display not
+      asking, a long step) a probe runs once, not back to back until its account is even;
     - minimum interval: never twice within `min_interval_s`.
 
     `clock` is the time source for the accounts (a test may pass a fake one). `want` may be
@@ -120,7 +123,10 @@ class ProbeDemand:
         now = self.clock() if now is None else now
         if now - account.last_run < account.min_interval_s:
             return False
-        return account.spent <= account.budget * self.train_time
+        allowed = account.budget * self.train_time
+        if account.spent + account.forgone < allowed:
+            account.forgone = allowed - account.spent
+        return account.spent + account.forgone <= allowed
 
     def ran(self, name: str, start: float, end: float) -> None:
         """The probe ran from `start` to `end` (times of `clock`)."""

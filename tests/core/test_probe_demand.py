@@ -43,6 +43,22 @@ def test_a_probe_runs_only_while_its_time_stays_within_its_budget_of_training():
     assert demand.spent("p") == 2.0 and not demand.due("p", 200.0)
 
 
+def test_budget_left_unused_in_a_pause_buys_one_run_not_a_burst():
+    clock = FakeClock()
+    demand = ProbeDemand(shown={"p"}, min_interval_s=0.0, clock=clock)
+    demand.track("p", budget=0.1)
+    first_round(demand, cost=1.0)
+    demand.add_training_time(1000.0)  # one step spanning a pause: the process was stopped, or nothing asked
+    assert demand.due("p", 10.0)
+    demand.ran("p", 10.0, 11.0)
+    demand.round_done()
+    demand.add_training_time(1.0)
+    assert not demand.due("p", 20.0)  # the next run waits for its budget as after any run: 10 s of training
+    demand.add_training_time(9.0)
+    assert demand.due("p", 30.0)
+    assert demand.spent("p") == 2.0  # what it spent, the budget it let go aside
+
+
 def test_a_probe_never_runs_twice_within_its_minimum_interval():
     demand = ProbeDemand(shown={"p", "q"}, min_interval_s=0.5, clock=FakeClock())
     demand.track("p", budget=10.0)

@@ -4,8 +4,9 @@ A run whose probe budgets are scaled down (a distributed job's leader, whose eve
 tracking every other rank waits for) cannot pay the tracker at every step. `BurstTracking`
 tracks `BURST_STEPS` consecutive steps (one batch of the tracker's rows: exact histograms and
 update norms of each), then leaves a gap until the time the tracker took is back within
-`share` of the time spent training. The columns keep the gaps, as for steps taken while the
-view is hidden, and say how many steps each column holds.
+`share` of the time spent training. Time left unused is not saved up: after a pause (the
+process stopped, a long step) one burst follows, not bursts back to back. The columns keep the
+gaps, as for steps taken while the view is hidden, and say how many steps each column holds.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class BurstTracking:
         self.burst = burst
         self.clock = clock
         self.spent = 0.0  # seconds in the tracker (its steps, resumes and flushes)
+        self.forgone = 0.0  # its share of the training's time left unused, not saved up
         self.trained = 0.0  # seconds between hook calls: the training's
         self.tracked_steps = 0
         self._left = 0  # steps of the current burst still to track
@@ -47,7 +49,8 @@ class BurstTracking:
             self._left -= 1
             if not self._left:
                 self.tracker.flush()
-        elif self.spent <= self.share * self.trained:
+        elif self.spent + self.forgone <= self.share * self.trained:
+            self.forgone = self.share * self.trained - self.spent
             self.tracker.resume()  # the next step's update is measured from the weights now
             self._left = self.burst
         end = self.clock()

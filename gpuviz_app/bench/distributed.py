@@ -1,51 +1,60 @@
 """A two-rank DDP job (torchrun, gloo, CPU) bare and attached with dist="auto", side by side.
 
-Both arms run `examples/ddp_train.py`'s model and data (its `make_model` and `make_data`) in
+Every arm runs `examples/ddp_train.py`'s model and data (its `make_model` and `make_data`) in
 the same loop, launched the same way by `torch.distributed.run` with one torch thread per rank.
-The attached arm calls `gv.attach(ddp_model, ..., dist="auto", every=10)` and `viz.step(loss=)`
+The attached arms call `gv.attach(ddp_model, ..., dist="auto", every=10)` and `viz.step(loss=)`
 on every rank, and rank 0 sends to a `sources.remote.Listener` in the bench's process (a Unix
 socket). In the "attached" arm that listener shows every view, so rank 0 runs every probe; in
 "metrics_view" it says it shows the metrics view alone (the per-rank plots one watches a job
 with, which need no probe), so rank 0 runs none. A last arm is the same with
 `GPUVIZ_ADDRESS=none`: the ranks' gathers and merges without a window or probes, what the
-distributed part alone costs. The arms alternate within each repeat,
-the order reversed every other repeat, and each figure is the median over repeats. The bare job's
-own rate changes between repeats on a busy machine, so the verdict reads each repeat's ratio of an
-arm to the bare job beside it: a 95% bootstrap interval of their median, and a verdict only when
-the whole interval is on one side of the goal.
-Throughput is rank 0's steady rate from the end of a warm-up step to the end of the last
-step, timed inside the script (launch, attach and closing are not timed). The warm-up is long
-enough to leave out what an attached job pays once (the window joining, every probe's first
-forced round, the loss surface's first centre), which in a job of a few seconds would
-otherwise stand for its steady cost; over the same steps
-each rank measures its process's CPU time, which other work on a busy machine changes less.
+distributed part alone costs.
+
+The four jobs run at once, time-sliced: each is frozen (SIGSTOP on both ranks) except during its
+slices, and the bench lets one job run at a time for `SLICE_S`, each in turn, the order shifted
+every round so that each arm follows each other one. Jobs run one after another saw the
+machine's speed change by more than 2x between them (other tenants of the VM), far more than
+gpuviz's cost; slices a second apart see nearly the same machine. Each rank writes the clock
+and its process's CPU time at the end of every step into a file the bench maps; an arm's rate
+in a slice is rank 0's steps ended within it per second. The verdict reads each round's ratio
+of an arm to the bare job's slice of the same round: a 95% bootstrap interval of their median,
+and a verdict only when the whole interval is on one side of the goal. The first rounds are
+left out: they hold what an attached job pays once (the window joining, every probe's first
+forced round, the loss surface's first centre). A frozen job's clock runs on, so a step that
+spans a freeze looks long to gpuviz's budgets; budget left unused is not saved up
+(`core.probe_demand`, `probes.weights.bursts`), so the attached arm runs one probe round after
+each freeze at most, not a burst.
 """
 
 from __future__ import annotations
 
-import json
-import logging
+import contextlib
+import math
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from gpuviz_app.bench.common import Figure, median_interval
+import numpy as np
 
-log = logging.getLogger(__name__)
+from gpuviz_app.bench.common import Figure, median_interval
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ddp_train.py"
 GOAL = 0.90
 RANKS = 2
-RERUNS: list[str] = []  # the arms whose job failed once in this process and was run again
-JOB_TIMEOUT_S = 600.0
+JOB_TIMEOUT_S = 300.0
+ROUNDS, WARMUP_ROUNDS, SLICE_S = 60, 4, 1.0
+MAX_RATE = 2000  # steps/s no arm reaches here: sizes each rank's record of its steps
 
-SCRIPT = r'''
-import importlib.util, json, sys, time
-variant, steps, skip, example_path, out_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+SCRIPT = r"""
+import importlib.util, os, sys, time
+variant, max_steps, example_path, out_path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -64,29 +73,24 @@ loss_fn = nn.MSELoss()
 opt = torch.optim.SGD(ddp.parameters(), lr=0.05, momentum=0.9)
 x_train, y_train = example.make_data(2048, torch.Generator().manual_seed(1 + rank))
 sample = example.make_data(256, torch.Generator().manual_seed(12345))
-log_step, close = (lambda loss: None), (lambda: None)
+log_step = lambda loss: None
 if variant == "attached":
     import gpuviz_app as gv
     viz = gv.attach(ddp, loss_fn=loss_fn, optimizer=opt, sample=sample, name="ddp-bench", dist="auto", every=10)
-    log_step, close = (lambda loss: viz.step(loss=loss)), viz.close
-times = []
-cpu = 0.0
-for step in range(1, steps + 1):
-    if step == skip + 1:
-        cpu = time.process_time()
+    log_step = lambda loss: viz.step(loss=loss)
+# each step's end: the wall clock (CLOCK_MONOTONIC, which the bench reads too) and the process's CPU time
+clock = np.memmap(f"{out_path}.{rank}.steps", dtype=np.float64, mode="w+", shape=(max_steps, 2))
+with open(f"{out_path}.{rank}.pid", "w") as f:
+    f.write(str(os.getpid()))
+for step in range(max_steps):
     idx = torch.randint(0, len(x_train), (64,))
     loss = loss_fn(ddp(x_train[idx]), y_train[idx])
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
     log_step(loss)
-    times.append(time.perf_counter())
-cpu_ms = (time.process_time() - cpu) / (steps - skip) * 1000
-close()
-with open(f"{out_path}.{rank}", "w") as f:
-    json.dump({"rate": (steps - skip) / (times[-1] - times[skip - 1]), "cpu_ms": cpu_ms}, f)
-dist.destroy_process_group()
-'''
+    clock[step] = (time.perf_counter(), time.process_time())
+"""
 
 
 # arm: the script's variant; the listener each attached arm sends to: the probes it shows (None: no window)
@@ -94,22 +98,70 @@ ARMS = {"bare": "bare", "attached": "attached", "metrics_view": "attached", "gat
 SHOWN = {"attached": ("weights", "embedding", "landscape"), "metrics_view": ()}
 
 
-def _run_arm(arm: str, steps: int, skip: int, script: Path, folder: Path, address: str) -> tuple[float, list[float]]:
-    """Rank 0's rate and each rank's CPU time per step (all its threads) over the timed steps."""
-    variant = ARMS[arm]
-    out = folder / f"{arm}.json"
-    results = [Path(f"{out}.{rank}") for rank in range(RANKS)]
-    for path in results:
-        path.unlink(missing_ok=True)
-    env = {**os.environ, "GPUVIZ_ADDRESS": address, "GPUVIZ_LAUNCH": "0", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(EXAMPLE.parents[1]), os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={RANKS}", str(script),
-               variant, str(steps), str(skip), str(EXAMPLE), str(out)]
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=JOB_TIMEOUT_S)
-    if proc.returncode != 0 or not all(path.exists() for path in results):
-        raise RuntimeError(f"the {arm} DDP job exited {proc.returncode}: {_first_error(proc.stderr)}")
-    ranks = [json.loads(path.read_text()) for path in results]
-    return float(ranks[0]["rate"]), [float(rank["cpu_ms"]) for rank in ranks]
+class Job:
+    """One arm's torchrun job, frozen (SIGSTOP on each rank) except during its slices."""
+
+    def __init__(self, arm: str, folder: Path, script: Path, address: str, max_steps: int) -> None:
+        self.arm = arm
+        self.out = folder / arm
+        self.stderr = (folder / f"{arm}.err").open("w+")
+        env = {**os.environ, "GPUVIZ_ADDRESS": address, "GPUVIZ_LAUNCH": "0", "OMP_NUM_THREADS": "1",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(EXAMPLE.parents[1]), os.environ.get("PYTHONPATH")]))}
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={RANKS}",
+                   str(script), ARMS[arm], str(max_steps), str(EXAMPLE), str(self.out)]
+        self.proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=self.stderr,
+                                     start_new_session=True)
+        self.pids: list[int] = []
+        self.steps: list[np.memmap] = []
+
+    def wait_started(self, timeout_s: float) -> None:
+        """Until every rank has made its first step."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._check_alive()
+            pid_files = [Path(f"{self.out}.{rank}.pid") for rank in range(RANKS)]
+            if all(path.exists() and path.read_text() for path in pid_files):
+                if not self.pids:
+                    self.pids = [int(path.read_text()) for path in pid_files]
+                    self.steps = [np.memmap(f"{self.out}.{rank}.steps", dtype=np.float64, mode="r").reshape(-1, 2)
+                                  for rank in range(RANKS)]
+                if all(steps[0, 0] > 0 for steps in self.steps):
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"the {self.arm} DDP job made no step in {timeout_s:.0f} s: {self._said()}")
+
+    def signal(self, sig: int) -> None:
+        self._check_alive()
+        for pid in self.pids:
+            os.kill(pid, sig)
+
+    def _check_alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"the {self.arm} DDP job exited {self.proc.returncode}: {self._said()}")
+
+    def _said(self) -> str:
+        self.stderr.seek(0)
+        return _first_error(self.stderr.read())
+
+    def stop(self) -> None:
+        for pid in self.pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self.stderr.close()
+
+    def slice_figures(self, start: float, end: float) -> tuple[float, list[float]]:
+        """Rank 0's steps per second between two clock readings, and each rank's CPU ms per step."""
+        clock = self.steps[0][:, 0]
+        inside = np.flatnonzero((clock > start) & (clock <= end))
+        rate = len(inside) / (end - start)
+        cpu = []
+        for steps in self.steps:
+            done = steps[(steps[:, 0] > start) & (steps[:, 0] <= end)]
+            cpu.append(float((done[-1, 1] - done[0, 1]) / max(len(done) - 1, 1) * 1000) if len(done) > 1 else math.nan)
+        return rate, cpu
 
 
 def _first_error(stderr: str) -> str:
@@ -118,8 +170,8 @@ def _first_error(stderr: str) -> str:
     return stderr[min(starts):][:1500] if starts else stderr[-800:]
 
 
-def measure(steps: int, skip: int, repeats: int) -> tuple[dict[str, list[float]], dict[str, list[list[float]]]]:
-    """Each arm's rates and its ranks' CPU milliseconds per step, one entry per repeat."""
+def measure(rounds: int, warmup: int, slice_s: float) -> tuple[dict[str, list[float]], dict[str, list[list[float]]]]:
+    """Each arm's rate and its ranks' CPU milliseconds per step, one entry per timed round."""
     from gpuviz_app.sources.remote import Listener
 
     folder = Path(tempfile.mkdtemp(prefix="gvd"))  # short: a Unix socket path has a length limit
@@ -127,20 +179,31 @@ def measure(steps: int, skip: int, repeats: int) -> tuple[dict[str, list[float]]
     listeners = {arm: Listener(addresses[arm], shown=shown) for arm, shown in SHOWN.items()}
     rates: dict[str, list[float]] = {arm: [] for arm in ARMS}
     cpu: dict[str, list[list[float]]] = {arm: [] for arm in ARMS}
+    max_steps = int((rounds + warmup) * slice_s * MAX_RATE) + 1000
+    jobs: list[Job] = []
     try:
         script = folder / "ddp_bench.py"
         script.write_text(SCRIPT)
-        for repeat in range(repeats):
-            order = list(ARMS) if repeat % 2 == 0 else list(reversed(ARMS))
-            for arm in order:
-                try:
-                    rate, cpu_ms = _run_arm(arm, steps, skip, script, folder, addresses.get(arm, "none"))
-                except RuntimeError as exc:  # once more: a gloo job, even a bare one, rarely aborts as it exits
-                    log.warning("gpuviz bench: %s; running it again", exc)
-                    RERUNS.append(arm)
-                    rate, cpu_ms = _run_arm(arm, steps, skip, script, folder, addresses.get(arm, "none"))
-                rates[arm].append(rate)
-                cpu[arm].append(cpu_ms)
+        for arm in ARMS:  # one at a time: the others are frozen while a job starts
+            job = Job(arm, folder, script, addresses.get(arm, "none"), max_steps)
+            jobs.append(job)
+            job.wait_started(JOB_TIMEOUT_S)
+            job.signal(signal.SIGSTOP)
+        slices: list[tuple[int, Job, float, float]] = []
+        for round_ in range(warmup + rounds):
+            shift = round_ % len(jobs)
+            for job in jobs[shift:] + jobs[:shift]:  # each arm in each place of the order in turn
+                job.signal(signal.SIGCONT)
+                start = time.perf_counter()
+                time.sleep(slice_s)
+                end = time.perf_counter()
+                job.signal(signal.SIGSTOP)
+                slices.append((round_, job, start, end))
+        for round_, job, start, end in slices:
+            if round_ >= warmup:
+                rate, cpu_ms = job.slice_figures(start, end)
+                rates[job.arm].append(rate)
+                cpu[job.arm].append(cpu_ms)
         for arm, listener in listeners.items():
             runs = listener.runs()
             if not runs:
@@ -150,6 +213,8 @@ def measure(steps: int, skip: int, repeats: int) -> tuple[dict[str, list[float]]
                 raise RuntimeError(f"the {arm} arm's job computed the probes {sorted(computed)} for a listener "
                                    f"showing {sorted(SHOWN[arm]) or 'none'}")
     finally:
+        for job in jobs:
+            job.stop()
         for listener in listeners.values():
             listener.close()
         shutil.rmtree(folder, ignore_errors=True)
@@ -157,31 +222,32 @@ def measure(steps: int, skip: int, repeats: int) -> tuple[dict[str, list[float]]
 
 
 def _paired(arm: str, rates: dict[str, list[float]]) -> list[float]:
-    """The arm's rate over the bare job's, within each repeat."""
+    """The arm's rate over the bare job's, within each round."""
     return [a / b for a, b in zip(rates[arm], rates["bare"])]
 
 
 def _costs(arm: str, rates: dict[str, list[float]], cpu: dict[str, list[list[float]]]) -> str:
-    """The arm against bare within each repeat (the machine's load drifts between repeats) and
-    in CPU time per step, which other work on the machine changes less than rates."""
+    """The arm against bare within each round (the machine's load drifts over seconds) and in CPU
+    time per step, which other work on the machine changes less than rates."""
     paired = _paired(arm, rates)
     low, high = median_interval(paired)
+    quartiles = np.percentile(paired, [25, 75])
     ranks = [(statistics.median(c[r] for c in cpu["bare"]), statistics.median(c[r] for c in cpu[arm]))
              for r in range(RANKS)]
     said = "; ".join(f"rank {r} {bare:.2f} -> {mine:.2f} ms ({(mine / bare - 1) * 100:+.0f}%)"
                      for r, (bare, mine) in enumerate(ranks))
-    return (f"the repeats' ratios to bare {', '.join(f'{x:.2f}' for x in paired)}, median "
-            f"{statistics.median(paired):.2f}x, 95% interval {low:.2f}-{high:.2f}; CPU per step (all threads), bare -> this: {said}")
+    return (f"the rounds' ratios to bare: median {statistics.median(paired):.3f}x (quartiles {quartiles[0]:.2f}-"
+            f"{quartiles[1]:.2f}), 95% interval {low:.3f}-{high:.3f}; CPU per step (all threads), bare -> this: {said}")
 
 
 def run(quick: bool) -> list[Figure]:
     if not EXAMPLE.exists():
         raise RuntimeError(f"the distributed bench runs {EXAMPLE.name} from a source checkout's examples/ folder, "
                            f"not found at {EXAMPLE}")
-    steps, skip, repeats = (60, 10, 1) if quick else (3000, 500, 6)
-    rates, cpu = measure(steps, skip, repeats)
+    rounds, warmup, slice_s = (2, 1, 0.5) if quick else (ROUNDS, WARMUP_ROUNDS, SLICE_S)
+    rates, cpu = measure(rounds, warmup, slice_s)
     bare, attached, metrics, gathers = (statistics.median(rates[arm]) for arm in ARMS)
-    how = f"rank 0's steady rate over {steps - skip} steps, median of {repeats}; every=10"
+    how = f"rank 0's rate in slices of {slice_s:g} s, median of {rounds} rounds after {warmup}; every=10"
     return [Figure(
         "distributed.ddp_2_ranks", "2-rank DDP job (torchrun, gloo, CPU) attached with dist='auto', every view shown",
         attached, "steps/s", peer=bare, peer_name="the same job bare", higher_is_better=True, goal=GOAL,
@@ -197,4 +263,4 @@ def run(quick: bool) -> list[Figure]:
         "distributed.gathers_only", "2-rank DDP job, dist='auto' with no window (the ranks' gathers alone)", gathers,
         "steps/s", peer=bare, peer_name="the same job bare", higher_is_better=True,
         note=f"{how}; GPUVIZ_ADDRESS=none: no probes; overhead {(bare / gathers - 1) * 100:+.1f}%; "
-             f"{_costs('gathers_only', rates, cpu)}; jobs run again after failing once: {', '.join(RERUNS) or 'none'}")]
+             f"{_costs('gathers_only', rates, cpu)}")]

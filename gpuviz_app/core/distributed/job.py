@@ -25,6 +25,7 @@ import glob
 import logging
 import time
 import zlib
+from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable, Sequence
@@ -44,6 +45,14 @@ NO_LAYER = "\n"  # a name pattern no parameter has
 LEADER_BUDGET_SCALE = 0.1
 
 Sink = Callable[[np.ndarray], None]  # one gathered window's table, (world_size, row_len)
+
+# The buffers the newest jobs launched gathers into, kept until the interpreter's teardown. The
+# process group's thread lets go of a completed gather a moment after `wait` returns; a tensor
+# made in Python whose last reference that thread drops must take the GIL, and a thread waiting
+# for the GIL when the interpreter starts finalizing aborts the process ("terminate called
+# without an active exception"). A rank whose job ends right after its last gather could get
+# there first.
+_GATHER_BUFFERS: deque[Any] = deque(maxlen=16)
 
 
 def wanted(dist: Any) -> bool:
@@ -155,6 +164,7 @@ class DistributedJob:
         # before the next one is launched into them.
         self._send = torch.zeros(self.row_len, dtype=torch.float64, device=self.device)
         self._gathered = torch.zeros(self.world_size * self.row_len, dtype=torch.float64, device=self.device)
+        _GATHER_BUFFERS.extend((self._send, self._gathered))
         self._figures = torch.zeros(FIGURES, dtype=torch.float64)
         self._window_start = time.perf_counter()
 
@@ -166,6 +176,7 @@ class DistributedJob:
         mine = torch.tensor([PROTOCOL, self.every, len(self.sharded), zlib.crc32(shapes.encode()), self.row_len],
                             dtype=torch.int64, device=self.device)
         table = torch.empty(self.world_size * len(mine), dtype=torch.int64, device=self.device)
+        _GATHER_BUFFERS.extend((mine, table))  # a rank that disagrees raises and ends at once
         _gather(self._dist)(table, mine)
         problem = handshake_problem(table.view(self.world_size, len(mine)).cpu().tolist())
         if problem:

@@ -5,6 +5,7 @@ import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 EXPECTED = {
@@ -88,3 +89,38 @@ def test_the_store_bench_pairs_neighbouring_blocks_of_each_state():
     assert len(pairs) == 3 and pairs == pytest.approx([0.9] * 3)
     low, high = median_interval([0.8, 0.9, 1.0, 1.1, 0.95])
     assert 0.8 <= low <= 0.95 <= high <= 1.1
+
+
+def test_time_slices_let_one_arm_run_at_a_time_each_in_every_place_of_the_order():
+    import signal
+
+    from gpuviz_app.bench.slices import run_slices
+
+    signals = []
+
+    class Arm:
+        def __init__(self, arm):
+            self.arm = arm
+
+        def signal(self, sig):
+            signals.append((self.arm, sig))
+
+    slices = run_slices([Arm("a"), Arm("b"), Arm("c")], rounds=3, slice_s=0.001)
+    # each slice runs its arm alone: continued, then stopped before the next arm is continued
+    assert signals == [(arm.arm, sig) for _, arm, _, _ in slices for sig in (signal.SIGCONT, signal.SIGSTOP)]
+    orders = [[arm.arm for r, arm, _, _ in slices if r == k] for k in range(3)]
+    assert orders == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"]]
+    assert all(start < end for _, _, start, end in slices)
+    assert all(before[3] <= after[2] for before, after in zip(slices, slices[1:]))
+
+
+def test_a_slice_counts_the_steps_that_ended_within_it():
+    from gpuviz_app.bench.common import median_interval
+    from gpuviz_app.bench.slices import steps_within
+
+    clock = np.array([0.5, 1.0, 1.5, 2.0, 2.5, 0.0, 0.0])  # zeros: steps not ended yet
+    assert steps_within(clock, 1.0, 2.0).tolist() == [2, 3]
+    assert steps_within(clock, 2.5, 9.0).tolist() == []
+    low, high = median_interval([0.8, 0.9, 1.0, 1.1, 0.95])
+    assert 0.8 <= low <= 0.95 <= high <= 1.1
+

@@ -10,20 +10,14 @@ with, which need no probe), so rank 0 runs none. A last arm is the same with
 `GPUVIZ_ADDRESS=none`: the ranks' gathers and merges without a window or probes, what the
 distributed part alone costs.
 
-The four jobs run at once, time-sliced: each is frozen (SIGSTOP on both ranks) except during its
-slices, and the bench lets one job run at a time for `SLICE_S`, each in turn, the order shifted
-every round so that each arm follows each other one. Jobs run one after another saw the
-machine's speed change by more than 2x between them (other tenants of the VM), far more than
-gpuviz's cost; slices a second apart see nearly the same machine. Each rank writes the clock
-and its process's CPU time at the end of every step into a file the bench maps; an arm's rate
-in a slice is rank 0's steps ended within it per second. The verdict reads each round's ratio
-of an arm to the bare job's slice of the same round: a 95% bootstrap interval of their median,
-and a verdict only when the whole interval is on one side of the goal. The first rounds are
-left out: they hold what an attached job pays once (the window joining, every probe's first
-forced round, the loss surface's first centre). A frozen job's clock runs on, so a step that
-spans a freeze looks long to gpuviz's budgets; budget left unused is not saved up
-(`core.probe_demand`, `probes.weights.bursts`), so the attached arm runs one probe round after
-each freeze at most, not a burst.
+The four jobs run at once, time-sliced (`bench.slices`): each is frozen (SIGSTOP on both ranks)
+except during its slices of `SLICE_S`. Each rank writes the clock and its process's CPU time at
+the end of every step into a file the bench maps; an arm's rate in a slice is rank 0's steps
+ended within it per second. The verdict reads each round's ratio of an arm to the bare job's
+slice of the same round: a 95% bootstrap interval of their median, and a verdict only when the
+whole interval is on one side of the goal. The first rounds are left out: they hold what an
+attached job pays once (the window joining, every probe's first forced round, the loss
+surface's first centre).
 """
 
 from __future__ import annotations
@@ -37,12 +31,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 from gpuviz_app.bench.common import Figure, median_interval
+from gpuviz_app.bench.slices import run_slices, step_clock, steps_within, wait_until
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ddp_train.py"
 GOAL = 0.90
@@ -112,23 +106,21 @@ class Job:
         self.proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=self.stderr,
                                      start_new_session=True)
         self.pids: list[int] = []
-        self.steps: list[np.memmap] = []
+        self.steps: list[np.ndarray] = []
 
     def wait_started(self, timeout_s: float) -> None:
         """Until every rank has made its first step."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self._check_alive()
-            pid_files = [Path(f"{self.out}.{rank}.pid") for rank in range(RANKS)]
-            if all(path.exists() and path.read_text() for path in pid_files):
-                if not self.pids:
-                    self.pids = [int(path.read_text()) for path in pid_files]
-                    self.steps = [np.memmap(f"{self.out}.{rank}.steps", dtype=np.float64, mode="r").reshape(-1, 2)
-                                  for rank in range(RANKS)]
-                if all(steps[0, 0] > 0 for steps in self.steps):
-                    return
-            time.sleep(0.05)
-        raise RuntimeError(f"the {self.arm} DDP job made no step in {timeout_s:.0f} s: {self._said()}")
+        pid_files = [Path(f"{self.out}.{rank}.pid") for rank in range(RANKS)]
+
+        def started() -> bool:
+            if not all(path.exists() and path.read_text() for path in pid_files):
+                return False
+            if not self.pids:
+                self.pids = [int(path.read_text()) for path in pid_files]
+                self.steps = [step_clock(f"{self.out}.{rank}.steps", 2) for rank in range(RANKS)]
+            return all(steps[0, 0] > 0 for steps in self.steps)
+
+        wait_until(started, self._check_alive, timeout_s, f"the {self.arm} DDP job made no step")
 
     def signal(self, sig: int) -> None:
         self._check_alive()
@@ -154,12 +146,10 @@ class Job:
 
     def slice_figures(self, start: float, end: float) -> tuple[float, list[float]]:
         """Rank 0's steps per second between two clock readings, and each rank's CPU ms per step."""
-        clock = self.steps[0][:, 0]
-        inside = np.flatnonzero((clock > start) & (clock <= end))
-        rate = len(inside) / (end - start)
+        rate = len(steps_within(self.steps[0][:, 0], start, end)) / (end - start)
         cpu = []
         for steps in self.steps:
-            done = steps[(steps[:, 0] > start) & (steps[:, 0] <= end)]
+            done = steps[steps_within(steps[:, 0], start, end)]
             cpu.append(float((done[-1, 1] - done[0, 1]) / max(len(done) - 1, 1) * 1000) if len(done) > 1 else math.nan)
         return rate, cpu
 
@@ -189,17 +179,7 @@ def measure(rounds: int, warmup: int, slice_s: float) -> tuple[dict[str, list[fl
             jobs.append(job)
             job.wait_started(JOB_TIMEOUT_S)
             job.signal(signal.SIGSTOP)
-        slices: list[tuple[int, Job, float, float]] = []
-        for round_ in range(warmup + rounds):
-            shift = round_ % len(jobs)
-            for job in jobs[shift:] + jobs[:shift]:  # each arm in each place of the order in turn
-                job.signal(signal.SIGCONT)
-                start = time.perf_counter()
-                time.sleep(slice_s)
-                end = time.perf_counter()
-                job.signal(signal.SIGSTOP)
-                slices.append((round_, job, start, end))
-        for round_, job, start, end in slices:
+        for round_, job, start, end in run_slices(jobs, warmup + rounds, slice_s):
             if round_ >= warmup:
                 rate, cpu_ms = job.slice_figures(start, end)
                 rates[job.arm].append(rate)

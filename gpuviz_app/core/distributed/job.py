@@ -41,8 +41,8 @@ PROTOCOL = 1
 CLOSE_WAIT_S = 10.0  # at close, at most this long for the last gather, which every rank launched
 NO_LAYER = "\n"  # a name pattern no parameter has
 # The leader's probes spend this part of their usual budgets: while the leader computes a
-# view, every other rank waits for it in the next collective (see benchmarks/README.md).
-LEADER_BUDGET_SCALE = 0.1
+# view, every other rank waits for it in the next collective (benchmarks/README.md, "distributed").
+LEADER_BUDGET_SCALE = 0.05
 
 Sink = Callable[[np.ndarray], None]  # one gathered window's table, (world_size, row_len)
 

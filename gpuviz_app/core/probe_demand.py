@@ -10,6 +10,14 @@ from typing import Callable, Iterable
 DEFAULT_MIN_INTERVAL_S = 1 / 30
 
 
+def forgone_if_within(spent: float, forgone: float, allowed: float) -> float | None:
+    """Whether spending may go on, having spent `spent` of an `allowed` share and let `forgone`
+    go: the budget let go from now on (what is left unused is not saved up), or None when over."""
+    if spent + forgone > allowed:
+        return None
+    return allowed - spent
+
+
 @dataclass
 class ProbeAccount:
     """What one probe may spend and has spent in this run."""
@@ -123,10 +131,11 @@ class ProbeDemand:
         now = self.clock() if now is None else now
         if now - account.last_run < account.min_interval_s:
             return False
-        allowed = account.budget * self.train_time
-        if account.spent + account.forgone < allowed:
-            account.forgone = allowed - account.spent
-        return account.spent + account.forgone <= allowed
+        forgone = forgone_if_within(account.spent, account.forgone, account.budget * self.train_time)
+        if forgone is None:
+            return False
+        account.forgone = forgone
+        return True
 
     def ran(self, name: str, start: float, end: float) -> None:
         """The probe ran from `start` to `end` (times of `clock`)."""

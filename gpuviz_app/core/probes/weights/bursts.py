@@ -14,6 +14,8 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
+from gpuviz_app.core.probe_demand import forgone_if_within
+
 BURST_STEPS = 32
 
 
@@ -49,8 +51,8 @@ class BurstTracking:
             self._left -= 1
             if not self._left:
                 self.tracker.flush()
-        elif self.spent + self.forgone <= self.share * self.trained:
-            self.forgone = self.share * self.trained - self.spent
+        elif (forgone := forgone_if_within(self.spent, self.forgone, self.share * self.trained)) is not None:
+            self.forgone = forgone
             self.tracker.resume()  # the next step's update is measured from the weights now
             self._left = self.burst
         end = self.clock()

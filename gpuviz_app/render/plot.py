@@ -1,7 +1,7 @@
 """A 2-D plot: a data area with series, and decorations drawn in few calls.
 
-Axes, ticks, grid and frame are one line visual and the labels three text visuals, laid
-out in pixels around a ViewBox; they are rebuilt only when the visible range or the size
+Axes, ticks, grid and frame are one line visual and every label one text visual, laid out
+in pixels around a ViewBox; they are rebuilt only when the visible range or the size
 changes. Following the data moves the range in coarse, rounded jumps (with hysteresis),
 so that rebuild happens a few times per run, not every frame.
 """
@@ -16,6 +16,7 @@ from vispy import scene
 from vispy.visuals.text.text import FontManager
 
 from gpuviz_app.render.axes import format_tick, ticks
+from gpuviz_app.render.visuals.labels import Label, Labels
 from gpuviz_app.render.visuals.series import Series
 
 TEXT = "#d8dee9"
@@ -26,6 +27,7 @@ MARGINS = (58, 10, 22, 30)
 X_PAD = 0.015  # of the step axis, either side  # left, right, top, bottom (pixels)
 TITLE_CHAR = 7.0  # pixels per character of the title (font size 8), about
 LEGEND_CHAR = 6.5  # ... and of a legend entry (font size 7)
+TICK_SIZE, TITLE_SIZE, MESSAGE_SIZE = 7, 8, 9  # points: tick labels, legend and marks; title; message
 RANGE_STEPS = 2.0 ** (1 / 3)  # ratio of one followed range's span to the next smaller one
 _NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
@@ -85,20 +87,10 @@ class Plot:
         self.view.camera = scene.PanZoomCamera(aspect=None)
         self.view.camera.interactive = True
         self.lines = scene.visuals.Line(connect="segments", method="gl", parent=parent, antialias=False)
-        # one glyph atlas (a texture) for the plot's texts, not one each; plots on one canvas may share
-        # theirs (`fonts`: an atlas is a texture of one GL context)
-        fonts = fonts or FontManager(method="cpu")
-
-        def text(size: int, anchor_x: str, anchor_y: str = "center") -> scene.visuals.Text:
-            return scene.visuals.Text("", color=TEXT, font_size=size, anchor_x=anchor_x, anchor_y=anchor_y,
-                                      parent=parent, font_manager=fonts)
-
-        self.tick_x = text(7, "center", "top")
-        self.tick_y = text(7, "right")
-        self.labels = text(8, "left")
-        self.legend_text = text(7, "right")
-        self.mark_text = text(7, "left")
-        self.message_text = text(9, "center")
+        # every text of the plot is one visual, of one glyph atlas (a texture); plots on one canvas
+        # may share their atlas (`fonts`: an atlas is a texture of one GL context)
+        self.texts = Labels(font_manager=fonts or FontManager(method="cpu"), font_size=TICK_SIZE, parent=parent)
+        self.shown: dict[str, list[Label]] = {}  # the labels of each kind, as laid out last
         self.message = ""  # why the data area is blank ("no data yet"), or ""
         self.note = ""  # a short line after the title (the step shown)
         self.marks: list[tuple[float, str, str]] = []  # vertical lines: (x, colour, label)
@@ -176,10 +168,9 @@ class Plot:
             seg((x, top), (x, top + h), color)
         self.lines.set_data(pos=np.array(segs, np.float32), color=np.array(
             [_rgba(c) for c in colors], np.float32))
-        _set_text(self.tick_x, [s for _, s in xt], [(px(v), top + h + 6) for v, _ in xt])
-        _set_text(self.tick_y, [s for _, s in yt], [(left - 6, py(v)) for v, _ in yt])
-        _set_text(self.mark_text, [label for _, _, label in marks], [(x + 4, top + h - 10) for x, _, _ in marks],
-                  [color for _, color, _ in marks])
+        kinds = {"ticks_x": [Label(s, (px(v), top + h + 6), TEXT, TICK_SIZE, "center", "top") for v, s in xt],
+                 "ticks_y": [Label(s, (left - 6, py(v)), TEXT, TICK_SIZE, "right") for v, s in yt],
+                 "marks": [Label(label, (x + 4, top + h - 10), color, TICK_SIZE) for x, color, label in marks]}
         scale = {"log": "  (log)", "clipped": f"  (clipped at {format_tick(self.clip)})"}.get(self.scale, "")
         tail = scale + (f"  \u00b7  {self.note}" if self.note else "")
         title = shorten(self.title, max(8, int(w / TITLE_CHAR) - len(tail))) + tail
@@ -202,10 +193,19 @@ class Plot:
                 entries, colors = more, [*colors[:shown], TEXT]
             legend_pos = [(x, top / 2) for x in _along(entries, left + w - 6, title_end) or []]
             entries = entries[: len(legend_pos)]
-        _set_text(self.legend_text, entries, legend_pos, colors[: len(entries)])
-        _set_text(self.message_text, [self.message] if self.message else [], [(left + w / 2, top + h / 2)])
-        _set_text(self.labels, [title, self.xlabel],
-                  [(left, top / 2), (left + w - 7 * len(self.xlabel), top + h + 20)])
+        kinds["legend"] = [Label(entry, pos, color, TICK_SIZE, "right")
+                           for entry, pos, color in zip(entries, legend_pos, colors)]
+        kinds["message"] = [Label(self.message, (left + w / 2, top + h / 2), TEXT, MESSAGE_SIZE, "center")
+                            ] if self.message else []
+        kinds["title"] = [Label(title, (left, top / 2), TEXT, TITLE_SIZE),
+                          Label(self.xlabel, (left + w - 7 * len(self.xlabel), top + h + 20), TEXT, TITLE_SIZE)]
+        self.shown = kinds
+        self.texts.set_labels([label for labels in kinds.values() for label in labels])
+
+    def shown_texts(self, kind: str) -> list[str]:
+        """The strings of one kind of label as last laid out: "ticks_x", "ticks_y", "marks",
+        "legend", "message" or "title" (the title and the x axis's label)."""
+        return [label.text for label in self.shown.get(kind, [])]
 
     def refresh(self) -> None:
         """Redraw the decorations after `title` or `legend` were assigned."""
@@ -312,14 +312,3 @@ def _along(texts: list[str], right: float, start: float) -> list[float] | None:
 def _rgba(color: str) -> tuple[float, float, float, float]:
     c = color.lstrip("#")
     return (int(c[0:2], 16) / 255, int(c[2:4], 16) / 255, int(c[4:6], 16) / 255, 1.0)
-
-
-def _set_text(visual, texts: list[str], pos: list[tuple[float, float]], colors: list[str] | None = None) -> None:
-    if texts:
-        visual.text = texts
-        visual.pos = pos
-        if colors is not None:
-            visual.color = colors
-        visual.visible = True
-    else:
-        visual.visible = False

@@ -103,7 +103,7 @@ def test_a_name_never_seen_before_gets_a_plot_and_a_legend_entry(view_canvas):
     assert [g.key for g in view.groups] == ["loss", "name:zq_entropy"]
     plot = view.plots["name:zq_entropy"]
     assert plot.legend == [("zq_entropy", view.groups[1].series[0].color)]
-    assert plot.legend_text.visible and list(plot.legend_text.text) == ["zq_entropy \u2014"]
+    assert plot.shown_texts("legend") == ["zq_entropy \u2014"]
     rows, cols = data_area(view, "name:zq_entropy", canvas)
     color = view.groups[1].series[0].color
     top = pixels[rows.start : rows.start + 14, cols][:, -120:]
@@ -122,9 +122,9 @@ def test_long_and_many_names_stay_inside_their_plot(view_canvas):
     canvas.push(snapshot_of(history))
     pixels = canvas.render()
     long_plot, block_plot = view.plots["prefix:encoder"], view.plots["prefix:block"]
-    entry = list(long_plot.legend_text.text)[0]
+    entry = long_plot.shown_texts("legend")[0]
     assert "\u2026" in entry and entry.startswith("very_long") and entry.endswith("gradient_norm \u2014")
-    texts = list(block_plot.legend_text.text)
+    texts = block_plot.shown_texts("legend")
     assert texts[-1].endswith(" more") and len(texts) < 30  # the rest counted, not drawn off the plot
     for plot in (long_plot, block_plot):
         x = plot.view.get_transform("visual", "canvas").map([0, 0])[0]

@@ -244,8 +244,8 @@ def test_health_legends_name_the_layers_inside_the_panel(view_canvas, trained_we
     plot = view.health.grad
     assert [label for label, _ in plot.legend] == labels
     inside = plot.widget.size[0] - 10  # the legend's right edge, in the plot widget's pixels
-    assert np.all(np.asarray(plot.legend_text.pos)[:, 0] <= inside)
-    assert len(list(plot.tick_y.text)) >= 3  # the log axis has several ticks, not one
+    assert plot.shown["legend"] and all(label.pos[0] <= inside for label in plot.shown["legend"])
+    assert len(plot.shown_texts("ticks_y")) >= 3  # the log axis has several ticks, not one
 
 
 def test_a_conv_layer_of_many_channels_shows_each_filters_channel_mean(view_canvas, trained_weights):
@@ -304,8 +304,8 @@ def test_a_short_plot_keeps_its_legend_out_of_the_data_area(view_canvas, trained
     canvas.render()
     plot = view.health.grad
     assert plot.view.size[1] < 12 * len(plot.legend)  # too short for one entry a line
-    if plot.legend_text.visible:
-        assert np.all(np.asarray(plot.legend_text.pos)[:, 1] < MARGINS[2])  # on the title line, not over the curves
+    if plot.shown["legend"]:
+        assert all(label.pos[1] < MARGINS[2] for label in plot.shown["legend"])  # on the title line, not over the curves
 
 
 def test_the_colour_range_grows_with_the_run_and_travels_with_each_step(view_canvas):

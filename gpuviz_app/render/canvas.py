@@ -10,10 +10,14 @@ from vispy import scene
 
 from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.render import vispy_caches
+from gpuviz_app.render.even_grid import EvenGrid
 from gpuviz_app.render.plot import BACKGROUND
 from gpuviz_app.render.scaled import render_scaled
 from gpuviz_app.render.upload import HostUpload, UploadPath
 from gpuviz_app.render.views.base import View
+
+
+MARGIN = 4  # pixels around the views
 
 
 class _SceneCanvas(scene.SceneCanvas):
@@ -69,10 +73,14 @@ class ViewCanvas:
         self.upload = upload or HostUpload()
         self.canvas = _SceneCanvas(size=size, show=show, app=app, bgcolor=BACKGROUND,
                                    keys=None, parent=parent)
-        grid = self.canvas.central_widget.add_grid(spacing=6, margin=4)
-        cols = 1 if len(self.views) == 1 else 2
-        for i, view in enumerate(self.views):
-            view.attach(grid.add_widget(row=i // cols, col=i % cols))
+        central = self.canvas.central_widget
+        if len(self.views) == 1:  # no grid of one cell: a widget and its layout less to make
+            central.margin = MARGIN
+            self.views[0].attach(central)
+        else:
+            grid = central.add_widget(EvenGrid(spacing=6, margin=MARGIN))
+            for i, view in enumerate(self.views):
+                view.attach(grid.add_cell(scene.Widget(), row=i // 2, col=i % 2))
         self.frames = 0
         self.canvas.events.draw.connect(self._count_frame)
 

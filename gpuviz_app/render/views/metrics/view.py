@@ -19,6 +19,7 @@ from vispy.visuals.text.text import FontManager
 from gpuviz_app.core.distributed.payload import DistributedPayload
 from gpuviz_app.core.history import MetricsHistory
 from gpuviz_app.core.snapshot import Snapshot
+from gpuviz_app.render.even_grid import EvenGrid
 from gpuviz_app.render.plot import Plot
 from gpuviz_app.render.upload import UploadPath
 from gpuviz_app.render.visuals.series import SeriesVisual
@@ -88,7 +89,7 @@ class MetricsView(View):
 
     def attach(self, parent: scene.Widget) -> None:
         super().attach(parent)
-        self.grid = parent.add_grid(spacing=4, margin=2, bgcolor=None)
+        self.grid = parent.add_widget(EvenGrid(spacing=4, margin=2))
         self._fonts = FontManager(method="cpu")  # the plots' glyph atlas: they share one canvas
         self.plots: dict[str, Plot] = {}
         self.markers: dict[str, scene.visuals.Markers] = {}  # series drawn as points, by name
@@ -142,8 +143,7 @@ class MetricsView(View):
             self.grid.remove_widget(plot.widget)
             plot.widget.parent = None
         for plot, (row, col, span) in placed:
-            plot.widget.stretch = (span, 1)
-            self.grid.add_widget(plot.widget, row=row, col=col, col_span=span)
+            self.grid.add_cell(plot.widget, row, col, span)
         self._placed = placed
 
     def _series(self, plot: Plot, look: SeriesLook) -> None:

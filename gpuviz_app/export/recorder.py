@@ -20,11 +20,13 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from gpuviz_app.export.video import BackgroundEncoder, VideoWriter
+
+if TYPE_CHECKING:  # imported when a video starts: a launch records none
+    from gpuviz_app.export.video import BackgroundEncoder, VideoWriter
 
 BEHIND_MEMORY_S = 2.0  # `behind` stays true this long after a skipped frame
 
@@ -46,6 +48,8 @@ class Recording:
         self.fps = float(fps)
         self.every_steps = every_steps
         self._clock = clock
+        from gpuviz_app.export.video import BackgroundEncoder, VideoWriter
+
         self.writer = VideoWriter(path, size, fps, overwrite=overwrite)
         self.path = self.writer.path
         self.size = self.writer.size

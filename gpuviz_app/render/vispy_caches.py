@@ -7,8 +7,9 @@ field computed in NumPy. Here `TextureFont._load_char` keeps the finished tile (
 metrics) per font and character; another atlas only copies the tile in. Kerning pairs are
 cached the same way. Only the CPU renderer is cached (the GPU one draws into the atlas itself).
 
-The finished tiles are also kept on disk between launches (`save` / `load_saved`, one `.npz` of
-plain arrays per VisPy version under the user's cache directory), so a launch after the first
+The finished tiles are also kept on disk between launches (`save` / `load_saved`, one file per
+VisPy version under the user's cache directory: a JSON index and the tiles' bytes, read without
+a zip reader, which a launch would import for this file alone), so a launch after the first
 renders no glyph at all; a missing, unreadable or foreign file is ignored and rebuilt.
 
 Shader variables. `gloo.Program` parses each program's source for its uniforms and attributes
@@ -34,7 +35,8 @@ _tiles: dict[tuple, tuple[dict[str, Any], np.ndarray]] = {}
 _kerning: dict[tuple, float] = {}
 _original = None  # VisPy's own loader, once replaced
 stats = {"rendered": 0, "reused": 0, "parsed": 0}
-_GLYPH_FILE_VERSION = 1
+_GLYPH_FILE_VERSION = 2
+_MAGIC = b"gpuviz glyphs\n"  # then the index's length (8 bytes, little-endian), the index, the tiles
 _saved_tiles = 0  # how many of `_tiles` the file on disk holds
 _saved_pairs = 0  # and how many of `_kerning`
 _saved_parses = 0  # and of `_variables`
@@ -85,7 +87,7 @@ def glyph_file() -> Path:
     import vispy
 
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "gpuviz" / f"glyphs-{_GLYPH_FILE_VERSION}-vispy-{vispy.__version__}.npz"
+    return Path(base) / "gpuviz" / f"glyphs-{_GLYPH_FILE_VERSION}-vispy-{vispy.__version__}.bin"
 
 
 def load_saved() -> int:
@@ -94,9 +96,13 @@ def load_saved() -> int:
     global _saved_tiles, _saved_pairs, _saved_parses
     path = glyph_file()
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            index = json.loads(archive["index"].tobytes().decode("utf-8"))
-            tiles = archive["tiles"]
+        data = path.read_bytes()
+        if not data.startswith(_MAGIC):
+            raise ValueError("not a glyph file")
+        body = len(_MAGIC) + 8
+        length = int.from_bytes(data[len(_MAGIC):body], "little")
+        index = json.loads(data[body:body + length].decode("utf-8"))
+        tiles = np.frombuffer(data, np.uint8, offset=body + length)
         loaded: dict[tuple, tuple[dict[str, Any], np.ndarray]] = {}
         for entry in index["glyphs"]:
             h, w, start = entry["shape"][0], entry["shape"][1], entry["start"]
@@ -140,9 +146,10 @@ def save() -> bool:
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        encoded = json.dumps(index).encode("utf-8")
         with open(temporary, "wb") as f:
-            np.savez(f, index=np.frombuffer(json.dumps(index).encode("utf-8"), np.uint8),
-                     tiles=np.concatenate(parts))
+            f.write(_MAGIC + len(encoded).to_bytes(8, "little") + encoded)
+            f.write(np.concatenate(parts).tobytes())
         os.replace(temporary, path)
     except OSError:
         temporary.unlink(missing_ok=True)

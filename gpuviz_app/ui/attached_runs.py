@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from gpuviz_app.sources.address import TOKEN_ENV, AddressError, is_local
 from gpuviz_app.sources.base import RunSource
-from gpuviz_app.sources.remote import Listener, RemoteRun
+
+if TYPE_CHECKING:  # imported when the window starts listening, after its first trained frame
+    from gpuviz_app.sources.remote import Listener, RemoteRun
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ class AttachedRuns(QtCore.QObject):
         try:
             network = bool(self.address) and not is_local(self.address)
             shown = self.shown_probes() if self.shown_probes is not None else None
+            from gpuviz_app.sources.remote import Listener
+
             self.listener = Listener(self.address or None, token=token, allow_network=network,
                                      on_run=self._heard.emit, shown=shown)
             self.problem = ""

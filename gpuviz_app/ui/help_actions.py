@@ -6,7 +6,6 @@ license and data credits. It opens window-modal without blocking (`open`, not `e
 
 from __future__ import annotations
 
-import html
 from typing import Callable
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -70,6 +69,8 @@ class AboutDialog(QtWidgets.QDialog):
 
     @staticmethod
     def _summary_html(info: Diagnostics) -> str:
+        import html
+
         e = html.escape
         rows = [
             ("OpenGL", f"{info.gl_renderer} · {info.gl_version}"),

@@ -42,6 +42,25 @@ def test_quick_bench_produces_every_figure(quick_report):
     assert quick_report["machine"]["cores"] >= 1
 
 
+def test_each_topic_reports_its_time_and_the_cpu_its_host_took(quick_report):
+    topics = quick_report["topics"]
+    assert {f["key"].split(".")[0] for f in quick_report["figures"]} <= set(topics)
+    for name, topic in topics.items():
+        assert topic["seconds"] > 0, name
+        assert topic["stolen"] is None or 0.0 <= topic["stolen"] <= 1.0, name
+
+
+def test_the_stolen_share_is_steal_over_all_cpu_time_between_two_readings():
+    from gpuviz_app.bench.common import cpu_times, stolen_share
+
+    before = [100, 0, 50, 800, 0, 0, 0, 50, 0, 0]
+    after = [350, 0, 100, 1000, 0, 0, 0, 150, 0, 0]  # 600 ticks, 100 of them steal
+    assert stolen_share(before, after) == pytest.approx(100 / 600)
+    assert stolen_share(before, before) is None and stolen_share(None, after) is None
+    now = cpu_times()
+    assert now is None or (len(now) >= 8 and all(v >= 0 for v in now))
+
+
 def test_every_figure_and_ratio_is_finite(quick_report):
     for figure in quick_report["figures"]:
         assert math.isfinite(figure["ours"]) and figure["ours"] > 0, figure

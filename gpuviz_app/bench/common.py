@@ -108,3 +108,26 @@ def machine() -> dict:
     except Exception:  # noqa: BLE001
         info["torch"] = None
     return info
+
+
+def cpu_times() -> list[int] | None:
+    """The machine's CPU time so far by kind, in clock ticks (/proc/stat's first line: user, nice,
+    system, idle, iowait, irq, softirq, steal, ...), or None where there is no /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    return [int(v) for v in fields[1:]]
+
+
+def stolen_share(before: list[int] | None, after: list[int] | None) -> float | None:
+    """The part of the machine's CPU time between two `cpu_times` that its host gave to others
+    (steal): on a shared VM, a run with much of it measured a slower machine than one without."""
+    if before is None or after is None or len(before) < 8 or len(after) < 8:
+        return None
+    spent = [b - a for a, b in zip(before[:8], after[:8])]
+    total = sum(spent)
+    return spent[7] / total if total > 0 else None

@@ -8,7 +8,7 @@ import sys
 import time
 import traceback
 
-from gpuviz_app.bench.common import Figure, machine
+from gpuviz_app.bench.common import Figure, cpu_times, machine, stolen_share
 
 # Topic modules, in the order of the goals they measure.
 TOPICS = [
@@ -28,14 +28,17 @@ TOPICS = [
 ]
 
 
-def run_topics(quick: bool, only: list[str] | None = None) -> tuple[list[Figure], list[str]]:
+def run_topics(quick: bool, only: list[str] | None = None,
+               topics: dict[str, dict] | None = None) -> tuple[list[Figure], list[str]]:
+    """Each topic's figures; `topics` gets each one's seconds and the share of the machine's CPU
+    time its host took for others meanwhile (None where the system does not say)."""
     figures: list[Figure] = []
     errors: list[str] = []
     for name in TOPICS:
         short = name.rsplit(".", 1)[1]
         if only and short not in only:
             continue
-        start = time.perf_counter()
+        start, times = time.perf_counter(), cpu_times()
         print(f"[bench] {short} ...", file=sys.stderr, flush=True)
         try:
             module = importlib.import_module(name)
@@ -43,7 +46,11 @@ def run_topics(quick: bool, only: list[str] | None = None) -> tuple[list[Figure]
         except Exception as exc:  # noqa: BLE001 - one broken topic must not hide the others
             errors.append(f"{short}: {exc}")
             traceback.print_exc()
-        print(f"[bench] {short} done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+        seconds, stolen = time.perf_counter() - start, stolen_share(times, cpu_times())
+        if topics is not None:
+            topics[short] = {"seconds": round(seconds, 1), "stolen": None if stolen is None else round(stolen, 3)}
+        said = "" if stolen is None else f" (CPU time taken by the host for others: {stolen:.0%})"
+        print(f"[bench] {short} done in {seconds:.1f} s{said}", file=sys.stderr, flush=True)
     return figures, errors
 
 
@@ -78,10 +85,12 @@ def markdown_table(report: dict) -> str:
 
 
 def bench_command(as_json: bool = False, quick: bool = False, only: list[str] | None = None) -> int:
-    figures, errors = run_topics(quick, only)
+    topics: dict[str, dict] = {}
+    figures, errors = run_topics(quick, only, topics)
     report = {
         "machine": machine(),
         "quick": quick,
+        "topics": topics,
         "figures": [f.to_dict() for f in figures],
         "errors": errors,
     }

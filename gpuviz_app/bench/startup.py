@@ -131,7 +131,7 @@ def warm_launch_env(env: dict) -> Iterator[dict]:
 
 
 def run(quick: bool) -> list[Figure]:
-    repeats = 1 if quick else 9
+    repeats = 1 if quick else 15
     bare, shown, first, floor, trained = [], [], [], [], []
 
     def bare_arm(env: dict) -> None:

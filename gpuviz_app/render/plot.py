@@ -17,6 +17,7 @@ from vispy.visuals.text.text import FontManager
 
 from gpuviz_app.render.axes import format_tick, ticks
 from gpuviz_app.render.visuals.labels import Label, Labels
+from gpuviz_app.render.visuals.segments import Segments
 from gpuviz_app.render.visuals.series import Series
 
 TEXT = "#d8dee9"
@@ -86,7 +87,7 @@ class Plot:
         self.view = parent.add_view(bgcolor=None, border_color=None)
         self.view.camera = scene.PanZoomCamera(aspect=None)
         self.view.camera.interactive = True
-        self.lines = scene.visuals.Line(connect="segments", method="gl", parent=parent, antialias=False)
+        self.lines = Segments(parent=parent)
         # every text of the plot is one visual, of one glyph atlas (a texture); plots on one canvas
         # may share their atlas (`fonts`: an atlas is a texture of one GL context)
         self.texts = Labels(font_manager=fonts or FontManager(method="cpu"), font_size=TICK_SIZE, parent=parent)

@@ -22,6 +22,7 @@ from gpuviz_app.core.snapshot import Snapshot
 from gpuviz_app.render.even_grid import EvenGrid
 from gpuviz_app.render.plot import Plot
 from gpuviz_app.render.upload import UploadPath
+from gpuviz_app.render.visuals.dots import Dots
 from gpuviz_app.render.visuals.series import SeriesVisual
 from gpuviz_app.render.views.base import Option, View
 from gpuviz_app.render.views.metrics.curves import band, envelope, loss_scale
@@ -92,7 +93,7 @@ class MetricsView(View):
         self.grid = parent.add_widget(EvenGrid(spacing=4, margin=2))
         self._fonts = FontManager(method="cpu")  # the plots' glyph atlas: they share one canvas
         self.plots: dict[str, Plot] = {}
-        self.markers: dict[str, scene.visuals.Markers] = {}  # series drawn as points, by name
+        self.markers: dict[str, Dots] = {}  # series drawn as points, by name
         self.groups: list[PlotGroup] = []
         self._placed: list[tuple[Plot, tuple[int, int, int]]] = []
         self._names: tuple | None = None
@@ -163,9 +164,7 @@ class MetricsView(View):
         if marker is None or marker.parent is not plot.view.scene:
             if marker is not None:
                 marker.parent = None
-            marker = scene.visuals.Markers(pos=np.zeros((1, 2), np.float32), parent=plot.view.scene)
-            marker.visible = False
-            self.markers[look.name] = marker
+            marker = self.markers[look.name] = Dots(parent=plot.view.scene)
 
     # -- drawing --------------------------------------------------------------------------------
     def update(self, snapshot: Snapshot, upload: UploadPath) -> bool:
@@ -216,10 +215,7 @@ class MetricsView(View):
                 continue
             marker = self.markers[look.name]
             xy = np.c_[d.x, plot.transform_y(d.ymax)].astype(np.float32)
-            xy = xy[np.isfinite(xy[:, 1])]
-            if len(xy):
-                marker.set_data(pos=xy, size=6, face_color=look.color, edge_color=look.color, edge_width=0)
-            marker.visible = bool(len(xy))
+            marker.set_points(xy[np.isfinite(xy[:, 1])], 6, look.color)
         yr = history.value_range(group.sources, 0, hi)
         if yr is None:
             logged = any(totals.get(n, 0) for n in group.sources)

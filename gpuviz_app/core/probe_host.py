@@ -28,8 +28,13 @@ class ProbeHost:
         self,
         factories: Mapping[str, ProbeFactory] | None = None,
         demand: ProbeDemand | None = None,
+        rest_when_shown: bool = False,
     ) -> None:
+        """`rest_when_shown`: the probes of views not on screen are made when `set_shown` is next
+        called after the first trained round (a window calls it once it has painted that frame,
+        which making them would hold back), not at the round after it."""
         self.factories: dict[str, ProbeFactory] = dict(factories or {})
+        self.rest_when_shown = rest_when_shown
         self.demand = demand if demand is not None else ProbeDemand(shown=self.factories)
         self.probes: dict[str, Probe] = {}
         self._context: Any = None
@@ -51,7 +56,8 @@ class ProbeHost:
     def make(self, context: Any) -> None:
         """Fresh probes for `context`, with the options the views asked for: those of the views
         on screen now, the others at the round after the first one at step 1 or later (or once
-        shown), so the first trained snapshot does not wait for probes nobody looks at."""
+        shown; see `rest_when_shown`), so the first trained snapshot does not wait for probes
+        nobody looks at."""
         self.probes = {}
         self._context = context
         self._trained_round = False
@@ -93,6 +99,8 @@ class ProbeHost:
         self.demand.set_shown(names)
         if not self.closed:
             self._make(self.demand.shown)
+            if self.rest_when_shown and self._trained_round:
+                self.make_rest()
         self._tell_shown()
 
     def _tell_shown(self) -> None:
@@ -130,7 +138,7 @@ class ProbeHost:
         """Run the probes the demand says are due; True when any payload was recomputed."""
         demand = self.demand
         ran = False
-        if self._trained_round:  # the first trained snapshot has been published
+        if self._trained_round and not self.rest_when_shown:  # the first trained snapshot is published
             self.make_rest()
         try:
             for name in sorted(self.probes):

@@ -50,6 +50,7 @@ class TrainingSession(CommandQueue):
         active: set[str] | None = None,
         demand: ProbeDemand | None = None,
         pause_on_divergence: bool = True,
+        rest_when_shown: bool = False,
     ) -> None:
         problems = config.problems() if config is not None else {}
         if problems:
@@ -65,7 +66,7 @@ class TrainingSession(CommandQueue):
         factories = dict(probes or {})
         self.demand = demand if demand is not None else ProbeDemand()
         self.demand.set_shown(factories if active is None else active)
-        self.probe_host = ProbeHost(factories, self.demand)
+        self.probe_host = ProbeHost(factories, self.demand, rest_when_shown)  # (see ProbeHost)
         self.finished = False
         self.error = ""
         self.pause_on_divergence = pause_on_divergence

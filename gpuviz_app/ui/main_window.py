@@ -235,6 +235,7 @@ class MainWindow(QtWidgets.QMainWindow):
             probes=probe_factories(self._probe_names()),
             active=self._shown_probes(),
             pause_on_divergence=not self.options.scripted,  # a scripted run must reach its end
+            rest_when_shown=True,  # `_docks_ready` says which are shown once the first trained frame is painted
         )
         self.run_source(self.session)
 

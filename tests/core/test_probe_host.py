@@ -51,3 +51,19 @@ def test_hidden_probes_are_made_after_the_first_trained_round_and_shown_ones_at_
     host.make(context)
     host.make_rest()  # synchronous use makes them all now
     assert sorted(host.probes) == ["a", "b", "c"]
+
+
+def test_with_a_window_the_rest_wait_until_it_says_what_is_shown_after_the_first_trained_frame():
+    made: list[str] = []
+    factories = {name: (lambda context, name=name: Named(made, name)) for name in ("a", "b", "c")}
+    host = ProbeHost(factories, ProbeDemand(shown={"a"}), rest_when_shown=True)
+    context = SimpleNamespace(step=0)
+    host.start_run(context)
+    host.set_shown({"a"})  # said before any trained round: nothing more is made
+    assert made == ["a"]
+    for step in (1, 2, 3):  # the first trained snapshot is published, and rounds after it
+        context.step = step
+        host.collect(context)
+    assert made == ["a"], "probes nobody looks at were made while the first trained frame is painted"
+    host.set_shown({"a", "b"})  # the window has painted it: the shown ones, then the rest
+    assert made == ["a", "b", "c"] and host.probes["b"].shown and host.probes["c"].shown is False

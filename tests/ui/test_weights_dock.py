@@ -40,6 +40,7 @@ def test_the_layer_choice_persists_to_the_next_window(main_window, qtbot):
 def test_weights_are_tracked_while_the_dock_is_shown_or_when_asked(main_window, qtbot):
     window = main_window("--device", "cpu", "--views", "metrics")
     wait_step(qtbot, window, 5, timeout=90_000)
+    qtbot.waitUntil(lambda: "weights" in window.session.probes, timeout=10_000)  # made after the first frame
     probe = window.session.probes["weights"]
     assert not probe.tracking  # hidden: the tracker is off the training loop
     panel = show_weights(window, qtbot)

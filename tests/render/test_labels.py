@@ -44,8 +44,8 @@ def test_labels_in_one_visual_draw_what_a_text_visual_each_draws(egl_app):
     assert (one != each).any(axis=2).sum() <= 20
     assert (one.max(axis=2) > 128).sum() > 400  # the labels are drawn
     assert (one[..., 0] > 128).any() and (one[..., 1] < 128).any()  # in their own colours
-    assert merged.texts() == [label.text for label in LABELS]
-    assert merged.texts("#ff6060") == ["train loss \u2014"]
+    assert [label.text for label in merged.labels] == [label.text for label in LABELS]
+    assert [label.text for label in merged.labels if label.color == "#ff6060"] == ["train loss \u2014"]
 
 
 def test_setting_no_labels_draws_nothing(egl_app):
@@ -73,7 +73,7 @@ def test_the_metrics_plots_share_one_atlas_and_draw_every_kind_of_text(view_canv
     assert plot.shown_texts("legend") == ["train loss \u2014", "eval loss \u2014"]
     assert plot.shown_texts("message") == ["no data yet"] and plot.shown_texts("marks") == ["diverged"]
     assert plot.shown_texts("title")[0].startswith("Loss, a longer title") and plot.shown_texts("ticks_y")
-    assert plot.texts.texts("#60ff60") == ["eval loss \u2014"]
+    assert [label.text for label in plot.texts.labels if label.color == "#60ff60"] == ["eval loss \u2014"]
     pixels = canvas.canvas.render()
     red = pixels[..., 0].astype(int) - pixels[..., 1] > 50
     rows, cols = np.nonzero(red)

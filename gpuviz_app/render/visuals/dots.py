@@ -11,7 +11,8 @@ import numpy as np
 from vispy import gloo
 from vispy.color import Color
 from vispy.scene.visuals import create_visual_node
-from vispy.visuals import Visual
+
+from gpuviz_app.render.visuals.plain import PlainVisual
 
 _VERT = """
 attribute vec2 a_position;
@@ -34,7 +35,7 @@ void main() {
 """
 
 
-class DotsVisual(Visual):
+class DotsVisual(PlainVisual):
     """`set_points(xy, size, color)`: a dot of `size` pixels at each row of `xy` (n x 2)."""
 
     def __init__(self) -> None:
@@ -45,8 +46,6 @@ class DotsVisual(Visual):
         self.size = 6.0  # document pixels: scaled with the canvas's pixels and an export's scale
         self._draw_mode = "points"
         self.set_gl_state("translucent")
-        self.count = 0
-        self.color = "#ffffff"
 
     def set_points(self, xy: np.ndarray, size: float, color: str) -> None:
         xy = np.ascontiguousarray(xy, np.float32).reshape(-1, 2)
@@ -55,21 +54,14 @@ class DotsVisual(Visual):
             self._positions.set_data(xy)
         self.size = float(size)
         self.shared_program["u_color"] = Color(color).rgba
-        self.color = color
         self.update()
 
-    def _prepare_transforms(self, view) -> None:
-        view.view_program.vert["transform"] = view.get_transform()
-
     def _prepare_draw(self, view) -> bool | None:
-        if self.count == 0:
+        if super()._prepare_draw(view) is False:
             return False
         to_pixels = view.transforms.get_transform("document", "framebuffer")
         scale = float(abs(to_pixels.map((1, 0))[0] - to_pixels.map((0, 0))[0]))
         self.shared_program["u_size"] = self.size * scale
-        return None
-
-    def _compute_bounds(self, axis: int, view):
         return None
 
 

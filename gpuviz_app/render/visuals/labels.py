@@ -53,10 +53,6 @@ class LabelsVisual(TextVisual):
         self.pos = [label.pos for label in labels]
         self.color = [label.color for label in labels]
 
-    def texts(self, color: str | None = None) -> list[str]:
-        """The strings shown (of one colour, when given)."""
-        return [label.text for label in self.labels if color is None or label.color == color]
-
     def _prepare_draw(self, view):
         if len(self.text) == 0:
             return False

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 from vispy import gloo
 from vispy.scene.visuals import create_visual_node
-from vispy.visuals import Visual
+
+from gpuviz_app.render.visuals.plain import PlainVisual
 
 _VERT = """
 attribute vec2 a_position;
@@ -30,7 +31,7 @@ void main() {
 """
 
 
-class SegmentsVisual(Visual):
+class SegmentsVisual(PlainVisual):
     """`set_data(pos, color)`: pairs of rows of `pos` (2n x 2) are segments, `color` (2n x 4) RGBA."""
 
     def __init__(self) -> None:
@@ -41,7 +42,6 @@ class SegmentsVisual(Visual):
         self.shared_program["a_color"] = self._colors
         self._draw_mode = "lines"
         self.set_gl_state("translucent", line_width=1.0)  # (GL keeps the last visual's width)
-        self.count = 0
 
     def set_data(self, pos: np.ndarray, color: np.ndarray) -> None:
         pos = np.ascontiguousarray(pos, np.float32).reshape(-1, 2)
@@ -53,15 +53,6 @@ class SegmentsVisual(Visual):
             self._positions.set_data(pos[: self.count])
             self._colors.set_data(color[: self.count])
         self.update()
-
-    def _prepare_transforms(self, view) -> None:
-        view.view_program.vert["transform"] = view.get_transform()
-
-    def _prepare_draw(self, view) -> bool | None:
-        return False if self.count == 0 else None
-
-    def _compute_bounds(self, axis: int, view):
-        return None
 
 
 Segments = create_visual_node(SegmentsVisual)

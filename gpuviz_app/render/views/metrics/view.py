@@ -164,7 +164,7 @@ class MetricsView(View):
         if marker is None or marker.parent is not plot.view.scene:
             if marker is not None:
                 marker.parent = None
-            marker = self.markers[look.name] = Dots(parent=plot.view.scene)
+            self.markers[look.name] = Dots(parent=plot.view.scene)
 
     # -- drawing --------------------------------------------------------------------------------
     def update(self, snapshot: Snapshot, upload: UploadPath) -> bool:

@@ -67,7 +67,7 @@ class Run:
         if self.closed:
             return
         if self._job is not None:
-            self._job.step(loss)
+            loss = self._job.step(loss)  # a loss the job read is recorded as the number it read
         if self._attached is None:
             return
         self._attached.record({"loss": loss, **scalars})

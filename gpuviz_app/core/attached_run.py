@@ -141,6 +141,8 @@ class AttachedRun:
         self.started = time.time()
         # Also told every (name, steps, values) moved into the history (a sender to another process).
         self.row_sink: Callable[[str, np.ndarray, np.ndarray], None] | None = None
+        # Called at each `flush`, first: who keeps rows of their own to append (a job's leader).
+        self.row_sources: list[Callable[[], None]] = []
 
     @property
     def device_name(self) -> str:
@@ -237,6 +239,8 @@ class AttachedRun:
     def flush(self) -> None:
         """Move the scalars of the steps since the last flush into the history (at most one
         transfer from the device, none when only plain numbers were sent)."""
+        for read_rows in self.row_sources:
+            read_rows()
         if not self._pending:
             return
         n = self._pending

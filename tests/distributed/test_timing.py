@@ -2,8 +2,8 @@
 DDP does without it; DDP's reducer, asked to time every step, reports each step's wait once,
 and asked to time one step a window, times no other (past DDP's first ten) and gives each window
 a wait;
-and the leader's per-rank rows reach the run's history in batches, every
-window's row by the end."""
+and the leader's per-rank rows reach the run's history in batches when the run is flushed,
+every window's row by the end."""
 
 from __future__ import annotations
 
@@ -56,14 +56,19 @@ def test_ddp_s_reducer_sampled_once_a_window_times_only_those_steps(timed_job):
     assert all(w > 0 for w in result["windows"])
 
 
-class Recorder:
-    """Stands for the attached run: keeps what is appended, as the history would."""
+def attached_run():
+    """A real attached run (its flush reads the leader's kept windows), of a model of no interest."""
+    import torch
 
-    def __init__(self) -> None:
-        self.rows: dict[str, list[tuple[int, float]]] = {}
+    from gpuviz_app.core.attached_run import AttachedRun, build_context
 
-    def append_rows(self, name: str, steps: np.ndarray, values: np.ndarray) -> None:
-        self.rows.setdefault(name, []).extend(zip(steps.tolist(), values.tolist()))
+    context = build_context(torch.nn.Linear(2, 1), torch.zeros(4, 2), None, "job", step_source=lambda: 0)
+    return AttachedRun(context)
+
+
+def rows(attached, name: str) -> list[tuple[int, float]]:
+    table = attached.history.rows(name)  # one bucket a row while the history is short
+    return [(int(row["first_step"]), float(row["mean"])) for row in table]
 
 
 class Host:
@@ -84,28 +89,36 @@ def window(step: int, loss: list[float], waits_ms: list[float]) -> np.ndarray:
     return table
 
 
-def test_the_leader_reads_its_windows_in_batches_and_every_window_by_the_end(monkeypatch):
-    monkeypatch.setattr(leader, "ROWS_EVERY_S", float("inf"))
-    attached, host = Recorder(), Host()
+def test_the_leader_reads_its_windows_when_the_run_is_flushed_and_every_window_by_the_end():
+    attached, host = attached_run(), Host()
     sink = leader.LeaderSink(attached, host, leader.JobLayout(2, 5, (), "ddp allreduce"))
     for step, loss, waits in (((5, [1.0, 2.0], [2.0, 2.0])), (10, [0.5, float("nan")], [2.0, 2.0]),
                               (15, [0.25, 1.5], [1.0, 15.0])):
         sink(window(step, loss, waits))
-    assert attached.rows == {} and host.parts == {}  # kept for the next batch
-    sink.flush()
-    assert attached.rows["rank0/loss"] == [(5, 1.0), (10, 0.5), (15, 0.25)]
-    assert attached.rows["rank1/loss"] == [(5, 2.0), (15, 1.5)]  # a rank that sent no loss has no point
-    np.testing.assert_allclose(attached.rows["rank1/wait_ms"], [(5, 2.0), (10, 2.0), (15, 15.0)])
-    np.testing.assert_allclose(attached.rows["rank0/steps_per_s"], [(5, 50.0), (10, 50.0), (15, 50.0)])
+    assert attached.history.total("rank0/loss") == 0 and host.parts == {}  # kept for the next batch
+    attached.flush()  # as its host does before it publishes
+    assert rows(attached, "rank0/loss") == [(5, 1.0), (10, 0.5), (15, 0.25)]
+    assert rows(attached, "rank1/loss") == [(5, 2.0), (15, 1.5)]  # a rank that sent no loss has no point
+    np.testing.assert_allclose(rows(attached, "rank1/wait_ms"), [(5, 2.0), (10, 2.0), (15, 15.0)])
+    np.testing.assert_allclose(rows(attached, "rank0/steps_per_s"), [(5, 50.0), (10, 50.0), (15, 50.0)])
     payload = host.parts["distributed"]  # the newest window
     assert isinstance(payload, DistributedPayload) and payload.step == 15
     np.testing.assert_allclose(payload.loss, [0.25, 1.5])
     np.testing.assert_allclose(payload.wait_s, [0.001, 0.015])
     np.testing.assert_allclose(payload.compute_s, [0.019, 0.005])
     assert payload.straggler == 0  # rank 1 waits for rank 0
+    attached.flush()
     sink.flush()
-    assert len(attached.rows["rank0/loss"]) == 3  # nothing appended twice
-    monkeypatch.setattr(leader, "ROWS_EVERY_S", 0.0)
+    assert attached.history.total("rank0/loss") == 3  # nothing appended twice
+
+
+def test_the_leader_reads_its_windows_once_it_keeps_too_many_whatever_the_host(monkeypatch):
+    monkeypatch.setattr(leader, "MAX_KEPT", 4)
+    attached, host = attached_run(), Host()
+    sink = leader.LeaderSink(attached, host, leader.JobLayout(2, 5, (), "ddp allreduce"))
+    for k in range(1, 4):
+        sink(window(5 * k, [1.0 / k, 2.0], [2.0, 2.0]))
+    assert attached.history.total("rank0/loss") == 0
     sink(window(20, [0.125, 0.75], [2.0, 2.0]))
-    assert attached.rows["rank0/loss"][-1] == (20, 0.125)  # its batch is due: read at once
-    assert host.parts["distributed"].step == 20
+    assert rows(attached, "rank0/loss")[-1] == (20, 0.125)  # the fourth window kept: read at once
+    assert attached.history.total("rank0/loss") == 4 and host.parts["distributed"].step == 20

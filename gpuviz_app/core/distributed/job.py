@@ -165,7 +165,9 @@ class DistributedJob:
         self._send = torch.zeros(self.row_len, dtype=torch.float64, device=self.device)
         self._gathered = torch.zeros(self.world_size * self.row_len, dtype=torch.float64, device=self.device)
         _GATHER_BUFFERS.extend((self._send, self._gathered))
-        self._figures = torch.zeros(FIGURES, dtype=torch.float64)
+        # The window's figures are written on the host; with a CPU collective, straight into the send row.
+        on_host = self.device.type == "cpu"
+        self._figures = (self._send[:FIGURES] if on_host else torch.zeros(FIGURES, dtype=torch.float64)).numpy()
         self._window_start = time.perf_counter()
 
     # -- attach ---------------------------------------------------------------------------
@@ -183,18 +185,19 @@ class DistributedJob:
             raise ValueError(problem)
 
     # -- each step --------------------------------------------------------------------------
-    def step(self, loss: Any = None) -> None:
+    def step(self, loss: Any = None) -> Any:
         """One `viz.step` on this rank: the loss is summed on its device (a GPU's is never read
-        back here); at every `every`-th
-        step the window's gather is launched (and the previous one, complete by now, read)."""
+        back here); at every `every`-th step the window's gather is launched (and the previous
+        one, complete by now, read). Returns the loss to record: a number once it was read."""
         if self.closed:
-            return
+            return loss
         torch = self._torch
         if isinstance(loss, torch.Tensor):
             if loss.numel() != 1:
                 raise ValueError(f"viz.step: loss must be a single number, not a tensor of shape {tuple(loss.shape)}")
             if loss.device.type == "cpu":  # reading it waits for nothing, and costs less than a kernel
-                self._loss_host[0] += loss.item()
+                loss = loss.item()
+                self._loss_host[0] += loss
             else:
                 if self._loss_device is None or self._loss_device.device != loss.device:
                     self._loss_device = torch.zeros(1, dtype=torch.float64, device=loss.device)
@@ -208,6 +211,7 @@ class DistributedJob:
         self.steps += 1
         if self.steps % self.every == 0:
             self._next_window()
+        return loss
 
     def _next_window(self) -> None:
         torch = self._torch
@@ -223,10 +227,10 @@ class DistributedJob:
         if self.timer is not None and not self.timer.every_step:
             self._wait = self.timer.take_window(self.every)
         send, gathered = self._send, self._gathered
-        self._figures.numpy()[:] = (*self._loss_host, now - self._window_start, self._wait + blocked, self.every,
-                                    self.steps)
+        self._figures[:] = (*self._loss_host, now - self._window_start, self._wait + blocked, self.every, self.steps)
         figures = send[:FIGURES]
-        figures.copy_(self._figures)
+        if self.device.type != "cpu":
+            figures.copy_(torch.from_numpy(self._figures))
         if self._loss_device is not None:
             figures[LOSS_SUM:LOSS_SUM + 1].add_(self._loss_device.to(self.device))  # a copy only with gloo and CUDA
             self._loss_device.zero_()

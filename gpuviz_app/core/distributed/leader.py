@@ -2,16 +2,18 @@
 newest window as the snapshot part "distributed".
 
 A window is a few dozen numbers per rank and a job makes one many times a second, so the
-leader only keeps each gathered table; every `ROWS_EVERY_S` (and at the job's end) the kept
-tables are read at once, in a few array operations for all of them: each rank's loss, steps/s
-and waiting time per step become rows of `rank<r>/loss`, `rank<r>/steps_per_s` and
-`rank<r>/wait_ms`, and the newest window alone becomes a `DistributedPayload` (with the merged
-statistics of the sharded tensors), since a snapshot shows only the newest part.
+leader only keeps each gathered table; when the host flushes the run to publish it (and when
+`MAX_KEPT` windows are kept, and at the job's end) the kept tables are read at once, in a few
+array operations for all of them: each rank's loss, steps/s and waiting time per step become
+rows of `rank<r>/loss`, `rank<r>/steps_per_s` and `rank<r>/wait_ms`, and the newest window alone
+becomes a `DistributedPayload` (with the merged statistics of the sharded tensors), since a
+snapshot shows only the newest part. Reading at the host's pace, not the windows', keeps the
+leader's cost per window to a list append: its host publishes about once a second, since every
+other rank waits for whatever the leader spends (benchmarks/README.md, "distributed").
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +26,7 @@ from gpuviz_app.core.distributed.timing import straggler
 LOSS_SUM, LOSS_COUNT, ELAPSED, WAIT, STEPS, END_STEP = range(6)
 FIGURES = 6
 LEADER = 0
-ROWS_EVERY_S = 0.25  # the leader reads its kept windows at most this often
+MAX_KEPT = 256  # windows kept at most before they are read, whatever the host's pace
 
 
 @dataclass(frozen=True)
@@ -93,19 +95,18 @@ class LeaderSink:
         self.probe_host = getattr(host, "probe_host", None)
         self.layout = layout
         self._tables: list[np.ndarray] = []
-        self._read = time.perf_counter()
         self.windows = 0  # windows received
+        attached.row_sources.append(self.flush)  # read whenever the host flushes the run
 
     def __call__(self, table: np.ndarray) -> None:
         """One gathered window (world_size, row_len), not shared with a buffer that is reused."""
         self._tables.append(table)
         self.windows += 1
-        if time.perf_counter() - self._read >= ROWS_EVERY_S:
+        if len(self._tables) >= MAX_KEPT:
             self.flush()
 
     def flush(self) -> None:
         """Read the windows kept so far."""
-        self._read = time.perf_counter()
         if not self._tables:
             return
         tables, self._tables = np.stack(self._tables), []

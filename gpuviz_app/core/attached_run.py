@@ -121,6 +121,7 @@ class AttachedRun:
         import torch
 
         self.context = context
+        self._tensor_type = torch.Tensor  # (`record` runs at every step: no import there)
         self.optimizer = optimizer
         self.name = name or type(context.model).__name__
         self.step_count = 0
@@ -165,8 +166,6 @@ class AttachedRun:
     def record(self, scalars: Mapping[str, Any], advance: bool = True) -> None:
         """One step's scalars (tensors stay on the device), then the step hooks; with `advance`
         False, scalars of the step already taken (an evaluation after it): no new step, no hooks."""
-        import torch
-
         if advance:
             row = self._pending
         else:
@@ -177,7 +176,7 @@ class AttachedRun:
         for key, value in scalars.items():
             if value is None:
                 continue
-            if isinstance(value, torch.Tensor):
+            if isinstance(value, self._tensor_type):
                 if value.numel() != 1:
                     raise ValueError(f"viz.step: {key} must be a single number, not a tensor of shape "
                                      f"{tuple(value.shape)}")

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 DEFAULT_MIN_INTERVAL_S = 1 / 30
+PAUSE_FACTOR = 20.0  # a step this many times as long as the typical step, and ...
+PAUSE_MIN_S = 0.25  # ... longer than this, spans a pause
 
 
 def forgone_if_within(spent: float, forgone: float, allowed: float) -> float | None:
@@ -16,6 +18,25 @@ def forgone_if_within(spent: float, forgone: float, allowed: float) -> float | N
     if spent + forgone > allowed:
         return None
     return allowed - spent
+
+
+class TrainingTime:
+    """What a step's time counts for in the budgets, which are shares of the training's time. A
+    step far longer than the typical one spans a pause (the process stopped or in a debugger,
+    a checkpoint or an evaluation between two steps) and counts as a typical step: had it
+    counted whole, every budgeted probe would come due at once when training resumes, costing
+    the next steps what the pause could not (a job's leader: every rank waits for it)."""
+
+    def __init__(self) -> None:
+        self.typical: float | None = None  # the steps' time, smoothed (pauses left out)
+
+    def count(self, seconds: float) -> float:
+        """The part of a step of `seconds` that is training."""
+        typical = self.typical
+        if typical is not None and seconds > PAUSE_MIN_S and seconds > PAUSE_FACTOR * typical:
+            return typical
+        self.typical = seconds if typical is None else 0.9 * typical + 0.1 * seconds
+        return seconds
 
 
 @dataclass
@@ -40,8 +61,9 @@ class ProbeDemand:
       each paid for by training. One request is served by one round of payloads;
     - budget: a probe runs only while the time it has spent stays under its `budget` times
       the time spent training, so a costly view slows its own refresh, never the training.
-      Budget left unused is not saved up: after a pause (the process stopped, the display not
-      asking, a long step) a probe runs once, not back to back until its account is even;
+      A step that spans a pause counts as a typical step (`TrainingTime`). Budget left unused
+      is not saved up: after the display did not ask for a while, a probe runs once, not back
+      to back until its account is even;
     - minimum interval: never twice within `min_interval_s`.
 
     `clock` is the time source for the accounts (a test may pass a fake one). `want` may be
@@ -58,6 +80,7 @@ class ProbeDemand:
         self.min_interval_s = min_interval_s
         self.shown: frozenset[str] = frozenset(shown)
         self.train_time = 0.0
+        self._training = TrainingTime()
         self._accounts: dict[str, ProbeAccount] = {}
         self._forced = False
         self._paced = False
@@ -102,10 +125,15 @@ class ProbeDemand:
         """A new run: accounts start empty and the first round is forced."""
         self._accounts.clear()
         self.train_time = 0.0
+        self._training = TrainingTime()
         self.force()
 
-    def add_training_time(self, seconds: float) -> None:
-        self.train_time += seconds
+    def add_training_time(self, seconds: float) -> float:
+        """One step's time between the source's calls; returns what of it counts as training
+        (a step that spans a pause counts as a typical one, see `TrainingTime`)."""
+        counted = self._training.count(seconds)
+        self.train_time += counted
+        return counted
 
     def budget(self, name: str) -> float:
         """The share of the training time the probe may spend in this run (0 when not tracked)."""

@@ -140,7 +140,7 @@ class RemoteSender:
         self._step_time = time.time()  # the step's wall time, what a window's latency is measured from
         now = time.perf_counter()
         elapsed = now - self._step_end
-        self.demand.add_training_time(elapsed)
+        self._last_publish += elapsed - self.demand.add_training_time(elapsed)  # a pause brings no message closer
         self._rate_steps += 1
         self._rate_time += elapsed
         if now - self._last_publish >= self._publish_gap:

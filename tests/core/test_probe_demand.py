@@ -4,6 +4,8 @@ A fake clock stands in for time, so each test states exactly how long things too
 
 from types import SimpleNamespace
 
+import pytest
+
 from gpuviz_app.core.probe_demand import ProbeDemand
 from gpuviz_app.core.probe_host import ProbeHost
 from gpuviz_app.core.probes import Probe
@@ -43,12 +45,13 @@ def test_a_probe_runs_only_while_its_time_stays_within_its_budget_of_training():
     assert demand.spent("p") == 2.0 and not demand.due("p", 200.0)
 
 
-def test_budget_left_unused_in_a_pause_buys_one_run_not_a_burst():
+def test_budget_left_unused_while_nothing_asked_buys_one_run_not_a_burst():
     clock = FakeClock()
     demand = ProbeDemand(shown={"p"}, min_interval_s=0.0, clock=clock)
     demand.track("p", budget=0.1)
     first_round(demand, cost=1.0)
-    demand.add_training_time(1000.0)  # one step spanning a pause: the process was stopped, or nothing asked
+    for _ in range(1000):  # steps of training while the display asked for nothing
+        demand.add_training_time(1.0)
     assert demand.due("p", 10.0)
     demand.ran("p", 10.0, 11.0)
     demand.round_done()
@@ -57,6 +60,29 @@ def test_budget_left_unused_in_a_pause_buys_one_run_not_a_burst():
     demand.add_training_time(9.0)
     assert demand.due("p", 30.0)
     assert demand.spent("p") == 2.0  # what it spent, the budget it let go aside
+
+
+def test_a_step_that_spans_a_pause_counts_as_a_typical_step_and_brings_no_run():
+    demand = ProbeDemand(shown={"p"}, min_interval_s=0.0, clock=FakeClock())
+    demand.track("p", budget=0.1)
+    first_round(demand, cost=0.1)
+    for _ in range(5):
+        assert demand.add_training_time(0.1) == 0.1
+    assert not demand.due("p", 10.0)  # 0.1 s spent > 0.1 * 0.5 s
+    assert demand.add_training_time(3.0) == pytest.approx(0.1)  # the process was stopped for 3 s
+    assert demand.train_time == pytest.approx(0.6) and not demand.due("p", 10.0)
+    for _ in range(3):
+        demand.add_training_time(0.1)
+    assert not demand.due("p", 11.0)  # 0.9 s of training: had the pause counted, 3.8 s
+    demand.add_training_time(0.15)
+    assert demand.due("p", 11.0)  # due once a whole second of training is behind it, as without the pause
+    assert demand.add_training_time(0.2) == 0.2  # a slower step is training (shorter than PAUSE_MIN_S)
+
+
+def test_the_first_step_counts_whole_whatever_its_length():
+    demand = ProbeDemand(shown={"p"}, min_interval_s=0.0, clock=FakeClock())
+    assert demand.add_training_time(30.0) == 30.0  # nothing typical yet: a first step that compiled a model
+    assert demand.add_training_time(1.0) == 1.0
 
 
 def test_a_probe_never_runs_twice_within_its_minimum_interval():

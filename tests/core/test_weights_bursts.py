@@ -113,15 +113,20 @@ def test_a_restart_after_a_pause_leaves_the_pause_uncounted_and_ends_the_burst()
     assert ("track", 50) not in calls.log  # over its share: the burst does not go on after the pause
 
 
-def test_a_long_step_buys_one_burst_not_bursts_back_to_back():
-    clock = Clock()
-    calls = Calls(clock, cost=0.1)
-    bursts = BurstTracking(calls, share=0.05, burst=4, clock=clock)
-    for step in range(1, 14):
-        clock.now += 1000.0 if step == 6 else 1.0  # step 6 spans a pause: the process stopped, a checkpoint
-        bursts(Step(step))
-    tracked = [step for what, step in calls.log if what == "track"]
-    assert tracked == [2, 3, 4, 5, 7, 8, 9, 10]  # one burst after the pause; the next waits for its share
+def test_a_step_that_spans_a_pause_counts_as_a_typical_step_and_brings_no_burst():
+    def tracked_steps(pause: float) -> tuple[list[int], float]:
+        clock = Clock()
+        calls = Calls(clock, cost=0.1)
+        bursts = BurstTracking(calls, share=0.05, burst=4, clock=clock)
+        for step in range(1, 14):
+            clock.now += pause if step == 6 else 1.0  # step 6 spans a pause: the process stopped, a checkpoint
+            bursts(Step(step))
+        return [step for what, step in calls.log if what == "track"], bursts.trained
+
+    paused, trained = tracked_steps(1000.0)
+    assert paused == tracked_steps(1.0)[0]  # the pause bought no burst: as if it had not been
+    assert paused[:4] == [2, 3, 4, 5] and paused[4] > 7
+    assert trained == pytest.approx(tracked_steps(1.0)[1])
 
 
 def test_the_steps_tracked_in_bursts_hold_their_exact_histograms_and_updates(one_thread):

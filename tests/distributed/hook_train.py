@@ -37,7 +37,7 @@ def main() -> None:
         registered = timer.register(models[1])
         stats_timer = DdpStatsWaitTimer()
         stats_registered = stats_timer.register(models[2])
-        sampled_timer = DdpStatsWaitTimer(sample_every=SAMPLE_EVERY)
+        sampled_timer = DdpStatsWaitTimer(sample_every=SAMPLE_EVERY, read_every_s=0.0)  # every window read
         sampled_registered = sampled_timer.register(models[3])
         data = torch.Generator().manual_seed(1 + rank)  # each rank its own batches
         waits, stats_waits = [], []

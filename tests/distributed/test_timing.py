@@ -122,3 +122,38 @@ def test_the_leader_reads_its_windows_once_it_keeps_too_many_whatever_the_host(m
     sink(window(20, [0.125, 0.75], [2.0, 2.0]))
     assert rows(attached, "rank0/loss")[-1] == (20, 0.125)  # the fourth window kept: read at once
     assert attached.history.total("rank0/loss") == 4 and host.parts["distributed"].step == 20
+
+
+class LoggingData:
+    """Stands for DDP's logging data: the newest timed iteration and its all-reduce time (ns)."""
+
+    def __init__(self) -> None:
+        self.ints_map = {"iteration": 0, "backward_comm_time": 0}
+        self.reads = 0
+
+
+class Logger:
+    def __init__(self, data: LoggingData) -> None:
+        self.data = data
+
+    def _get_ddp_logging_data(self) -> LoggingData:
+        self.data.reads += 1
+        return self.data
+
+
+def test_ddp_s_timing_is_read_at_most_once_in_its_interval_and_windows_between_reuse_the_figure():
+    from gpuviz_app.core.distributed.timing import DdpStatsWaitTimer
+
+    now = [0.0]
+    timer = DdpStatsWaitTimer(sample_every=5, read_every_s=0.2, clock=lambda: now[0])
+    data = LoggingData()
+    timer._logger = Logger(data)  # what `register` keeps of a DDP model
+    data.ints_map.update(iteration=5, backward_comm_time=2_000_000)  # 2 ms a step
+    assert timer.take_window(5) == pytest.approx(0.010) and data.reads == 1
+    data.ints_map.update(iteration=10, backward_comm_time=4_000_000)
+    now[0] = 0.1
+    assert timer.take_window(5) == pytest.approx(0.010) and data.reads == 1  # within the interval: the last figure
+    now[0] = 0.25
+    assert timer.take_window(5) == pytest.approx(0.020) and data.reads == 2 and timer.timed_iteration == 10
+    now[0] = 0.5
+    assert timer.take_window(10) == pytest.approx(0.040) and data.reads == 3  # nothing newer timed: the last figure

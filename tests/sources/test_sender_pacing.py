@@ -52,3 +52,21 @@ def test_a_message_costing_more_than_its_share_of_a_core_holds_the_next_ones_bac
     finally:
         sender.close()
         listener.close()
+
+
+def test_a_step_that_spans_a_pause_brings_no_message_closer(address):
+    model = torch.nn.Linear(4, 1)
+    x, y = torch.randn(8, 4), torch.randn(8, 1)
+    sender = RemoteSender(address, publish_hz=1.0)  # a message a second of training (no window: each one skipped)
+    try:
+        with hosting(sender):
+            viz = gv.attach(model, loss_fn=torch.nn.MSELoss(), sample=(x, y))
+        for _ in range(20):
+            viz.step(loss=0.5)
+        made = sender.stats["skipped"]
+        time.sleep(1.5)  # the process paused between two steps (a debugger, a checkpoint)
+        viz.step(loss=0.5)
+        assert sender.stats["skipped"] == made  # 1.5 s passed, but not 1 s of training
+        viz.close()
+    finally:
+        sender.close()

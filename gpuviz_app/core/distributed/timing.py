@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -36,6 +36,7 @@ ALLREDUCE = "ddp allreduce"
 OWN_GATHER = "gpuviz gather"
 STRAGGLER_SPREAD = 0.25  # the waits must differ by more than this share of a step to name a straggler
 RELEASE_WAIT_S = 5.0  # the longest a wait for the process group's thread to release the callbacks lasts
+READ_EVERY_S = 0.2  # DDP's timing of the all-reduce is read at most this often
 
 
 class HeldCallbacks:
@@ -148,15 +149,21 @@ class DdpStatsWaitTimer:
     Timing every iteration costs the reducer's bookkeeping and the read of its logging data
     about 3% of a small model's step, so a job asks for every `sample_every`-th iteration (DDP's
     own sampling; it times the first ten as well) and `take_window` estimates a window's wait
-    from the newest timed iteration."""
+    from the newest timed iteration. Reading the logging data costs a window more than the rest
+    of it, so a window within `read_every_s` of the last read reuses that read's figure: the
+    per-rank plots change about once a second."""
 
     every_step = False  # read once a window (`take_window`), not after each step
 
-    def __init__(self, sample_every: int = 1) -> None:
+    def __init__(self, sample_every: int = 1, read_every_s: float = READ_EVERY_S,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.sample_every = max(int(sample_every), 1)
+        self.read_every_s = read_every_s
+        self.clock = clock
         self._logger: Any = None
         self._seen = 0
         self._per_step = 0.0  # the newest timed iteration's wait
+        self._read_at: float | None = None
 
     def register(self, ddp_model: Any) -> bool:
         """Ask the reducer to time every `sample_every`-th iteration; False where this torch or
@@ -198,8 +205,12 @@ class DdpStatsWaitTimer:
 
     def take_window(self, steps: int) -> float:
         """Seconds `steps` steps spent in the all-reduce, estimated from the newest timed
-        iteration (the one before when no iteration was timed since the last window)."""
-        self._newest()
+        iteration read (the one before when no iteration was timed since, or when the last
+        read is more recent than `read_every_s`)."""
+        now = self.clock()
+        if self._read_at is None or now - self._read_at >= self.read_every_s:
+            self._read_at = now
+            self._newest()
         return self._per_step * steps
 
 

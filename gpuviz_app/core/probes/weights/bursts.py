@@ -4,9 +4,10 @@ A run whose probe budgets are scaled down (a distributed job's leader, whose eve
 tracking every other rank waits for) cannot pay the tracker at every step. `BurstTracking`
 tracks `BURST_STEPS` consecutive steps (one batch of the tracker's rows: exact histograms and
 update norms of each), then leaves a gap until the time the tracker took is back within
-`share` of the time spent training. Time left unused is not saved up: after a pause (the
-process stopped, a long step) one burst follows, not bursts back to back. The columns keep the
-gaps, as for steps taken while the view is hidden, and say how many steps each column holds.
+`share` of the time spent training. A step that spans a pause (the process stopped, a
+checkpoint) counts as a typical step (`probe_demand.TrainingTime`), and time left unused is not
+saved up. The columns keep the gaps, as for steps taken while the view is hidden, and say how
+many steps each column holds.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from gpuviz_app.core.probe_demand import forgone_if_within
+from gpuviz_app.core.probe_demand import TrainingTime, forgone_if_within
 
 BURST_STEPS = 32
 
@@ -34,6 +35,7 @@ class BurstTracking:
         self.tracked_steps = 0
         self._left = 0  # steps of the current burst still to track
         self._last_end: float | None = None
+        self._training = TrainingTime()
 
     def restart(self) -> None:
         """Tracking starts over after a pause of the hook (the view was hidden): the next step
@@ -44,7 +46,7 @@ class BurstTracking:
     def __call__(self, context: Any) -> None:
         start = self.clock()
         if self._last_end is not None:
-            self.trained += start - self._last_end
+            self.trained += self._training.count(start - self._last_end)
         if self._left:
             self.tracker(context)
             self.tracked_steps += 1

@@ -42,7 +42,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ddp_train.py"
 GOAL = 0.90
 RANKS = 2
 JOB_TIMEOUT_S = 300.0
-ROUNDS, WARMUP_ROUNDS, SLICE_S = 60, 4, 1.0
+ROUNDS, WARMUP_ROUNDS, SLICE_S = 100, 4, 1.0
 MAX_RATE = 2000  # steps/s no arm reaches here: sizes each rank's record of its steps
 
 SCRIPT = r"""

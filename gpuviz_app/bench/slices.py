@@ -8,8 +8,9 @@ two apart see nearly the same machine. Every arm writes the clock (`time.perf_co
 CLOCK_MONOTONIC, the same in every process) at the end of each step into a file the bench maps;
 an arm's rate in a slice is its steps ended within it per second, and each round's ratio of
 two arms is one paired sample. A frozen process's clock runs on, so a step that spans a freeze
-looks long to whatever it times; gpuviz's budgets do not save time up, so that costs at most
-one probe round per slice.
+looks long to whatever it times; gpuviz's budgets count such a step as a typical one
+(`core.probe_demand.TrainingTime`), so a freeze brings no probe round (the loss surface's
+background thread, paced by the clock, computes a chunk or two after it).
 """
 
 from __future__ import annotations

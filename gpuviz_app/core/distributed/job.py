@@ -42,7 +42,7 @@ CLOSE_WAIT_S = 10.0  # at close, at most this long for the last gather, which ev
 NO_LAYER = "\n"  # a name pattern no parameter has
 # The leader's probes spend this part of their usual budgets: while the leader computes a
 # view, every other rank waits for it in the next collective (benchmarks/README.md, "distributed").
-LEADER_BUDGET_SCALE = 0.05
+LEADER_BUDGET_SCALE = 0.025
 
 Sink = Callable[[np.ndarray], None]  # one gathered window's table, (world_size, row_len)
 

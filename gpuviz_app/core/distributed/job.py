@@ -166,8 +166,9 @@ class DistributedJob:
         self._gathered = torch.zeros(self.world_size * self.row_len, dtype=torch.float64, device=self.device)
         _GATHER_BUFFERS.extend((self._send, self._gathered))
         # The window's figures are written on the host; with a CPU collective, straight into the send row.
-        on_host = self.device.type == "cpu"
-        self._figures = (self._send[:FIGURES] if on_host else torch.zeros(FIGURES, dtype=torch.float64)).numpy()
+        self._figures_copied = self.device.type != "cpu"
+        self._figures = (torch.zeros(FIGURES, dtype=torch.float64) if self._figures_copied
+                         else self._send[:FIGURES]).numpy()
         self._window_start = time.perf_counter()
 
     # -- attach ---------------------------------------------------------------------------
@@ -229,7 +230,7 @@ class DistributedJob:
         send, gathered = self._send, self._gathered
         self._figures[:] = (*self._loss_host, now - self._window_start, self._wait + blocked, self.every, self.steps)
         figures = send[:FIGURES]
-        if self.device.type != "cpu":
+        if self._figures_copied:
             figures.copy_(torch.from_numpy(self._figures))
         if self._loss_device is not None:
             figures[LOSS_SUM:LOSS_SUM + 1].add_(self._loss_device.to(self.device))  # a copy only with gloo and CUDA
